@@ -1,0 +1,126 @@
+"""Accounts and tokens: create, issue (shown once), revoke, list; every change audited."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmo import audit
+from pmo.auth import hash_token, new_token
+from pmo.db import utcnow
+from pmo.directory import service as directory
+from pmo.errors import Conflict, InvalidInput, NotFound
+from pmo.models import ROLES, Account, AuditEntry, Body, Token
+
+BODY_ROLES = {"municipality": "municipality", "prefecture": "prefecture"}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    account: str
+    role: str
+    body_code: str | None
+    token: str
+    token_id: int
+    expires_at: datetime
+
+
+def create_account(
+    session: Session, name: str, role: str, body_code: str | None, *, actor: str, display_name: str | None = None
+) -> Account:
+    """A new account; municipality and prefecture roles must be bound to a body of that kind."""
+    if role not in ROLES:
+        raise InvalidInput.at(["role"], f"ロールは {', '.join(ROLES)} のいずれかです（{role!r}）。")
+    if not name or len(name) > 80:
+        raise InvalidInput.at(["name"], "アカウント名は1〜80文字です。")
+    if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+        raise Conflict(f"アカウント {name} は既にあります。")
+    body = None
+    if role in BODY_ROLES:
+        if not body_code:
+            raise InvalidInput.at(["body"], f"ロール {role} のアカウントには団体コード（--body）が必要です。")
+        directory.validate_body_code(body_code, ["body"])
+        body = session.scalar(select(Body).where(Body.code == body_code))
+        if body is None:
+            raise InvalidInput.at(["body"], f"団体コード {body_code} の団体は登録されていません。")
+        if (role == "prefecture") != (body.kind == "prefecture"):
+            need = "都道府県" if role == "prefecture" else "市区町村"
+            raise InvalidInput.at(["body"], f"ロール {role} には{need}の団体コードを指定してください（{body.name} は対象外）。")
+    elif body_code:
+        raise InvalidInput.at(["body"], f"ロール {role} は団体に結び付きません。--body は指定しないでください。")
+    account = Account(name=name, role=role, body_id=body.id if body else None, display_name=display_name, created_at=utcnow())
+    session.add(account)
+    session.flush()
+    audit.record(session, actor, "account.create", f"account:{name}", {"role": role, "body": body_code})
+    return account
+
+
+def get_account(session: Session, name: str) -> Account:
+    """The account with this name, or NotFound."""
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        raise NotFound(f"アカウント {name} はありません。")
+    return account
+
+
+def issue_token(session: Session, account: Account, *, actor: str, ttl_days: int) -> IssuedToken:
+    """A new token for account; its plain text is returned here once and never stored."""
+    if ttl_days < 1:
+        raise InvalidInput.at(["days"], "有効期間は1日以上です。")
+    plain = new_token()
+    token = Token(
+        account_id=account.id, token_hash=hash_token(plain), prefix=plain[:12], created_at=utcnow(),
+        expires_at=utcnow() + timedelta(days=ttl_days),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, "token.issue", f"account:{account.name}", {"token_id": token.id, "prefix": token.prefix})
+    body_code = session.scalar(select(Body.code).where(Body.id == account.body_id)) if account.body_id else None
+    return IssuedToken(account.name, account.role, body_code, plain, token.id, token.expires_at)
+
+
+def revoke_tokens(session: Session, *, actor: str, token_id: int | None = None, account_name: str | None = None) -> int:
+    """Revoke one token by id, or every live token of an account; returns how many were revoked."""
+    query = select(Token).where(Token.revoked_at.is_(None))
+    if token_id is not None:
+        query = query.where(Token.id == token_id)
+    elif account_name is not None:
+        query = query.where(Token.account_id == get_account(session, account_name).id)
+    else:
+        raise InvalidInput.at(["token"], "失効させるトークンの ID かアカウント名を指定してください。")
+    tokens = list(session.scalars(query))
+    if token_id is not None and not tokens:
+        raise NotFound(f"有効なトークン {token_id} はありません。")
+    for token in tokens:
+        token.revoked_at = utcnow()
+        audit.record(session, actor, "token.revoke", f"token:{token.id}")
+    return len(tokens)
+
+
+def disable_account(session: Session, name: str, *, actor: str) -> Account:
+    """Disable an account: its tokens stop working at once."""
+    account = get_account(session, name)
+    account.disabled_at = account.disabled_at or utcnow()
+    audit.record(session, actor, "account.disable", f"account:{name}")
+    return account
+
+
+def list_accounts(session: Session) -> list[tuple[Account, str | None, int]]:
+    """Every account with its body code and number of live tokens."""
+    now = utcnow()
+    rows = []
+    for account, code in session.execute(
+        select(Account, Body.code).outerjoin(Body, Account.body_id == Body.id).order_by(Account.name)
+    ):
+        live = [
+            t for t in session.scalars(select(Token).where(Token.account_id == account.id))
+            if t.revoked_at is None and t.expires_at > now
+        ]
+        rows.append((account, code, len(live)))
+    return rows
+
+
+def recent_audit(session: Session, limit: int, offset: int) -> list[AuditEntry]:
+    """The newest audit entries first."""
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))

@@ -1,0 +1,119 @@
+"""create_app(): the routers, the one error handler, middleware."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pmo.accounts.router import router as accounts_router
+from pmo.config import get_settings
+from pmo.directory.router import router as directory_router
+from pmo.errors import PmoError
+from pmo.health.router import router as health_router
+from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("pmo")
+
+_MESSAGES_JA = {
+    "missing": "必須項目です。",
+    "string_type": "文字列で指定してください。",
+    "int_parsing": "整数で指定してください。",
+    "int_type": "整数で指定してください。",
+    "bool_parsing": "true か false で指定してください。",
+    "literal_error": "指定できる値は {expected} です。",
+    "enum": "指定できる値は {expected} です。",
+    "string_pattern_mismatch": "形式が正しくありません（パターン {pattern}）。",
+    "string_too_long": "{max_length}文字以内で指定してください。",
+    "string_too_short": "{min_length}文字以上で指定してください。",
+    "greater_than_equal": "{ge} 以上で指定してください。",
+    "less_than_equal": "{le} 以下で指定してください。",
+    "too_long": "要素は {max_length} 個までです。",
+    "json_invalid": "JSON として読めません。",
+    "model_attributes_type": "オブジェクトで指定してください。",
+    "dict_type": "オブジェクトで指定してください。",
+    "list_type": "配列で指定してください。",
+    "extra_forbidden": "この項目は指定できません。",
+    "date_from_datetime_parsing": "日付は YYYY-MM-DD で指定してください。",
+}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for err in exc.errors():
+        template = _MESSAGES_JA.get(err["type"])
+        ctx = err.get("ctx") or {}
+        try:
+            msg = template.format(**ctx) if template else err["msg"]
+        except (KeyError, IndexError):
+            msg = err["msg"]
+        if err["type"] == "value_error":
+            msg = str(ctx.get("error", err["msg"]))
+        item = {"loc": list(err["loc"]), "msg": msg, "type": err["type"]}
+        if "input" in err and isinstance(err["input"], (str, int, float, bool)) and err["type"] != "missing":
+            item["input"] = err["input"]
+        out.append(item)
+    return out
+
+
+def _error(status: int, code: str, message: str, detail=None, headers=None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, "detail": detail}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error, ours or the framework's, leaves as {"error", "message", "detail"}."""
+
+    @app.exception_handler(PmoError)
+    async def _pmo(_: Request, exc: PmoError):
+        return _error(exc.status_code, exc.code, exc.message, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errors = _field_errors(exc)
+        where = "、".join(".".join(str(p) for p in e["loc"]) + "：" + e["msg"] for e in errors[:3])
+        return _error(422, "validation_error", f"入力に誤りがあります。{where}", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        codes = {404: ("not_found", "該当するページまたはAPIはありません。"), 405: ("method_not_allowed", "このメソッドは使えません。")}
+        code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
+        return _error(exc.status_code, code, message, None, getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError):
+        log.warning("database unavailable: %s", exc.orig)
+        return _error(503, "service_unavailable", "データベースに一時的に接続できません。しばらくしてから再試行してください。",
+                      headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: DBAPIError):
+        if exc.connection_invalidated:
+            return await _db_down(_, exc)  # type: ignore[arg-type]
+        log.exception("database error")
+        return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception):
+        log.exception("unhandled error")
+        return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
+
+
+def create_app() -> FastAPI:
+    """The pmo application."""
+    settings = get_settings()
+    app = FastAPI(
+        title="pmo — 地方公共団体情報システム標準化 進捗管理",
+        version="0.1.0",
+        description="Monthly step status of the 20 standardized operations for 1,788 local bodies, "
+        "inquiries, FAQ, notices, and aggregate-only statistics.",
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    for router in (directory_router, accounts_router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware)
+    return app

@@ -1,0 +1,72 @@
+"""Bearer tokens: generation, hashing, and turning a request's token into a Principal."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmo.db import utcnow
+from pmo.errors import Unauthenticated
+from pmo.models import Account, Body, Token
+
+TOKEN_PREFIX = "pmo_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: an account, its role and, for bodies, the body it is bound to."""
+
+    account_id: int
+    name: str
+    role: str
+    body_id: int | None = None
+    body_code: str | None = None
+    prefecture_code: str | None = None
+
+    def owns(self, body: Body) -> bool:
+        """True when the caller is the body itself."""
+        return self.body_id == body.id
+
+    def oversees(self, body: Body) -> bool:
+        """True when the caller is the prefecture of a municipality."""
+        return self.role == "prefecture" and body.kind != "prefecture" and self.prefecture_code == body.prefecture_code
+
+
+def new_token() -> str:
+    """A fresh random token (256 bits) in its printable form."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The only form of a token that is ever stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    """The principal a bearer token stands for; Unauthenticated if it is unknown, expired or revoked."""
+    row = session.execute(
+        select(Token, Account, Body)
+        .join(Account, Token.account_id == Account.id)
+        .outerjoin(Body, Account.body_id == Body.id)
+        .where(Token.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        raise Unauthenticated("アクセストークンが正しくありません。")
+    tok, account, body = row
+    now = utcnow()
+    if tok.revoked_at is not None:
+        raise Unauthenticated("このアクセストークンは失効しています。")
+    if tok.expires_at <= now:
+        raise Unauthenticated("このアクセストークンは有効期限が切れています。")
+    if account.disabled_at is not None:
+        raise Unauthenticated("このアカウントは無効化されています。")
+    return Principal(
+        account_id=account.id,
+        name=account.name,
+        role=account.role,
+        body_id=body.id if body else None,
+        body_code=body.code if body else None,
+        prefecture_code=body.prefecture_code if body else None,
+    )

@@ -1,0 +1,199 @@
+"""The `pmo` command: serve, db, seed, accounts, tokens, export-openapi, demo."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pmo.config import PROJECT_ROOT, get_settings
+
+app = typer.Typer(help="pmo — 地方公共団体情報システム標準化 進捗管理", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts (who may sign in, with which role).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Bearer tokens (shown once, stored only as a hash).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(tokens_app, name="tokens")
+
+CLI_ACTOR = "cli"
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    return Config(str(PROJECT_ROOT / "alembic.ini"))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to a revision (default: head)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to a revision (e.g. base)."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def seed(seeds_dir: Annotated[Optional[Path], typer.Option(help="folder of bodies.csv, operations.csv, steps.csv")] = None) -> None:
+    """Load master data (bodies, operations, steps) idempotently; all rows or none."""
+    from pmo.db import session_scope
+    from pmo.directory.seed import SeedError, load_seeds
+
+    try:
+        with session_scope() as session:
+            result = load_seeds(session, seeds_dir or get_settings().seeds_dir)
+    except SeedError as exc:
+        typer.echo("seed refused; nothing was loaded:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    for table in result.inserted:
+        typer.echo(f"{table}: {result.inserted[table]} inserted, {result.updated[table]} updated")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="municipality, prefecture, helpdesk, admin or viewer")],
+    body: Annotated[Optional[str], typer.Option(help="body code for municipality and prefecture roles")] = None,
+    display_name: Annotated[Optional[str], typer.Option()] = None,
+) -> None:
+    """Create an account bound to its role (and body)."""
+    from pmo.accounts import service
+    from pmo.db import session_scope
+    from pmo.errors import PmoError
+
+    try:
+        with session_scope() as session:
+            service.create_account(session, name, role, body, actor=CLI_ACTOR, display_name=display_name)
+    except PmoError as exc:
+        _fail(exc.message)
+    typer.echo(f"account {name} created ({role}{' ' + body if body else ''})")
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts with their role, body and live tokens."""
+    from pmo.accounts import service
+    from pmo.db import session_scope
+
+    with session_scope(read_only=True) as session:
+        for account, code, live in service.list_accounts(session):
+            state = "disabled" if account.disabled_at else f"{live} live token(s)"
+            typer.echo(f"{account.name}\t{account.role}\t{code or '-'}\t{state}")
+
+
+@accounts_app.command("disable")
+def accounts_disable(name: str) -> None:
+    """Disable an account; its tokens stop working at once."""
+    from pmo.accounts import service
+    from pmo.db import session_scope
+    from pmo.errors import PmoError
+
+    try:
+        with session_scope() as session:
+            service.disable_account(session, name, actor=CLI_ACTOR)
+    except PmoError as exc:
+        _fail(exc.message)
+    typer.echo(f"account {name} disabled")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    name: Annotated[Optional[str], typer.Argument(help="account name; created when --role is given and it does not exist")] = None,
+    role: Annotated[Optional[str], typer.Option(help="create the account with this role first")] = None,
+    body: Annotated[Optional[str], typer.Option(help="body code when creating a municipality/prefecture account")] = None,
+    days: Annotated[Optional[int], typer.Option(help="lifetime in days (default PMO_TOKEN_TTL_DAYS)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the bare token")] = False,
+) -> None:
+    """Issue a token and print it once; with --role, create the account in the same step."""
+    from pmo.accounts import service
+    from pmo.db import session_scope
+    from pmo.errors import NotFound, PmoError
+
+    if name is None and role is None:
+        _fail("give an account name, or --role to create one")
+    name = name or f"{role}-{body}" if body else name or f"{role}-{__import__('secrets').token_hex(3)}"
+    try:
+        with session_scope() as session:
+            try:
+                account = service.get_account(session, name)
+                if role and account.role != role:
+                    _fail(f"account {name} exists with role {account.role}, not {role}")
+            except NotFound:
+                if role is None:
+                    raise
+                account = service.create_account(session, name, role, body, actor=CLI_ACTOR)
+            issued = service.issue_token(session, account, actor=CLI_ACTOR, ttl_days=days or get_settings().token_ttl_days)
+    except PmoError as exc:
+        _fail(exc.message)
+    if as_json:
+        typer.echo(json.dumps({"account": issued.account, "role": issued.role, "body": issued.body_code,
+                               "token": issued.token, "token_id": issued.token_id,
+                               "expires_at": issued.expires_at.isoformat()}))
+    else:
+        typer.echo(issued.token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[Optional[int], typer.Argument(help="token id (from `tokens issue --json`)")] = None,
+    account: Annotated[Optional[str], typer.Option(help="revoke every live token of this account")] = None,
+) -> None:
+    """Revoke one token, or all tokens of an account."""
+    from pmo.accounts import service
+    from pmo.db import session_scope
+    from pmo.errors import PmoError
+
+    try:
+        with session_scope() as session:
+            count = service.revoke_tokens(session, actor=CLI_ACTOR, token_id=token_id, account_name=account)
+    except PmoError as exc:
+        _fail(exc.message)
+    typer.echo(f"{count} token(s) revoked")
+
+
+@app.command("export-openapi")
+def export_openapi(output: Annotated[Path, typer.Option(help="where to write; - for stdout")] = PROJECT_ROOT / "openapi" / "openapi.json") -> None:
+    """Write the OpenAPI document generated from the app."""
+    from pmo.openapi import openapi_text
+
+    text = openapi_text()
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Serve the API and pages with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,40 @@
+"""Settings read from the environment (prefix PMO_) and .env."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="PMO_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'pmo.sqlite3'}",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://… in production.",
+    )
+    stats_database_url: str | None = Field(
+        default=None,
+        description="URL of a read-only role for statistics (PostgreSQL); derived from database_url when unset.",
+    )
+    seeds_dir: Path = Field(default=PROJECT_ROOT / "seeds", description="Folder of the master-data CSV files.")
+    token_ttl_days: int = Field(default=365, ge=1, description="Default lifetime of an issued token, in days.")
+    report_due_day: int = Field(
+        default=10, ge=1, le=28, description="Day of the following month by which a period's report is due."
+    )
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request body, in bytes.")
+    page_size_max: int = Field(default=500, ge=1, description="Largest page size a list endpoint returns.")
+    suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
+    public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
+    timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,141 @@
+"""Engines, the declarative Base, and the only ways to get a session."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import URL, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from pmo.config import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(engine: Engine, *, read_only: bool) -> None:
+    # pysqlite's own transaction handling is off so that we can BEGIN IMMEDIATE: a writer takes the
+    # write lock up front and waits (busy_timeout) instead of failing later with "database is locked".
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def build_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+    """An engine for url; read_only gives connections that refuse every write."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            from pathlib import Path
+
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            if read_only:
+                url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
+        engine = create_engine(url, pool_pre_ping=False)
+        _sqlite_pragmas(engine, read_only=read_only)
+        return engine
+    connect_args = {"connect_timeout": 5}
+    if read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10, connect_args=connect_args)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The read-write engine of the configured database."""
+    return build_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_read_engine() -> Engine:
+    """An engine whose connections cannot write (statistics, dashboards)."""
+    settings = get_settings()
+    return build_engine(settings.stats_database_url or settings.database_url, read_only=True)
+
+
+@lru_cache
+def _session_factory(read_only: bool) -> sessionmaker[Session]:
+    engine = get_read_engine() if read_only else get_engine()
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def session_scope(read_only: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    with _session_factory(read_only)() as session:
+        try:
+            yield session
+            if read_only:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def request_session() -> Iterator[Session]:
+    """FastAPI dependency: the request's one read-write transaction."""
+    with session_scope() as session:
+        yield session
+
+
+def read_session() -> Iterator[Session]:
+    """FastAPI dependency: the request's one read-only transaction."""
+    with session_scope(read_only=True) as session:
+        yield session
+
+
+def reset_engines() -> None:
+    """Forget cached engines and settings (tests and the CLI switch databases)."""
+    for cached in (get_engine, get_read_engine):
+        if cached.cache_info().currsize:
+            cached().dispose()
+        cached.cache_clear()
+    _session_factory.cache_clear()
+    get_settings.cache_clear()

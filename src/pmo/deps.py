@@ -1,0 +1,69 @@
+"""Annotated dependencies every router uses: sessions, the caller, role checks, path bodies."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.orm import Session
+
+from pmo.auth import Principal, principal_for_token
+from pmo.db import read_session, request_session, session_scope
+from pmo.directory import service as directory
+from pmo.errors import Forbidden, Unauthenticated
+from pmo.models import Body
+
+SessionDep = Annotated[Session, Depends(request_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization ヘッダーは「Bearer トークン」の形式で指定してください。")
+    return token.strip()
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The caller if a token was sent (checked in its own short read), else None."""
+    token = _bearer(request)
+    if token is None:
+        return None
+    with session_scope(read_only=True) as session:
+        principal = principal_for_token(session, token)
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    """The authenticated caller; 401 without a valid token."""
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_role(*roles: str):
+    """A dependency that lets only the given roles through (403 otherwise)."""
+
+    def check(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"この操作はロール {', '.join(roles)} に限られます（あなたのロール: {principal.role}）。")
+        return principal
+
+    return Depends(check)
+
+
+BodyCode = Annotated[str, Path(description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])]
+
+
+def body_from_path(code: BodyCode, session: ReadSessionDep) -> Body:
+    """The body named by the path's code: 422 when malformed, 404 when unknown."""
+    return directory.get_body(session, code)
+
+
+BodyDep = Annotated[Body, Depends(body_from_path)]

@@ -1,0 +1,45 @@
+"""Directory endpoints: operations, steps, bodies."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from pmo.deps import BodyDep, CurrentUser, ReadSessionDep
+from pmo.directory import service
+from pmo.directory.schemas import BodyKind, BodyOut, BodyPage, OperationOut, StepOut
+
+router = APIRouter(tags=["directory"])
+
+
+@router.get("/operations", response_model=list[OperationOut])
+def list_operations(session: ReadSessionDep, _: CurrentUser):
+    """The 20 standardized operations and which kinds of body report them."""
+    return [service.operation_out(op) for op in service.list_operations(session)]
+
+
+@router.get("/steps", response_model=list[StepOut])
+def list_steps(session: ReadSessionDep, _: CurrentUser):
+    """The 40 migration steps (S01–S40) with their phase and group."""
+    return [service.step_out(step) for step in service.list_steps(session)]
+
+
+@router.get("/bodies", response_model=BodyPage)
+def list_bodies(
+    session: ReadSessionDep,
+    _: CurrentUser,
+    prefecture: Annotated[
+        str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number, 01–47")
+    ] = None,
+    kind: BodyKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """Bodies in code order, filtered by prefecture and kind, paged."""
+    bodies, total = service.list_bodies(session, prefecture=prefecture, kind=kind, limit=limit, offset=offset)
+    return BodyPage(items=[service.body_out(b) for b in bodies], total=total, limit=limit, offset=offset)
+
+
+@router.get("/bodies/{code}", response_model=BodyOut)
+def get_body(body: BodyDep, _: CurrentUser):
+    """One body's directory entry."""
+    return service.body_out(body)

@@ -1,0 +1,33 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from pmo.db import get_engine
+from pmo.errors import ServiceUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz() -> dict[str, str]:
+    """The database answers; 503 otherwise."""
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready"
+        raise ServiceUnavailable("データベースに接続できません。", detail=[{"msg": type(exc).__name__}]) from exc
+    return {"status": "ready", "database": get_engine().dialect.name}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    """Prometheus metrics in the text exposition format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

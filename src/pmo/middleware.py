@@ -1,0 +1,99 @@
+"""Pure ASGI middleware: request ids, security headers, body-size limit, Prometheus metrics."""
+
+import json
+import time
+import uuid
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter("pmo_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "pmo_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"),
+]
+
+
+def _error_body(status: int, code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "message": message, "detail": None}, ensure_ascii=False).encode()
+
+
+class RequestLimitsMiddleware:
+    """Refuses bodies over max_bytes with 413 before the app reads them, even without Content-Length."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        too_large_msg = f"リクエスト本文が大きすぎます（上限 {self.max_bytes:,} バイト）。分割して送信してください。"
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(send, too_large_msg)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(send, too_large_msg)
+
+    @staticmethod
+    async def _refuse(send, message: str):
+        body = _error_body(413, "payload_too_large", message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ObservabilityMiddleware:
+    """Adds a request id and security headers to every response and records metrics by route template."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = dict(scope["headers"]).get(b"x-request-id", b"")[:64] or uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode("latin-1")
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id))
+                headers.extend(SECURITY_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(method, template, str(status_holder["status"])).inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - started)
