@@ -13,6 +13,7 @@ from pmo.config import get_settings
 from pmo.directory.router import router as directory_router
 from pmo.errors import PmoError
 from pmo.health.router import router as health_router
+from pmo.reports.router import router as reports_router
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 
 API_PREFIX = "/api/v1"
@@ -112,7 +113,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    for router in (directory_router, accounts_router):
+    for router in (directory_router, accounts_router, reports_router):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)

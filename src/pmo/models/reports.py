@@ -1,0 +1,78 @@
+"""Monthly reports: revisions (one per submission), cell versions (only changes), the latest cells,
+and idempotency keys. History is never overwritten: a cell as of a period is its newest version
+ordered by (period, revision_id) with period ≤ that period."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pmo.db import Base, UTCDateTime
+
+
+class ReportRevision(Base):
+    """One submission of a body for a period; revision counts 1, 2, … within (body, period)."""
+
+    __tablename__ = "report_revisions"
+    __table_args__ = (UniqueConstraint("body_id", "period", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"))
+    period: Mapped[int] = mapped_column(Integer, comment="yyyymm")
+    revision: Mapped[int] = mapped_column(SmallInteger)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    submitted_by: Mapped[str] = mapped_column(String(80))
+    late: Mapped[bool] = mapped_column(Boolean)
+    n_changed: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8), comment="api, csv, xlsx or demo")
+
+
+class CellVersion(Base):
+    """A cell's value from a revision on; written only when the value changes."""
+
+    __tablename__ = "cell_versions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"), primary_key=True)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    planned_start: Mapped[int | None] = mapped_column(Integer)
+    planned_end: Mapped[int | None] = mapped_column(Integer)
+    actual_end: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Cell(Base):
+    """The newest version of every cell that has one (the state as of the body's latest period)."""
+
+    __tablename__ = "cells"
+    __table_args__ = (Index("ix_cells_operation_step", "operation_id", "step_id"), {"sqlite_with_rowid": False})
+
+    body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    planned_start: Mapped[int | None] = mapped_column(Integer)
+    planned_end: Mapped[int | None] = mapped_column(Integer)
+    actual_end: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class IdempotencyKey(Base):
+    """The answer given to a submission with an Idempotency-Key, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

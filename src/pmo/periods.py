@@ -1,0 +1,62 @@
+"""Periods (reporting months) as 'YYYY-MM' outside and yyyymm integers inside; deadlines in JST."""
+
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pmo.config import get_settings
+from pmo.db import utcnow
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+_PERIOD_RE = re.compile(PERIOD_PATTERN)
+FIRST_PERIOD = 202104  # FY2021, when the standardization act took effect; nothing earlier is a valid report
+
+
+def parse(text: str) -> int | None:
+    """'2025-04' → 202504; None when text is not a well-formed month."""
+    if not isinstance(text, str) or not _PERIOD_RE.match(text):
+        return None
+    return int(text[:4]) * 100 + int(text[5:])
+
+
+def fmt(period: int | None) -> str | None:
+    """202504 → '2025-04'."""
+    return None if period is None else f"{period // 100:04d}-{period % 100:02d}"
+
+
+def add_months(period: int, months: int) -> int:
+    """period shifted by months (negative goes back)."""
+    index = (period // 100) * 12 + (period % 100 - 1) + months
+    return (index // 12) * 100 + index % 12 + 1
+
+
+def months_between(start: int, end: int) -> int:
+    """How many months end is after start."""
+    return (end // 100 - start // 100) * 12 + (end % 100 - start % 100)
+
+
+def span(start: int, end: int) -> list[int]:
+    """Every period from start to end inclusive."""
+    return [add_months(start, i) for i in range(months_between(start, end) + 1)]
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def current(now: datetime | None = None) -> int:
+    """The period containing now, in the configured time zone."""
+    local = (now or utcnow()).astimezone(zone())
+    return local.year * 100 + local.month
+
+
+def due_at(period: int) -> datetime:
+    """The end of the due day in the month after period (reports after it are late)."""
+    following = add_months(period, 1)
+    day = datetime(following // 100, following % 100, get_settings().report_due_day, tzinfo=zone()).date()
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone())
+
+
+def fiscal_year(period: int) -> int:
+    """The Japanese fiscal year (April–March) a period belongs to."""
+    return period // 100 if period % 100 >= 4 else period // 100 - 1

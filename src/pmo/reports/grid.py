@@ -1,0 +1,113 @@
+"""The report grid in memory: status codes, cell values, catalogs, and reading a body's state."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pmo.models import Body, Cell, CellVersion, Operation, ReportRevision, Step
+
+STATUS_CODES = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
+STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
+DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE = 1, 2, 3, 4
+N_STEPS = 40
+
+# (status, planned_start, planned_end, actual_end, note) — periods as yyyymm integers
+Value = tuple[int, int | None, int | None, int | None, str | None]
+Key = tuple[int, int]  # (operation_id, step_id)
+DEFAULT_VALUE: Value = (NOT_STARTED, None, None, None, None)
+
+
+@dataclass(frozen=True)
+class CellState:
+    value: Value
+    period: int
+    revision_id: int
+
+
+@dataclass
+class Catalog:
+    """Operations and steps of the master data, indexed both ways."""
+
+    operations: list[Operation]
+    steps: list[Step]
+    op_by_code: dict[str, Operation] = field(init=False)
+    step_by_code: dict[str, Step] = field(init=False)
+    op_by_id: dict[int, Operation] = field(init=False)
+    step_by_id: dict[int, Step] = field(init=False)
+
+    def __post_init__(self):
+        self.op_by_code = {o.code: o for o in self.operations}
+        self.step_by_code = {s.code: s for s in self.steps}
+        self.op_by_id = {o.id: o for o in self.operations}
+        self.step_by_id = {s.id: s for s in self.steps}
+
+    def operations_for(self, body: Body) -> list[Operation]:
+        """The operations this kind of body reports, in order."""
+        if body.kind == "prefecture":
+            return [o for o in self.operations if o.for_prefectures]
+        return [o for o in self.operations if o.for_municipalities]
+
+    def keys_for(self, body: Body) -> list[Key]:
+        """Every applicable cell of the body, in operation and step order."""
+        return [(o.id, s.id) for o in self.operations_for(body) for s in self.steps]
+
+
+def load_catalog(session: Session) -> Catalog:
+    """Operations and steps in order."""
+    return Catalog(
+        list(session.scalars(select(Operation).order_by(Operation.order))),
+        list(session.scalars(select(Step).order_by(Step.order))),
+    )
+
+
+def latest_period(session: Session, body_id: int) -> int | None:
+    """The newest period the body has reported."""
+    return session.scalar(select(func.max(ReportRevision.period)).where(ReportRevision.body_id == body_id))
+
+
+def state_as_of(session: Session, body_id: int, period: int) -> dict[Key, CellState]:
+    """Every cell that has a version, as of period (newest by period, then revision)."""
+    newest = latest_period(session, body_id)
+    if newest is None:
+        return {}
+    if period >= newest:
+        rows = session.execute(
+            select(
+                Cell.operation_id, Cell.step_id, Cell.status, Cell.planned_start, Cell.planned_end, Cell.actual_end,
+                Cell.note, Cell.period, Cell.revision_id,
+            ).where(Cell.body_id == body_id)
+        )
+    else:
+        v = CellVersion
+        rows = session.execute(
+            select(
+                v.operation_id, v.step_id, v.status, v.planned_start, v.planned_end, v.actual_end, v.note, v.period,
+                v.revision_id,
+            )
+            .where(v.body_id == body_id, v.period <= period)
+            .order_by(v.operation_id, v.step_id, v.period, v.revision_id)
+        )
+    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows}
+
+
+def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:
+    """(done step index, earlier not-started step index) pairs, one per out-of-order done step."""
+    found = []
+    first_not_started = None
+    for i, status in enumerate(statuses):
+        if status == NOT_STARTED and first_not_started is None:
+            first_not_started = i
+        elif status == DONE and first_not_started is not None:
+            found.append((i, first_not_started))
+    return found
+
+
+def completed_through(statuses: list[int]) -> int | None:
+    """Index of the last step of the leading run of done / not-applicable steps, or None."""
+    last = None
+    for i, status in enumerate(statuses):
+        if status not in (DONE, NOT_APPLICABLE):
+            break
+        last = i
+    return last

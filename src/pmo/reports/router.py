@@ -1,0 +1,116 @@
+"""Report endpoints: submit, read as of a period, history, progress, Excel/CSV."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body as RequestBody, File, Header, Query, Response, UploadFile
+
+from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
+from pmo.directory import service as directory
+from pmo.reports import service, spreadsheet
+from pmo.reports.schemas import GridOut, PeriodReports, ProgressOut, ReportIn, RevisionDetail, SubmitOut
+
+router = APIRouter(tags=["reports"])
+
+IdempotencyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="retries with the same key apply once and get the same answer")
+]
+IfMatchHeader = Annotated[str | None, Header(alias="If-Match", description="the ETag last read; 412 if the report changed since")]
+
+
+@router.put("/bodies/{code}/reports/{period}", response_model=SubmitOut)
+def submit_report(
+    code: BodyCode,
+    period: str,
+    session: SessionDep,
+    principal: CurrentUser,
+    response: Response,
+    report: Annotated[ReportIn | None, RequestBody()] = None,
+    idempotency_key: IdempotencyHeader = None,
+    if_match: IfMatchHeader = None,
+):
+    """Submit the body's report for a period: any subset of cells; an empty report means "no change"."""
+    body = directory.get_body(session, code)
+    out = service.submit_report(
+        session, principal, body, period, report or ReportIn(), idempotency_key=idempotency_key, if_match=if_match
+    )
+    response.headers["ETag"] = service.report_etag(session, body.id, service.parse_period(period))
+    return out
+
+
+@router.get("/bodies/{code}/reports/{period}", response_model=GridOut, responses={304: {"description": "Not modified"}})
+def get_report(
+    period: str,
+    body: BodyDep,
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    response: Response,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+):
+    """The body's whole grid as of a period, with the period's revision, submitter and late flag."""
+    grid = service.get_grid(session, principal, body, period)
+    if if_none_match and grid.etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": grid.etag})
+    response.headers["ETag"] = grid.etag
+    return grid
+
+
+@router.get("/bodies/{code}/reports", response_model=list[PeriodReports])
+def list_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+    """Every period the body reported, newest first, with its revisions."""
+    return service.list_reports(session, principal, body)
+
+
+@router.get("/bodies/{code}/reports/{period}/revisions", response_model=list[RevisionDetail])
+def list_revisions(period: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+    """Who changed which cell of the period from what to what, and when."""
+    return service.list_revisions(session, principal, body, period)
+
+
+@router.get("/bodies/{code}/progress", response_model=ProgressOut)
+def get_progress(
+    body: BodyDep,
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    period: Annotated[str | None, Query(description="YYYY-MM; default the current month")] = None,
+):
+    """MIC's rates per operation and overall, and up to which step each operation is complete."""
+    return service.get_progress(session, principal, body, period)
+
+
+@router.get(
+    "/bodies/{code}/reports/{period}/download",
+    response_class=Response,
+    responses={200: {"content": {spreadsheet.XLSX_TYPE: {}, spreadsheet.CSV_TYPE: {}}}},
+)
+def download_report(
+    period: str,
+    body: BodyDep,
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    format: Annotated[spreadsheet.Format, Query(description="xlsx or csv")] = "xlsx",
+):
+    """The grid as of a period as an Excel or CSV file with Japanese headers."""
+    grid = service.get_grid(session, principal, body, period)
+    content, media_type, filename = spreadsheet.export_grid(session, grid, format)
+    return Response(
+        content, media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "ETag": grid.etag},
+    )
+
+
+@router.post("/bodies/{code}/reports/{period}/upload", response_model=SubmitOut)
+def upload_report(
+    code: BodyCode,
+    period: str,
+    session: SessionDep,
+    principal: CurrentUser,
+    response: Response,
+    file: Annotated[UploadFile, File(description=".xlsx or .csv in the download's layout")],
+    idempotency_key: IdempotencyHeader = None,
+    if_match: IfMatchHeader = None,
+):
+    """Apply an Excel or CSV file as the period's report: all rows or none, errors by row and column."""
+    body = directory.get_body(session, code)
+    out = service.submit_upload(session, principal, body, period, file, idempotency_key=idempotency_key, if_match=if_match)
+    response.headers["ETag"] = service.report_etag(session, body.id, service.parse_period(period))
+    return out

@@ -1,0 +1,352 @@
+"""Monthly reports: submit (validated, idempotent, guarded), read as of any period, history, progress."""
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pmo import audit, periods
+from pmo.access import ensure_owner, ensure_readable
+from pmo.auth import Principal
+from pmo.db import utcnow
+from pmo.errors import Conflict, InvalidInput, PreconditionFailed
+from pmo.models import Body, CellVersion, IdempotencyKey, ReportRevision
+from pmo.reports.grid import (
+    DEFAULT_VALUE, DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog,
+    CellState, Key, Value, completed_through, latest_period, load_catalog, out_of_order_steps, state_as_of,
+)
+from pmo.reports.schemas import (
+    CellChange, CellIn, CellOut, GridOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
+    RevisionDetail, RevisionSummary, SubmitOut,
+)
+from pmo.reports.writer import NewRevision, write_revisions
+
+
+def parse_period(text: str, *, loc: list | None = None, now: datetime | None = None) -> int:
+    """A reportable period: well-formed, not before FY2021 and not in the future."""
+    loc = loc or ["path", "period"]
+    period = periods.parse(text)
+    if period is None:
+        raise InvalidInput.at(loc, f"報告月は YYYY-MM 形式で指定してください（{text!r}）。", input=text)
+    if period < periods.FIRST_PERIOD:
+        raise InvalidInput.at(loc, f"報告月は {periods.fmt(periods.FIRST_PERIOD)} 以降です。", input=text)
+    if period > periods.current(now):
+        raise InvalidInput.at(loc, f"未来の月（{text}）の報告はできません。", input=text)
+    return period
+
+
+def report_etag(session: Session, body_id: int, period: int) -> str:
+    """Changes whenever the body's grid as of period changes (any revision of that period or earlier)."""
+    newest = session.scalar(
+        select(func.max(ReportRevision.id)).where(ReportRevision.body_id == body_id, ReportRevision.period <= period)
+    )
+    return f'"r{newest or 0}"'
+
+
+def _cell_out(catalog: Catalog, key: Key, state: CellState | None) -> CellOut:
+    status, p_start, p_end, a_end, note = state.value if state else DEFAULT_VALUE
+    return CellOut(
+        operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code, status=STATUS_NAMES[status],
+        planned_start=periods.fmt(p_start), planned_end=periods.fmt(p_end), actual_end=periods.fmt(a_end), note=note,
+        updated_period=periods.fmt(state.period) if state else None,
+    )
+
+
+def _merge(old: Value, cell: CellIn) -> Value:
+    """The cell's new value: fields the client sent replace, omitted ones keep their last value."""
+    sent = cell.model_fields_set
+    status = STATUS_CODES[cell.status]
+    p_start = periods.parse(cell.planned_start) if "planned_start" in sent and cell.planned_start else (None if "planned_start" in sent else old[1])
+    p_end = periods.parse(cell.planned_end) if "planned_end" in sent and cell.planned_end else (None if "planned_end" in sent else old[2])
+    if "actual_end" in sent:
+        a_end = periods.parse(cell.actual_end) if cell.actual_end else None
+    else:
+        a_end = old[3] if status == DONE else None  # an end month stops applying once a step is no longer done
+    note = (cell.note or None) if "note" in sent else old[4]
+    return (status, p_start, p_end, a_end, note)
+
+
+def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Key, CellIn]]:
+    """Map each cell to its key, collecting every problem (unknown, not applicable, duplicate) before failing."""
+    errors: list[dict] = []
+    applicable = {o.id for o in catalog.operations_for(body)}
+    seen: dict[Key, int] = {}
+    resolved = []
+    for i, cell in enumerate(cells):
+        loc = ["body", "cells", i]
+        op = catalog.op_by_code.get(cell.operation)
+        step = catalog.step_by_code.get(cell.step)
+        if op is None:
+            errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell.operation!r} はありません（/api/v1/operations を参照）。"})
+        elif op.id not in applicable:
+            errors.append({"loc": [*loc, "operation"], "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。"})
+        if step is None:
+            errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell.step!r} はありません（S01〜S40）。"})
+        if op is None or step is None:
+            continue
+        key = (op.id, step.id)
+        if key in seen:
+            errors.append({"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {seen[key]} 番目のセルと重複しています。"})
+            continue
+        seen[key] = i
+        if cell.actual_end and periods.parse(cell.actual_end) > period:
+            errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {cell.actual_end} が報告月 {periods.fmt(period)} より後です。"})
+        if cell.actual_end and cell.status != "done":
+            errors.append({"loc": [*loc, "actual_end"], "msg": "完了月は状況が「完了済み」のステップにだけ指定できます。"})
+        resolved.append((key, cell))
+    if errors:
+        raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
+    return resolved
+
+
+def _check_merged(index: int, cell: CellIn, value: Value, errors: list[dict]) -> None:
+    _, p_start, p_end, _, _ = value
+    if p_start is not None and p_end is not None and p_end < p_start:
+        errors.append({
+            "loc": ["body", "cells", index, "planned_end"],
+            "msg": f"完了予定月 {periods.fmt(p_end)} が着手予定月 {periods.fmt(p_start)} より前です。",
+        })
+
+
+def _warnings(catalog: Catalog, state: dict[Key, CellState], changes: dict[Key, Value]) -> list[ReportWarning]:
+    warnings = []
+    for op_id in sorted({k[0] for k in changes}, key=lambda i: catalog.op_by_id[i].order):
+        statuses = []
+        for step in catalog.steps:
+            key = (op_id, step.id)
+            statuses.append(changes[key][0] if key in changes else (state[key].value[0] if key in state else NOT_STARTED))
+        for done_i, earlier_i in out_of_order_steps(statuses)[:1]:
+            op = catalog.op_by_id[op_id]
+            done_code, earlier_code = catalog.steps[done_i].code, catalog.steps[earlier_i].code
+            warnings.append(ReportWarning(
+                code="out_of_order", operation=op.code, step=done_code,
+                msg=f"{op.name}: {done_code} が完了済みですが、それより前の {earlier_code} が未着手です（登録はしました）。",
+            ))
+    return warnings
+
+
+def _request_hash(period: int, report: ReportIn, source: str) -> str:
+    payload = json.dumps([period, source, report.model_dump(exclude_unset=True)], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _lock_body(session: Session, body_id: int) -> None:
+    # PostgreSQL: serialise submissions of one body; SQLite's BEGIN IMMEDIATE already serialises writers.
+    session.execute(select(Body.id).where(Body.id == body_id).with_for_update())
+
+
+def submit_report(
+    session: Session, principal: Principal, body: Body, period_text: str, report: ReportIn, *,
+    source: str = "api", idempotency_key: str | None = None, if_match: str | None = None,
+) -> SubmitOut:
+    """Store a report as the period's next revision (only changed cells are written); all or nothing."""
+    ensure_owner(principal, body)
+    period = parse_period(period_text)
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
+        raise InvalidInput.at(["header", "Idempotency-Key"], "Idempotency-Key は1〜200文字です。")
+    _lock_body(session, body.id)
+    request_hash = _request_hash(period, report, source)
+    if idempotency_key:
+        seen = session.get(IdempotencyKey, (body.id, idempotency_key))
+        if seen is not None:
+            if seen.request_hash != request_hash:
+                raise Conflict("この Idempotency-Key は別の内容の報告に使われています。新しいキーで送信してください。")
+            return SubmitOut.model_validate(seen.response)
+    if if_match is not None and if_match.strip() != "*":
+        current = report_etag(session, body.id, period)
+        if current not in {tag.strip().removeprefix("W/") for tag in if_match.split(",")}:
+            raise PreconditionFailed(
+                f"この報告は取得後に更新されています（現在の ETag {current}）。最新の内容を取得してから再送してください。",
+                headers={"ETag": current},
+            )
+
+    catalog = load_catalog(session)
+    resolved = _resolve_cells(catalog, body, period, report.cells)
+    state = state_as_of(session, body.id, period)
+    changes: dict[Key, Value] = {}
+    errors: list[dict] = []
+    for index, (key, cell) in enumerate(resolved):
+        old = state[key].value if key in state else DEFAULT_VALUE
+        new = _merge(old, cell)
+        _check_merged(index, cell, new, errors)
+        if new != old:
+            changes[key] = new
+    if errors:
+        raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
+
+    newest = latest_period(session, body.id)
+    superseded: frozenset[Key] = frozenset()
+    if newest is not None and period < newest and changes:
+        superseded = frozenset(
+            (op, step) for op, step in session.execute(
+                select(CellVersion.operation_id, CellVersion.step_id).where(
+                    CellVersion.body_id == body.id, CellVersion.period > period
+                ).distinct()
+            )
+        )
+    revision = (session.scalar(
+        select(func.max(ReportRevision.revision)).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
+    ) or 0) + 1
+    now = utcnow()
+    due = periods.due_at(period)
+    new = NewRevision(
+        body_id=body.id, period=period, revision=revision, submitted_at=now, account_id=principal.account_id,
+        submitted_by=principal.name, late=now > due, source=source, changes=changes, superseded=superseded,
+    )
+    [revision_id] = write_revisions(session, [new])
+    out = SubmitOut(
+        body=body.code, period=periods.fmt(period), revision=revision, revision_id=revision_id, submitted_at=now,
+        submitted_by=principal.name, late=new.late, due_at=due, changed=len(changes),
+        unchanged=len(resolved) - len(changes), warnings=_warnings(catalog, state, changes),
+    )
+    if idempotency_key:
+        session.add(IdempotencyKey(
+            body_id=body.id, key=idempotency_key, request_hash=request_hash, revision_id=revision_id,
+            response=out.model_dump(mode="json"), created_at=now,
+        ))
+    audit.record(session, principal, "report.submit", f"body:{body.code}/period:{periods.fmt(period)}",
+                 {"revision": revision, "changed": len(changes), "source": source})
+    session.flush()
+    return out
+
+
+def get_grid(session: Session, principal: Principal, body: Body, period_text: str) -> GridOut:
+    """The body's every applicable cell as of period, with the period's latest revision."""
+    ensure_readable(principal, body)
+    period = parse_period(period_text)
+    catalog = load_catalog(session)
+    state = state_as_of(session, body.id, period)
+    revisions = list(session.scalars(
+        select(ReportRevision).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
+        .order_by(ReportRevision.revision)
+    ))
+    last = revisions[-1] if revisions else None
+    return GridOut(
+        body=body.code, body_name=body.name, period=periods.fmt(period), reported=bool(revisions),
+        revision=last.revision if last else None, submitted_at=last.submitted_at if last else None,
+        submitted_by=last.submitted_by if last else None, late=revisions[0].late if revisions else None,
+        due_at=periods.due_at(period), etag=report_etag(session, body.id, period),
+        cells=[_cell_out(catalog, key, state.get(key)) for key in catalog.keys_for(body)],
+    )
+
+
+def _summary(r: ReportRevision) -> RevisionSummary:
+    return RevisionSummary(
+        revision=r.revision, revision_id=r.id, submitted_at=r.submitted_at, submitted_by=r.submitted_by, late=r.late,
+        changed=r.n_changed, source=r.source,
+    )
+
+
+def list_reports(session: Session, principal: Principal, body: Body) -> list[PeriodReports]:
+    """Every reported period of the body, newest first, with its revisions."""
+    ensure_readable(principal, body)
+    by_period: dict[int, list[ReportRevision]] = {}
+    for r in session.scalars(
+        select(ReportRevision).where(ReportRevision.body_id == body.id)
+        .order_by(ReportRevision.period.desc(), ReportRevision.revision)
+    ):
+        by_period.setdefault(r.period, []).append(r)
+    return [
+        PeriodReports(period=periods.fmt(p), late=revs[0].late, revisions=[_summary(r) for r in revs])
+        for p, revs in by_period.items()
+    ]
+
+
+def list_revisions(session: Session, principal: Principal, body: Body, period_text: str) -> list[RevisionDetail]:
+    """Each revision of the period with every cell it changed, from what to what."""
+    ensure_readable(principal, body)
+    period = parse_period(period_text)
+    catalog = load_catalog(session)
+    revisions = list(session.scalars(
+        select(ReportRevision).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
+        .order_by(ReportRevision.revision)
+    ))
+    if not revisions:
+        return []
+    history: dict[Key, list[CellState]] = {}
+    for v in session.scalars(
+        select(CellVersion).where(CellVersion.body_id == body.id, CellVersion.period <= period)
+        .order_by(CellVersion.period, CellVersion.revision_id)
+    ):
+        value = (v.status, v.planned_start, v.planned_end, v.actual_end, v.note)
+        history.setdefault((v.operation_id, v.step_id), []).append(CellState(value, v.period, v.revision_id))
+    details = []
+    for r in revisions:
+        changes = []
+        for key, versions in history.items():
+            before = None
+            for state in versions:
+                if state.revision_id == r.id:
+                    changes.append((key, before, state))
+                    break
+                if (state.period, state.revision_id) > (period, r.id):
+                    break
+                before = state
+        changes.sort(key=lambda c: (catalog.op_by_id[c[0][0]].order, catalog.step_by_id[c[0][1]].order))
+        details.append(RevisionDetail(
+            **_summary(r).model_dump(),
+            changes=[
+                CellChange(
+                    operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code,
+                    before=_cell_out(catalog, key, before), after=_cell_out(catalog, key, after),
+                )
+                for key, before, after in changes
+            ],
+        ))
+    return details
+
+
+def operation_progress(op_code: str, statuses: list[int], step_codes: list[str]) -> OperationProgress:
+    """MIC's rates for one operation of one body from its 40 step statuses."""
+    counts = {s: statuses.count(s) for s in (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)}
+    through = completed_through(statuses)
+    return OperationProgress(
+        operation=op_code, done=counts[DONE], in_progress=counts[IN_PROGRESS], not_started=counts[NOT_STARTED],
+        not_applicable=counts[NOT_APPLICABLE], completion_rate=(counts[DONE] + counts[NOT_APPLICABLE]) / N_STEPS,
+        in_progress_rate=counts[IN_PROGRESS] / N_STEPS, not_started_rate=counts[NOT_STARTED] / N_STEPS,
+        completed_through=step_codes[through] if through is not None else None,
+        out_of_order=len(out_of_order_steps(statuses)),
+    )
+
+
+def get_progress(session: Session, principal: Principal, body: Body, period_text: str | None) -> ProgressOut:
+    """Per-operation and overall rates of the body as of period (default: the current period)."""
+    ensure_readable(principal, body)
+    period = parse_period(period_text, loc=["query", "period"]) if period_text else periods.current()
+    catalog = load_catalog(session)
+    state = state_as_of(session, body.id, period)
+    ops = []
+    for op in catalog.operations_for(body):
+        statuses = [state[(op.id, s.id)].value[0] if (op.id, s.id) in state else NOT_STARTED for s in catalog.steps]
+        ops.append(operation_progress(op.code, statuses, [s.code for s in catalog.steps]))
+    n = len(ops) or 1
+    reported = session.scalar(
+        select(func.count()).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
+    )
+    return ProgressOut(
+        body=body.code, period=periods.fmt(period), reported=bool(reported),
+        completion_rate=round(sum(o.completion_rate for o in ops) / n, 6),
+        in_progress_rate=round(sum(o.in_progress_rate for o in ops) / n, 6),
+        not_started_rate=round(sum(o.not_started_rate for o in ops) / n, 6), operations=ops,
+    )
+
+
+def submit_upload(
+    session: Session, principal: Principal, body: Body, period_text: str, upload, *,
+    idempotency_key: str | None = None, if_match: str | None = None,
+) -> SubmitOut:
+    """Apply an Excel/CSV file as the period's report; errors point at the file's rows and columns."""
+    from pmo.reports import spreadsheet
+
+    ensure_owner(principal, body)
+    parse_period(period_text)
+    report, source, row_numbers = spreadsheet.parse_upload(session, body, upload)
+    try:
+        return submit_report(
+            session, principal, body, period_text, report, source=source, idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+    except InvalidInput as exc:
+        raise spreadsheet.relocate_errors(exc, row_numbers) from None

@@ -1,0 +1,215 @@
+"""Excel and CSV: the grid as a download with Japanese headers, and uploads parsed back into a report."""
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+from urllib.parse import quote
+
+from fastapi import UploadFile
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from pmo import periods
+from pmo.errors import InvalidInput, PayloadTooLarge
+from pmo.models import Body
+from pmo.reports.grid import Catalog, load_catalog
+from pmo.reports.schemas import MAX_CELLS, CellIn, GridOut, ReportIn
+
+Format = Literal["xlsx", "csv"]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = "text/csv; charset=utf-8"
+MAX_UNZIPPED_BYTES = 20_000_000
+
+STATUS_JA = {"done": "完了済み", "in_progress": "作業中", "not_started": "未着手", "not_applicable": "対象外"}
+STATUS_FROM_TEXT = {**{v: k for k, v in STATUS_JA.items()}, **{k: k for k in STATUS_JA}}
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    field: str | None  # the CellIn field it feeds; None for read-only context columns
+    aliases: tuple[str, ...] = ()
+
+
+COLUMNS = [
+    Column("団体コード", None, ("body",)),
+    Column("団体名", None, ("body_name",)),
+    Column("業務コード", "operation", ("operation", "業務")),
+    Column("業務名", None, ("operation_name",)),
+    Column("ステップ", "step", ("step", "ステップコード")),
+    Column("ステップ名", None, ("step_name",)),
+    Column("フェーズ", None, ("phase",)),
+    Column("状況", "status", ("status",)),
+    Column("着手予定月", "planned_start", ("planned_start",)),
+    Column("完了予定月", "planned_end", ("planned_end",)),
+    Column("完了月", "actual_end", ("actual_end",)),
+    Column("備考", "note", ("note",)),
+]
+_BY_NAME = {name: col for col in COLUMNS for name in (col.header, *col.aliases)}
+
+
+def neutralize(text: str | None) -> str | None:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def _rows(catalog: Catalog, grid: GridOut) -> list[list[str | None]]:
+    rows = []
+    for cell in grid.cells:
+        op, step = catalog.op_by_code[cell.operation], catalog.step_by_code[cell.step]
+        rows.append([
+            grid.body, grid.body_name, op.code, op.name, step.code, step.name, step.phase, STATUS_JA[cell.status],
+            cell.planned_start, cell.planned_end, cell.actual_end, neutralize(cell.note),
+        ])
+    return rows
+
+
+def export_grid(session: Session, grid: GridOut, fmt: Format) -> tuple[bytes, str, str]:
+    """(content, media type, URL-encoded file name) of the grid in the chosen format."""
+    rows = _rows(load_catalog(session), grid)
+    name = quote(f"{grid.body}_{grid.body_name}_{grid.period}.{fmt}")
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow([c.header for c in COLUMNS])
+        writer.writerows(rows)
+        return buffer.getvalue().encode("utf-8-sig"), CSV_TYPE, name
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"報告 {grid.period}"
+    ws.append([c.header for c in COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for row in rows:
+        ws.append(row)
+    ws.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFGHIJKL", (10, 12, 18, 18, 8, 36, 12, 10, 11, 11, 11, 40), strict=True):
+        ws.column_dimensions[letter].width = width
+    status_list = DataValidation(type="list", formula1='"' + ",".join(STATUS_JA.values()) + '"', allow_blank=True)
+    status_list.error = "完了済み・作業中・未着手・対象外 のいずれかを選んでください。"
+    ws.add_data_validation(status_list)
+    status_list.add(f"H2:H{len(rows) + 1}")
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue(), XLSX_TYPE, name
+
+
+def _month_text(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (datetime, date)):
+        return f"{value.year:04d}-{value.month:02d}"
+    text = str(value).strip()
+    m = re.fullmatch(r"(\d{4})\s*(?:[-/.年])\s*(\d{1,2})\s*月?(?:[-/.]\d{1,2}日?)?", text)
+    return f"{m.group(1)}-{int(m.group(2)):02d}" if m else text
+
+
+def _read_table(data: bytes, filename: str) -> tuple[list[list], str]:
+    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED_BYTES:
+                    raise PayloadTooLarge("Excel ファイルの展開後のサイズが大きすぎます。報告の表だけを保存し直してください。")
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise InvalidInput.at(["file"], "Excel（.xlsx）ファイルとして読めません。ダウンロードした様式で保存してください。") from exc
+        ws = wb.worksheets[0]
+        table = []
+        for row in ws.iter_rows(values_only=True):
+            if len(table) > MAX_CELLS + 1:
+                break
+            table.append(list(row))
+        wb.close()
+        return table, "xlsx"
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InvalidInput.at(["file"], "CSV の文字コードを読めません。UTF-8 か Shift_JIS で保存してください。")
+    return list(csv.reader(io.StringIO(text))), "csv"
+
+
+def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[ReportIn, str, list[int]]:
+    """The report a file describes, its source ('xlsx'/'csv') and the file row of each cell; 422 listing every bad cell."""
+    data = upload.file.read()
+    if not data:
+        raise InvalidInput.at(["file"], "ファイルが空です。")
+    table, source = _read_table(data, upload.filename or "")
+    table = [row for row in table if any(v not in (None, "") for v in row)]
+    if not table:
+        raise InvalidInput.at(["file"], "ファイルに行がありません。")
+    if len(table) - 1 > MAX_CELLS:
+        raise InvalidInput.at(["file"], f"行数が多すぎます（上限 {MAX_CELLS} 行）。")
+    header = [str(h).strip() if h is not None else "" for h in table[0]]
+    columns = {i: _BY_NAME[h] for i, h in enumerate(header) if h in _BY_NAME}
+    present = {c.field for c in columns.values() if c.field}
+    missing = [c.header for c in COLUMNS if c.field in ("operation", "step", "status") and c.field not in present]
+    if missing:
+        raise InvalidInput.at(["file", "row", 1], f"見出し行に {'・'.join(missing)} の列がありません。")
+    catalog = load_catalog(session)
+    op_names = {key: o.code for o in catalog.operations for key in (o.code, o.name, o.short_name)}
+    step_names = {key: s.code for s in catalog.steps for key in (s.code, str(s.order), f"{s.order:02d}")}
+    errors, cells, row_numbers = [], [], []
+    for number, row in enumerate(table[1:], start=2):
+        values = {}
+        for i, col in columns.items():
+            raw = row[i] if i < len(row) else None
+            values[col.header] = raw.strip() if isinstance(raw, str) else raw
+        status_text = values.get("状況")
+        if status_text in (None, ""):
+            continue  # a row without a status is not part of the report
+        code = values.get("団体コード")
+        if code not in (None, "") and str(code).zfill(6) != body.code:
+            errors.append({"loc": ["file", "row", number, "団体コード"], "msg": f"団体コード {code} はこの団体（{body.code}）のものではありません。"})
+            continue
+        fields = {
+            "operation": op_names.get(str(values.get("業務コード") or ""), str(values.get("業務コード") or "")),
+            "step": step_names.get(str(values.get("ステップ") or ""), str(values.get("ステップ") or "")),
+            "status": STATUS_FROM_TEXT.get(str(status_text), str(status_text)),
+        }
+        for header in ("着手予定月", "完了予定月", "完了月"):
+            if header in values:
+                fields[_BY_NAME[header].field] = _month_text(values[header])
+        if "備考" in values:
+            note = values["備考"]
+            fields["note"] = None if note in (None, "") else str(note).removeprefix("'")
+        try:
+            cells.append(CellIn(**fields))
+            row_numbers.append(number)
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = err["loc"][0] if err["loc"] else None
+                header = next((c.header for c in COLUMNS if c.field == field), str(field))
+                msg = "完了済み・作業中・未着手・対象外 のいずれかです。" if field == "status" else (
+                    "YYYY-MM 形式の月で指定してください。" if field in ("planned_start", "planned_end", "actual_end") else err["msg"]
+                )
+                errors.append({"loc": ["file", "row", number, header], "msg": msg, "input": str(err.get("input"))[:100]})
+    if errors:
+        raise InvalidInput(f"ファイルに {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
+    return ReportIn(cells=cells), source, row_numbers
+
+
+def relocate_errors(error: InvalidInput, row_numbers: list[int]) -> InvalidInput:
+    """Translate a report error's cells[i].field locations into file row and column."""
+    headers = {c.field: c.header for c in COLUMNS if c.field}
+    detail = []
+    for item in error.detail or []:
+        loc = item.get("loc", [])
+        if len(loc) >= 3 and loc[:2] == ["body", "cells"] and isinstance(loc[2], int):
+            column = headers.get(loc[3]) if len(loc) > 3 else None
+            item = {**item, "loc": ["file", "row", row_numbers[loc[2]], *([column] if column else [])]}
+        detail.append(item)
+    return InvalidInput(error.message.replace("報告に", "ファイルに"), detail=detail)

@@ -1,0 +1,91 @@
+"""Test harness: one real database per run (SQLite file, or PostgreSQL via PMO_TEST_DATABASE_URL),
+migrated and seeded once; every test starts from master data only."""
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+
+from pmo.db import Base, reset_engines, session_scope
+
+MASTER_TABLES = {"bodies", "operations", "steps", "alembic_version"}
+
+
+def _database_url(tmp_dir: Path) -> str:
+    url = os.environ.get("PMO_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_dir / 'test.sqlite3'}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    # A throwaway database per run, so parallel runs and leftovers never interfere.
+    name = f"pmo_test_{secrets.token_hex(4)}"
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A migrated, seeded database for the whole run; PMO_DATABASE_URL points at it."""
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    os.environ["PMO_DATABASE_URL"] = url
+    os.environ.pop("PMO_STATS_DATABASE_URL", None)
+    reset_engines()
+    from pmo.cli import db_upgrade, seed
+
+    db_upgrade("head")
+    seed(None)
+    yield url
+    reset_engines()
+    _drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request) -> Iterator[None]:
+    """After each test that touched the database, delete everything but master data."""
+    yield
+    if "database_url" not in request.fixturenames:
+        return
+    with session_scope() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in MASTER_TABLES:
+                session.execute(table.delete())
+
+
+@pytest.fixture
+def client(database_url) -> Iterator[TestClient]:
+    from pmo.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token_for(database_url) -> Callable[..., dict[str, str]]:
+    """token_for(role, body=None) → Authorization headers of a fresh account with that role."""
+    from pmo.accounts import service
+
+    def make(role: str, body: str | None = None, *, days: int = 30) -> dict[str, str]:
+        with session_scope() as session:
+            account = service.create_account(session, f"{role}-{secrets.token_hex(4)}", role, body, actor="test")
+            issued = service.issue_token(session, account, actor="test", ttl_days=days)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+    return make
