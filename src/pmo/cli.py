@@ -136,6 +136,8 @@ def tokens_issue(
                 account = service.get_account(session, name)
                 if role and account.role != role:
                     _fail(f"account {name} exists with role {account.role}, not {role}")
+                if body and service.account_body_code(session, account) != body:
+                    _fail(f"account {name} exists bound to {service.account_body_code(session, account) or 'no body'}, not {body}")
             except NotFound:
                 if role is None:
                     raise

@@ -39,19 +39,34 @@ class RequestLimitsMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send, too_large_msg)
         received = 0
+        exceeded = False
+        started = False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            # Once the limit tripped, whatever the app answers (FastAPI turns the failed body read into
+            # a 400 "error parsing the body") is dropped in favour of the 413 below.
+            if exceeded and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
             await self._refuse(send, too_large_msg)
 
     @staticmethod
@@ -92,8 +107,19 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope["method"]
             REQUESTS.labels(method, template, str(status_holder["status"])).inc()
             LATENCY.labels(method, template).observe(time.perf_counter() - started)
+
+
+def _route_template(scope) -> str:
+    """The matched route's full path template (e.g. /api/v1/bodies/{code}), or 'unmatched'."""
+    # FastAPI >= 0.16x serves included routers as sub-routers: scope["route"] is then the router's own
+    # route, whose path lacks the include prefix; the full template sits in FastAPI's route context.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    if template:
+        return template
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"

@@ -64,10 +64,17 @@ def get_account(session: Session, name: str) -> Account:
     return account
 
 
+def account_body_code(session: Session, account: Account) -> str | None:
+    """The code of the body an account is bound to, if any."""
+    return session.scalar(select(Body.code).where(Body.id == account.body_id)) if account.body_id else None
+
+
 def issue_token(session: Session, account: Account, *, actor: str, ttl_days: int) -> IssuedToken:
     """A new token for account; its plain text is returned here once and never stored."""
     if ttl_days < 1:
         raise InvalidInput.at(["days"], "有効期間は1日以上です。")
+    if account.disabled_at is not None:
+        raise Conflict(f"アカウント {account.name} は無効化されています。トークンは発行できません。")
     plain = new_token()
     token = Token(
         account_id=account.id, token_hash=hash_token(plain), prefix=plain[:12], created_at=utcnow(),
@@ -76,8 +83,7 @@ def issue_token(session: Session, account: Account, *, actor: str, ttl_days: int
     session.add(token)
     session.flush()
     audit.record(session, actor, "token.issue", f"account:{account.name}", {"token_id": token.id, "prefix": token.prefix})
-    body_code = session.scalar(select(Body.code).where(Body.id == account.body_id)) if account.body_id else None
-    return IssuedToken(account.name, account.role, body_code, plain, token.id, token.expires_at)
+    return IssuedToken(account.name, account.role, account_body_code(session, account), plain, token.id, token.expires_at)
 
 
 def revoke_tokens(session: Session, *, actor: str, token_id: int | None = None, account_name: str | None = None) -> int:

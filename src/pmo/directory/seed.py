@@ -58,6 +58,10 @@ def _check_bodies(path: Path, rows, problems: list[str]) -> list[dict]:
         if r["prefecture_code"] != code[:2]:
             problems.append(f"{where}: 都道府県番号 {r['prefecture_code']} が団体コードの上2桁 {code[:2]} と一致しません")
             continue
+        if (r["kind"] == "prefecture") != (code[2:5] == "000"):
+            want = "都道府県の団体コードは PP000 + 検査数字" if r["kind"] == "prefecture" else "市区町村の団体コードの3〜5桁目は 000 以外"
+            problems.append(f"{where}: {code}: 種別 {r['kind']} と団体コードが合いません（{want}）")
+            continue
         if r["prefecture_code"] not in prefectures:
             problems.append(f"{where}: 都道府県 {r['prefecture_code']} が {path.name} にありません")
             continue

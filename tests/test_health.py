@@ -1,0 +1,126 @@
+"""Health, readiness, metrics, and what every response carries (request id, security headers, limits)."""
+
+import os
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from pmo.config import get_settings
+from pmo.db import reset_engines
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_names_the_database(client, database_url):
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "database": "postgresql" if database_url.startswith("postgresql") else "sqlite"}
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(database_url):
+    from pmo.app import create_app
+
+    os.environ["PMO_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
+    reset_engines()
+    try:
+        with TestClient(create_app()) as client:
+            r = client.get("/readyz")
+            assert client.get("/healthz").status_code == 200
+    finally:
+        os.environ["PMO_DATABASE_URL"] = database_url
+        reset_engines()
+    assert r.status_code == 503
+    assert r.json()["error"] == "service_unavailable"
+
+
+def test_metrics_count_requests_by_route_template(client, token_for):
+    headers = token_for("viewer")
+    client.get("/api/v1/bodies/131016", headers=headers)
+    client.get("/api/v1/bodies/011002", headers=headers)
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert "# TYPE pmo_http_requests_total counter" in text
+    assert 'pmo_http_requests_total{method="GET",route="/api/v1/bodies/{code}",status="200"}' in text
+    assert "pmo_http_request_duration_seconds_bucket" in text
+    assert "131016" not in text  # templates, not raw paths: no unbounded label values
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/me", "/no-such-route"])
+def test_every_response_has_security_headers_and_a_request_id(client, path):
+    r = client.get(path)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert len(r.headers["x-request-id"]) == 32
+    assert client.get(path).headers["x-request-id"] != r.headers["x-request-id"]
+
+
+def test_a_given_request_id_is_echoed(client):
+    assert client.get("/healthz", headers={"X-Request-Id": "trace-123"}).headers["x-request-id"] == "trace-123"
+
+
+def _assert_413(r):
+    assert r.status_code == 413, r.text
+    body = r.json()
+    assert body["error"] == "payload_too_large" and body["message"] and "detail" in body
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-request-id"]
+
+
+def _chunks(total: int, size: int = 64 * 1024):
+    sent = 0
+    while sent < total:
+        yield b"x" * min(size, total - sent)
+        sent += size
+
+
+def test_a_body_over_the_limit_is_413_with_content_length(client):
+    big = b"x" * (get_settings().max_body_bytes + 1)
+    _assert_413(client.post("/api/v1/me", content=big))
+    _assert_413(client.put("/api/v1/bodies/131016", content=big))
+
+
+class _Item(BaseModel):
+    text: str
+
+
+@pytest.fixture
+def echo_client(database_url):
+    """The real app plus two routes that read their body, to send bodies without Content-Length."""
+    from pmo.app import create_app
+
+    app = create_app()
+
+    @app.post("/_test/raw")
+    async def raw(request: Request):
+        return {"bytes": len(await request.body())}
+
+    @app.post("/_test/model")
+    def model(item: _Item):
+        return {"chars": len(item.text)}
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_a_body_over_the_limit_is_413_without_content_length(echo_client):
+    limit = get_settings().max_body_bytes
+    r = echo_client.post("/_test/raw", content=_chunks(limit + 1))
+    assert "content-length" not in r.request.headers
+    _assert_413(r)
+    # a route with a pydantic body: FastAPI would turn the failed read into a 400
+    _assert_413(echo_client.post("/_test/model", content=_chunks(3_000_000), headers={"Content-Type": "application/json"}))
+
+
+def test_a_body_under_the_limit_passes(echo_client):
+    limit = get_settings().max_body_bytes
+    assert echo_client.post("/_test/raw", content=_chunks(limit)).json() == {"bytes": limit}
+    assert echo_client.post("/_test/raw", content=b"x" * limit).json() == {"bytes": limit}
+    assert echo_client.post("/_test/model", json={"text": "あ" * 1000}).json() == {"chars": 1000}
