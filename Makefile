@@ -1,0 +1,66 @@
+# pmo — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PMO := $(BIN)/pmo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: help venv run test test-pg openapi bench
+
+help:
+	@echo "make run      migrate, seed, (demo data), print one token per role, serve at http://$(HOST):$(PORT)"
+	@echo "make test     the test suite on SQLite"
+	@echo "make test-pg  the same suite on PostgreSQL ($(PG_URL); started if down)"
+	@echo "make openapi  regenerate openapi/openapi.json"
+	@echo "make bench    run bench/run.py"
+
+venv: $(VENV)/.installed
+
+# Re-installed only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: venv
+	$(PMO) db upgrade
+	$(PMO) seed
+	@if $(PMO) demo --help >/dev/null 2>&1; then $(PMO) demo --if-empty; fi
+	@set -e; \
+	issue() { role=$$1; note=$$2; shift 2; tok=$$($(PMO) tokens issue "$$@"); printf '  %-13s %s  %s\n' "$$role" "$$tok" "$$note"; }; \
+	echo; echo "Tokens to try each role (fresh on every run; earlier ones stay valid until they expire):"; \
+	issue admin        "demo-admin"                     demo-admin    --role admin; \
+	issue helpdesk     "demo-helpdesk"                  demo-helpdesk --role helpdesk; \
+	issue viewer       "demo-viewer"                    demo-viewer   --role viewer; \
+	issue prefecture   "demo-tokyo: 東京都 130001"      demo-tokyo    --role prefecture   --body 130001; \
+	issue municipality "demo-chiyoda: 千代田区 131016"  demo-chiyoda  --role municipality --body 131016; \
+	echo; \
+	echo "Try:  curl -H 'Authorization: Bearer <token>' http://$(HOST):$(PORT)/api/v1/me"; \
+	echo "      curl -H 'Authorization: Bearer <token>' 'http://$(HOST):$(PORT)/api/v1/bodies?prefecture=13&kind=special_ward'"; \
+	echo "API docs: http://$(HOST):$(PORT)/docs"
+	@echo
+	$(PMO) serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/pytest
+
+test-pg: venv
+	@if ! pg_isready -q -h 127.0.0.1; then \
+		echo "PostgreSQL is down; starting it"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done; \
+		pg_isready -h 127.0.0.1; \
+	fi
+	PMO_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest
+
+openapi: venv
+	$(PMO) export-openapi
+
+bench: venv
+	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "no bench/run.py yet"; fi
