@@ -171,6 +171,34 @@ def tokens_revoke(
     typer.echo(f"{count} token(s) revoked")
 
 
+@app.command()
+def demo(
+    seed_value: Annotated[int, typer.Option("--seed", help="random seed; the same seed gives the same data")] = 2022,
+    if_empty: Annotated[bool, typer.Option(help="do nothing when reports already exist")] = False,
+) -> None:
+    """Generate a realistic national history of reports since 2022-06 (one transaction)."""
+    import time
+
+    from sqlalchemy import select
+
+    from pmo.db import session_scope
+    from pmo.demo.reports import generate
+    from pmo.models import ReportRevision
+
+    started = time.perf_counter()
+    with session_scope() as session:
+        if session.scalar(select(ReportRevision.id).limit(1)) is not None:
+            if if_empty:
+                typer.echo("demo: reports already exist; nothing to do")
+                return
+            _fail("the database already holds reports; demo data goes only into an empty database")
+        result = generate(session, seed=seed_value)
+    typer.echo(
+        f"demo: {result.bodies} bodies, {result.revisions} reports, {result.cell_versions} cell versions, "
+        f"{result.first_period}–{result.last_period} in {time.perf_counter() - started:.1f} s"
+    )
+
+
 @app.command("export-openapi")
 def export_openapi(output: Annotated[Path, typer.Option(help="where to write; - for stdout")] = PROJECT_ROOT / "openapi" / "openapi.json") -> None:
     """Write the OpenAPI document generated from the app."""

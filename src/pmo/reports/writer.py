@@ -4,16 +4,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pmo.models import Cell, CellVersion, ReportRevision
+from pmo.models import ReportRevision
 from pmo.reports.grid import Key, Value
+
+_CELL_COLUMNS = ("body_id", "operation_id", "step_id", "period", "revision_id", "status", "planned_start",
+                 "planned_end", "actual_end", "note")
+_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _CELL_COLUMNS[3:])
 
 
 @dataclass
 class NewRevision:
-    """One submission to store: its changed cells, and which of them become the body's newest state."""
+    """One submission to store: its changed cells, and which of them a later period already sets."""
 
     body_id: int
     period: int
@@ -24,46 +27,49 @@ class NewRevision:
     late: bool
     source: str
     changes: dict[Key, Value]
-    superseded: frozenset[Key] = frozenset()  # cells that a later period already sets
+    superseded: frozenset[Key] = frozenset()
+
+
+def _sql(paramstyle: str, statement: str) -> str:
+    marker = "?" if paramstyle == "qmark" else "%s"
+    return statement.replace("{params}", ", ".join([marker] * len(_CELL_COLUMNS)))
 
 
 def write_revisions(session: Session, revisions: list[NewRevision]) -> list[int]:
     """Insert revisions (in order), their cell versions, and the newest cells; returns the revision ids."""
     if not revisions:
         return []
-    ids = list(
-        session.scalars(
-            insert(ReportRevision).returning(ReportRevision.id, sort_by_parameter_order=True),
-            [
-                dict(
-                    body_id=r.body_id, period=r.period, revision=r.revision, submitted_at=r.submitted_at,
-                    account_id=r.account_id, submitted_by=r.submitted_by, late=r.late, n_changed=len(r.changes),
-                    source=r.source,
-                )
-                for r in revisions
-            ],
-        )
-    )
-    versions = []
-    newest: dict[tuple[int, int, int], dict] = {}
-    for rev, rev_id in zip(revisions, ids, strict=True):
-        for (op_id, step_id), (status, p_start, p_end, a_end, note) in rev.changes.items():
-            row = dict(
-                body_id=rev.body_id, operation_id=op_id, step_id=step_id, period=rev.period, revision_id=rev_id,
-                status=status, planned_start=p_start, planned_end=p_end, actual_end=a_end, note=note,
+    conn = session.connection()
+    table = ReportRevision.__table__
+    ids = list(conn.scalars(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [
+            dict(
+                body_id=r.body_id, period=r.period, revision=r.revision, submitted_at=r.submitted_at,
+                account_id=r.account_id, submitted_by=r.submitted_by, late=r.late, n_changed=len(r.changes),
+                source=r.source,
             )
+            for r in revisions
+        ],
+    ))
+    versions: list[tuple] = []
+    newest: dict[tuple[int, int, int], tuple] = {}
+    for rev, rev_id in zip(revisions, ids, strict=True):
+        for (op_id, step_id), value in rev.changes.items():
+            row = (rev.body_id, op_id, step_id, rev.period, rev_id, *value)
             versions.append(row)
             if (op_id, step_id) not in rev.superseded:
                 newest[(rev.body_id, op_id, step_id)] = row
+    # Plain driver executemany: these are the hot rows (up to 800 a report, millions in the demo), and
+    # building SQLAlchemy parameter dicts for each costs more than the database does.
+    columns = ", ".join(_CELL_COLUMNS)
+    style = conn.dialect.paramstyle
     if versions:
-        session.execute(insert(CellVersion), versions)
+        conn.exec_driver_sql(_sql(style, f"INSERT INTO cell_versions ({columns}) VALUES ({{params}})"), versions)
     if newest:
-        _upsert_cells(session, list(newest.values()))
+        conn.exec_driver_sql(
+            _sql(style, f"INSERT INTO cells ({columns}) VALUES ({{params}}) "
+                        f"ON CONFLICT (body_id, operation_id, step_id) DO UPDATE SET {_UPDATED}"),
+            list(newest.values()),
+        )
     return ids
-
-
-def _upsert_cells(session: Session, rows: list[dict]) -> None:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Cell)
-    updated = {c: stmt.excluded[c] for c in ("period", "revision_id", "status", "planned_start", "planned_end", "actual_end", "note")}
-    session.execute(stmt.on_conflict_do_update(index_elements=["body_id", "operation_id", "step_id"], set_=updated), rows)
