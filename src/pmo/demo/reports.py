@@ -96,11 +96,14 @@ def _submitted_at(rng: random.Random, period: int, late: bool) -> datetime:
     return local.astimezone(UTC)
 
 
-def generate(session: Session, *, seed: int = 2022, now: datetime | None = None) -> DemoResult:
-    """Write the whole demo history (every body, monthly since 2022-06) in the caller's transaction."""
+def generate(
+    session: Session, *, seed: int = 2022, now: datetime | None = None, only: list[str] | None = None
+) -> DemoResult:
+    """Write the demo history (every body, or only the given codes; monthly since 2022-06) in the caller's transaction."""
     now = now or datetime.now(UTC)
     catalog = load_catalog(session)
-    bodies = list(session.scalars(select(Body).order_by(Body.id)))
+    query = select(Body).order_by(Body.id)
+    bodies = list(session.scalars(query.where(Body.code.in_(only)) if only else query))
     last_period = periods.add_months(periods.current(now), -1)
     horizon = periods.months_between(DEMO_START, last_period)
     revisions = versions = 0
