@@ -265,3 +265,29 @@ def test_every_submission_is_audited(client, chiyoda, token_for):
     entries = client.get("/api/v1/audit", headers=token_for("admin")).json()
     entry = next(e for e in entries if e["action"] == "report.submit")
     assert entry["target"] == f"body:{CHIYODA}/period:{THIS}" and entry["detail"]["changed"] == 1
+
+
+def test_period_summaries_match_the_grid_after_corrections(client, chiyoda):
+    from sqlalchemy import select
+
+    from pmo.db import session_scope
+    from pmo.models import BodyPeriod
+    from pmo.reports.grid import STATUS_CODES, decode_grid, grid_position, load_catalog
+
+    put = lambda period, *cells: client.put(url(CHIYODA, period), headers=chiyoda, json={"cells": [
+        {"operation": "kokuho", "step": s, "status": st} for s, st in cells]})
+    put(TWO_AGO, ("S01", "in_progress"), ("S02", "done"))
+    put(LAST, ("S01", "done"))
+    put(THIS, ("S03", "in_progress"))
+    put(TWO_AGO, ("S02", "not_applicable"), ("S04", "done"))  # correction seen by the later periods
+    put(LAST, ("S05", "done"))  # a second revision of LAST
+    with session_scope(read_only=True) as s:
+        catalog = load_catalog(s)
+        rows = {r.period: r for r in s.scalars(select(BodyPeriod).where(BodyPeriod.body_id == int(CHIYODA)))}
+    assert {periods.fmt(p): r.revisions for p, r in rows.items()} == {TWO_AGO: 2, LAST: 2, THIS: 1}
+    for period, row in rows.items():
+        grid = client.get(url(CHIYODA, periods.fmt(period)), headers=chiyoda).json()
+        raw = decode_grid(row.statuses)
+        for c in grid["cells"]:
+            key = (catalog.op_by_code[c["operation"]].id, catalog.step_by_code[c["step"]].id)
+            assert raw[grid_position(key)] == STATUS_CODES[c["status"]], (period, c)

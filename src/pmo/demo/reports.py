@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pmo import periods
 from pmo.models import Body
-from pmo.reports.grid import DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Key, Value, load_catalog
+from pmo.reports.grid import DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Key, Value, grid_template, load_catalog
 from pmo.reports.writer import NewRevision, write_revisions
 
 DEMO_START = 202206
@@ -141,7 +141,7 @@ def generate(
                     ))
                     versions += 1
             pending = {}
-        write_revisions(session, batch)
+        write_revisions(session, body.id, batch, template=grid_template(catalog, body), base={})
         revisions += len(batch)
     session.flush()
     return DemoResult(len(bodies), revisions, versions, DEMO_START, last_period)

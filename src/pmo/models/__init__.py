@@ -2,9 +2,9 @@
 
 from pmo.models.accounts import ROLES, Account, AuditEntry, Token
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
-from pmo.models.reports import Cell, CellVersion, IdempotencyKey, ReportRevision
+from pmo.models.reports import BodyPeriod, Cell, CellVersion, IdempotencyKey, ReportRevision
 
 __all__ = [
-    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "Body", "Cell", "CellVersion", "IdempotencyKey", "Operation",
+    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "Body", "BodyPeriod", "Cell", "CellVersion", "IdempotencyKey", "Operation",
     "ReportRevision", "Step", "Token",
 ]

@@ -5,7 +5,7 @@ ordered by (period, revision_id) with period ≤ that period."""
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
@@ -76,3 +76,19 @@ class IdempotencyKey(Base):
     revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BodyPeriod(Base):
+    """A body's report for one period in summary: whether and when it reported, and every cell's
+    status as of that period (a compressed byte grid), so statistics never scan cell history."""
+
+    __tablename__ = "body_periods"
+    __table_args__ = (Index("ix_body_periods_period", "period"),)
+
+    body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revisions: Mapped[int] = mapped_column(SmallInteger)
+    first_submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, comment="the period's first revision came after its due time")
+    last_revision_id: Mapped[int] = mapped_column(Integer)
+    statuses: Mapped[bytes] = mapped_column(LargeBinary, comment="zlib; byte (op_id-1)*40+(step_id-1) = status, 0 = n/a")

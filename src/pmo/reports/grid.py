@@ -1,5 +1,6 @@
 """The report grid in memory: status codes, cell values, catalogs, and reading a body's state."""
 
+import zlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -111,3 +112,29 @@ def completed_through(statuses: list[int]) -> int | None:
             break
         last = i
     return last
+
+
+def grid_position(key: Key) -> int:
+    """Byte offset of a cell in a status grid: operation-major, 40 steps each (ids are stable)."""
+    return (key[0] - 1) * N_STEPS + (key[1] - 1)
+
+
+def grid_template(catalog: Catalog, body: Body) -> bytes:
+    """A body's status grid before any report: not started where it reports, 0 where it does not."""
+    grid = bytearray(N_STEPS * max(catalog.op_by_id))
+    for key in catalog.keys_for(body):
+        grid[grid_position(key)] = NOT_STARTED
+    return bytes(grid)
+
+
+def encode_grid(template: bytes, statuses: dict[Key, int]) -> bytes:
+    """The compressed status grid of template overridden by statuses."""
+    grid = bytearray(template)
+    for key, status in statuses.items():
+        grid[grid_position(key)] = status
+    return zlib.compress(bytes(grid), 6)
+
+
+def decode_grid(blob: bytes) -> bytes:
+    """The raw status grid of a stored blob."""
+    return zlib.decompress(blob)

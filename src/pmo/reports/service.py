@@ -15,13 +15,14 @@ from pmo.errors import Conflict, InvalidInput, PreconditionFailed
 from pmo.models import Body, CellVersion, IdempotencyKey, ReportRevision
 from pmo.reports.grid import (
     DEFAULT_VALUE, DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog,
-    CellState, Key, Value, completed_through, latest_period, load_catalog, out_of_order_steps, state_as_of,
+    CellState, Key, Value, completed_through, grid_template, latest_period, load_catalog, out_of_order_steps,
+    state_as_of,
 )
 from pmo.reports.schemas import (
     CellChange, CellIn, CellOut, GridOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
     RevisionDetail, RevisionSummary, SubmitOut,
 )
-from pmo.reports.writer import NewRevision, write_revisions
+from pmo.reports.writer import NewRevision, rebuild_later_grids, write_revisions
 
 
 def parse_period(text: str, *, loc: list | None = None, now: datetime | None = None) -> int:
@@ -178,7 +179,7 @@ def submit_report(
 
     newest = latest_period(session, body.id)
     superseded: frozenset[Key] = frozenset()
-    if newest is not None and period < newest and changes:
+    if newest is not None and period < newest:
         superseded = frozenset(
             (op, step) for op, step in session.execute(
                 select(CellVersion.operation_id, CellVersion.step_id).where(
@@ -195,7 +196,11 @@ def submit_report(
         body_id=body.id, period=period, revision=revision, submitted_at=now, account_id=principal.account_id,
         submitted_by=principal.name, late=now > due, source=source, changes=changes, superseded=superseded,
     )
-    [revision_id] = write_revisions(session, [new])
+    template = grid_template(catalog, body)
+    base = {key: cell_state.value[0] for key, cell_state in state.items()}
+    [revision_id] = write_revisions(session, body.id, [new], template=template, base=base)
+    if newest is not None and period < newest:
+        rebuild_later_grids(session, body.id, period, template)
     out = SubmitOut(
         body=body.code, period=periods.fmt(period), revision=revision, revision_id=revision_id, submitted_at=now,
         submitted_by=principal.name, late=new.late, due_at=due, changed=len(changes),
