@@ -110,10 +110,8 @@ def session_scope(read_only: bool = False) -> Iterator[Session]:
     with _session_factory(read_only)() as session:
         try:
             yield session
-            if read_only:
-                session.rollback()
-            else:
-                session.commit()
+            if not read_only:
+                session.commit()  # a read-only session just closes: its objects stay readable
         except BaseException:
             session.rollback()
             raise
