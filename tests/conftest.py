@@ -67,6 +67,9 @@ def clean_database(request) -> Iterator[None]:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in MASTER_TABLES:
                 session.execute(table.delete())
+    from pmo.stats.matrix import cache
+
+    cache.clear()  # revision ids restart after the delete, so the cache's data version would lie
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""Shapes of the statistics responses (documentation; the bodies are rendered once and cached as bytes)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Suppressed = Literal["primary", "secondary"] | None
+
+
+class ProgressCell(BaseModel):
+    prefecture: str | None = Field(None, description="2-digit prefecture number (an area, not a body)")
+    kind: str | None = None
+    operation: str | None = None
+    step: str | None = None
+    phase: str | None = None
+    n_bodies: int = Field(description="bodies in the group that report the figure's operations")
+    suppressed: Suppressed = Field(description="null, or why the figures are hidden")
+    n_reported: int | None = Field(description="of them, bodies that reported for the period")
+    n_systems: int | None = Field(description="body × operation pairs the figures cover")
+    done: int | None
+    in_progress: int | None
+    not_started: int | None
+    not_applicable: int | None
+    completion_rate: float | None = Field(description="(done + not_applicable) / (n_systems × steps), MIC's 完了率")
+    in_progress_rate: float | None
+    not_started_rate: float | None
+
+
+class ProgressTable(BaseModel):
+    period: str
+    by: list[str]
+    filters: dict[str, str | None]
+    k: int = Field(description="groups of fewer bodies are suppressed")
+    as_of: datetime | None = Field(description="newest submission the figures include")
+    cells: list[ProgressCell]
+
+
+class TrendCell(ProgressCell):
+    period: str
+    fiscal_year: int = Field(description="Japanese fiscal year (April–March) of the period")
+
+
+class TrendTable(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    interval: Literal["month", "fiscal_year"]
+    by: list[str]
+    filters: dict[str, str | None]
+    k: int
+    as_of: datetime | None
+    cells: list[TrendCell]
+
+
+class DistributionBin(BaseModel):
+    bin: str
+    lower: float
+    upper: float
+    n_bodies: int | None
+    suppressed: Suppressed
+
+
+class Distribution(BaseModel):
+    period: str
+    operation: str | None
+    k: int
+    n_bodies: int
+    n_reported: int
+    mean_completion: float | None
+    median_completion: float | None
+    as_of: datetime | None
+    bins: list[DistributionBin]
+
+
+class ReportingCell(BaseModel):
+    prefecture: str | None = None
+    kind: str | None = None
+    n_bodies: int
+    suppressed: Suppressed
+    n_reported: int | None
+    on_time: int | None
+    late: int | None
+    missing: int | None
+    reported_rate: float | None
+    on_time_rate: float | None
+
+
+class Reporting(BaseModel):
+    period: str
+    by: str
+    due_at: datetime
+    k: int
+    as_of: datetime | None
+    cells: list[ReportingCell]

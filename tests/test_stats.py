@@ -1,0 +1,208 @@
+"""Statistics: exact where published, suppressed where a body could be singled out, read-only."""
+
+import numpy as np
+import pytest
+
+from pmo import periods
+
+LAST = periods.fmt(periods.add_months(periods.current(), -1))
+FUNAHASHI, KAMIICHI, TOYAMA_CITY, TOYAMA_PREF = "163210", "163228", "162019", "160008"
+KINDS = ("prefecture", "designated_city", "city", "special_ward", "town", "village")
+STATS = "/api/v1/stats"
+
+
+def report(client, token_for, code, cells, period=LAST):
+    role = "prefecture" if code[2:5] == "000" else "municipality"
+    r = client.put(f"/api/v1/bodies/{code}/reports/{period}", headers=token_for(role, code), json={"cells": cells})
+    assert r.status_code == 200, r.text
+
+
+def steps(operation, status, first, last):
+    return [{"operation": operation, "step": f"S{i:02d}", "status": status} for i in range(first, last + 1)]
+
+
+@pytest.fixture
+def viewer(token_for):
+    return token_for("viewer")
+
+
+@pytest.fixture
+def toyama(client, token_for):
+    """A few reports in 富山県: its only village, a town, a city and the prefecture itself."""
+    report(client, token_for, FUNAHASHI, steps("koseki", "done", 1, 30) + steps("seikatsu_hogo", "done", 1, 40))
+    report(client, token_for, KAMIICHI, steps("koseki", "done", 1, 10) + steps("koseki", "in_progress", 11, 12))
+    report(client, token_for, TOYAMA_CITY, steps("koseki", "not_applicable", 1, 4))
+    report(client, token_for, TOYAMA_PREF, steps("seikatsu_hogo", "in_progress", 1, 2))
+
+
+def get(client, headers, path, **params):
+    r = client.get(f"{STATS}/{path}", headers=headers, params={k: v for k, v in params.items() if v is not None})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_published_figures_are_exact(client, viewer, toyama):
+    table = get(client, viewer, "progress", period=LAST, by="operation")
+    koseki = next(c for c in table["cells"] if c["operation"] == "koseki")
+    assert koseki["n_bodies"] == 1741 and koseki["n_reported"] == 3 and koseki["suppressed"] is None
+    assert (koseki["done"], koseki["in_progress"], koseki["not_applicable"]) == (40, 2, 4)
+    assert koseki["completion_rate"] == round(44 / (1741 * 40), 6)
+    assert koseki["done"] + koseki["in_progress"] + koseki["not_started"] + koseki["not_applicable"] == 1741 * 40
+    hogo = next(c for c in table["cells"] if c["operation"] == "seikatsu_hogo")
+    assert hogo["n_bodies"] == 1788 and hogo["n_reported"] == 4 and (hogo["done"], hogo["in_progress"]) == (40, 2)
+    toyama_row = get(client, viewer, "progress", period=LAST, by="operation", prefecture="16", operation="koseki")
+    [cell] = toyama_row["cells"]
+    assert (cell["n_bodies"], cell["done"], cell["in_progress"], cell["not_applicable"]) == (15, 40, 2, 4)
+    towns = get(client, viewer, "progress", period=LAST, by="kind", operation="koseki")
+    town = next(c for c in towns["cells"] if c["kind"] == "town")
+    assert (town["n_bodies"], town["done"], town["in_progress"]) == (743, 10, 2)
+    assert table["as_of"] is not None and table["k"] == 3
+
+
+def test_small_groups_are_suppressed_as_nulls(client, viewer, toyama):
+    table = get(client, viewer, "progress", period=LAST, by="kind", prefecture="16")
+    by_kind = {c["kind"]: c for c in table["cells"]}
+    assert by_kind["village"]["suppressed"] == "primary" and by_kind["prefecture"]["suppressed"] == "primary"
+    assert by_kind["town"]["suppressed"] == "secondary"  # else village = total − city − town
+    assert by_kind["city"]["suppressed"] is None
+    for c in (by_kind["village"], by_kind["town"], by_kind["prefecture"]):
+        assert all(c[f] is None for f in ("n_reported", "done", "completion_rate", "in_progress_rate"))
+    # the same groups stay suppressed in every table and period
+    for period in (LAST, periods.fmt(periods.add_months(periods.current(), -6))):
+        col = get(client, viewer, "progress", period=period, by="prefecture", kind="village")
+        toyama = next(c for c in col["cells"] if c["prefecture"] == "16")
+        assert toyama["suppressed"] == "primary"
+
+
+def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
+    from pmo.db import session_scope
+    from pmo.models import Body
+    from sqlalchemy import select
+
+    with session_scope(read_only=True) as s:
+        bodies = [(b.code, b.name) for b in s.scalars(select(Body))]
+    texts = [
+        client.get(f"{STATS}/progress", headers=viewer, params={"period": LAST, "by": by}).text
+        for by in ("operation", "step", "operation,step", "prefecture", "prefecture,operation", "kind", "phase", "none")
+    ]
+    texts.append(client.get(f"{STATS}/reporting", headers=viewer, params={"period": LAST}).text)
+    texts.append(client.get(f"{STATS}/distribution", headers=viewer, params={"period": LAST}).text)
+    texts.append(client.get(f"{STATS}/trend", headers=viewer, params={"from": LAST, "to": LAST, "by": "prefecture"}).text)
+    for text in texts:
+        for code, name in bodies:
+            assert f'"{code}"' not in text and f'"{name}"' not in text
+
+
+def _family_equations(client, headers):
+    """Linear equations an attacker gets from everything served for the period, over unknowns
+    x[(prefecture, kind, op)] for two representative operations: koseki (municipalities only) and
+    seikatsu_hogo (prefectures too). Overall figures are modelled as the sum over both."""
+    ops = ("koseki", "seikatsu_hogo")
+    published, suppressed = [], []
+
+    def add(cells, op_set, pref_filter=None, kind_filter=None):
+        for c in cells:
+            pref, kind = c.get("prefecture", pref_filter), c.get("kind", kind_filter)
+            ops_here = (c["operation"],) if c.get("operation") else op_set
+            target = suppressed if c["suppressed"] else published
+            target.append((pref, kind, ops_here))
+
+    for kind in (None, *KINDS):
+        for op in ops:
+            add(get(client, headers, "progress", period=LAST, by="prefecture", kind=kind, operation=op)["cells"], (op,), kind_filter=kind)
+            add(get(client, headers, "progress", period=LAST, by="operation", kind=kind, operation=op)["cells"], (op,), kind_filter=kind)
+        add(get(client, headers, "progress", period=LAST, by="prefecture", kind=kind)["cells"], ops, kind_filter=kind)
+        add(get(client, headers, "progress", period=LAST, by="none", kind=kind)["cells"], ops, kind_filter=kind)
+    for pref in ("16", "13", "01"):
+        for op in (None, *ops):
+            add(get(client, headers, "progress", period=LAST, by="kind", prefecture=pref, operation=op)["cells"],
+                (op,) if op else ops, pref_filter=pref)
+            add(get(client, headers, "progress", period=LAST, by="step", prefecture=pref, operation=op)["cells"],
+                (op,) if op else ops, pref_filter=pref)
+    return published, suppressed
+
+
+def test_no_suppressed_figure_can_be_recovered_from_everything_served(client, viewer, toyama):
+    from pmo.db import session_scope
+    from pmo.models import Body
+    from sqlalchemy import select
+
+    with session_scope(read_only=True) as s:
+        atoms = sorted({(b.prefecture_code, b.kind) for b in s.scalars(select(Body))})
+    unknowns = [(p, k, op) for p, k in atoms for op in ("koseki", "seikatsu_hogo") if k != "prefecture" or op == "seikatsu_hogo"]
+    index = {u: i for i, u in enumerate(unknowns)}
+
+    def vector(pref, kind, ops):
+        v = np.zeros(len(unknowns))
+        for (p, k, op), i in index.items():
+            if op in ops and (pref is None or p == pref) and (kind is None or k == kind):
+                v[i] = 1
+        return v
+
+    published, suppressed = _family_equations(client, viewer)
+    assert suppressed, "expected some suppressed cells in 富山県"
+    a = np.array([vector(*g) for g in set(published)])
+    # orthonormal basis of the published row space
+    _, s, vt = np.linalg.svd(a, full_matrices=False)
+    basis = vt[s > 1e-9 * s[0]]
+    for group in set(suppressed):
+        v = vector(*group)
+        residual = v - basis.T @ (basis @ v)
+        assert np.linalg.norm(residual) > 1e-6, f"suppressed group {group} is recoverable from published figures"
+
+
+def test_distribution_and_reporting(client, viewer, toyama):
+    d = get(client, viewer, "distribution", period=LAST)
+    assert d["n_bodies"] == 1788 and d["n_reported"] == 4
+    counts = [b["n_bodies"] for b in d["bins"]]
+    assert counts[0] is not None and counts[0] >= 1780
+    hidden = [b for b in d["bins"] if b["suppressed"]]
+    assert len(hidden) != 1 and all(b["n_bodies"] is None for b in hidden)
+    r = get(client, viewer, "reporting", period=LAST, by="prefecture")
+    toyama = next(c for c in r["cells"] if c["prefecture"] == "16")
+    assert (toyama["n_bodies"], toyama["n_reported"], toyama["missing"]) == (16, 4, 12)
+    assert toyama["late"] + toyama["on_time"] == 4
+    kinds = get(client, viewer, "reporting", period=LAST, by="kind")
+    assert {c["kind"]: c["n_bodies"] for c in kinds["cells"]}["prefecture"] == 47
+
+
+def test_trend_series_and_fiscal_years(client, viewer, toyama):
+    start = periods.fmt(periods.add_months(periods.current(), -14))
+    t = get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none"})
+    assert [c["period"] for c in t["cells"]] == [periods.fmt(p) for p in periods.span(periods.parse(start), periods.parse(LAST))]
+    assert t["cells"][-1]["done"] == 80 and t["cells"][0]["done"] == 0
+    fy = get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none", "interval": "fiscal_year"})
+    assert len(fy["cells"]) == len({c["fiscal_year"] for c in t["cells"]})
+    assert client.get(f"{STATS}/trend", headers=viewer, params={"from": LAST, "to": start}).status_code == 422
+
+
+def test_cache_follows_new_reports_and_etag_revalidates(client, viewer, token_for, toyama):
+    first = client.get(f"{STATS}/progress", headers=viewer, params={"period": LAST})
+    etag = first.headers["etag"]
+    assert client.get(f"{STATS}/progress", headers={**viewer, "If-None-Match": etag}, params={"period": LAST}).status_code == 304
+    report(client, token_for, "131016", steps("koseki", "done", 1, 5))
+    second = client.get(f"{STATS}/progress", headers={**viewer, "If-None-Match": etag}, params={"period": LAST})
+    assert second.status_code == 200 and second.headers["etag"] != etag
+    koseki = next(c for c in second.json()["cells"] if c["operation"] == "koseki")
+    assert koseki["done"] == 45
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_statistics_are_read_only(client, viewer, method):
+    r = client.request(method.upper(), f"{STATS}/progress", headers=viewer)
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    assert client.head(f"{STATS}/progress", headers=viewer).status_code == 200
+
+
+def test_bad_parameters_and_who_may_read(client, viewer, token_for, monkeypatch):
+    for params, field in (({"by": "body"}, "by"), ({"period": "2025-13"}, "period"), ({"operation": "x"}, "operation"),
+                          ({"prefecture": "48"}, "prefecture"), ({"kind": "metropolis"}, "kind")):
+        r = client.get(f"{STATS}/progress", headers=viewer, params=params)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == field, params
+    for role, body in (("municipality", "131016"), ("prefecture", "130001"), ("helpdesk", None), ("admin", None)):
+        assert client.get(f"{STATS}/progress", headers=token_for(role, body)).status_code == 200
+    assert client.get(f"{STATS}/progress").status_code == 401
+    from pmo.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "public_stats", True)
+    assert client.get(f"{STATS}/progress").status_code == 200
