@@ -16,7 +16,16 @@ from pmo.stats.matrix import cache
 from pmo.stats.schemas import Distribution, ProgressTable, Reporting, TrendTable
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
-METHODS = ["GET", "HEAD"]
+
+
+def _get_and_head(path: str, **kwargs):
+    """GET in the schema, and HEAD answered by the same function (dashboards probe with HEAD)."""
+
+    def register(func):
+        router.add_api_route(path, func, methods=["HEAD"], include_in_schema=False, **kwargs)
+        return router.get(path, **kwargs)(func)
+
+    return register
 
 
 def stats_reader(principal: OptionalUser) -> Principal | None:
@@ -50,7 +59,7 @@ def _serve(request: Request, session, key: tuple, compute: Callable[[], tuple[di
     return Response(content, media_type="application/json", headers=headers)
 
 
-@router.api_route("/progress", methods=METHODS, response_model=ProgressTable)
+@_get_and_head("/progress", response_model=ProgressTable)
 def progress(
     request: Request, session: ReadSessionDep, _: Reader, period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
@@ -62,7 +71,7 @@ def progress(
     return _serve(request, session, ("progress", q), lambda: service.progress(session, q))
 
 
-@router.api_route("/trend", methods=METHODS, response_model=TrendTable)
+@_get_and_head("/trend", response_model=TrendTable)
 def trend(
     request: Request, session: ReadSessionDep, _: Reader,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
@@ -78,14 +87,14 @@ def trend(
     return _serve(request, session, ("trend", q, start, interval), lambda: service.trend(session, q, start, q.period, interval))
 
 
-@router.api_route("/distribution", methods=METHODS, response_model=Distribution)
+@_get_and_head("/distribution", response_model=Distribution)
 def distribution(request: Request, session: ReadSessionDep, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally, small bins suppressed."""
     p = service.default_period(period)
     return _serve(request, session, ("distribution", p, operation), lambda: service.distribution(session, p, operation))
 
 
-@router.api_route("/reporting", methods=METHODS, response_model=Reporting)
+@_get_and_head("/reporting", response_model=Reporting)
 def reporting(
     request: Request, session: ReadSessionDep, _: Reader, period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
