@@ -2,6 +2,7 @@
 
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ class CellState:
     revision_id: int
 
 
-@dataclass
+@dataclass(eq=False)
 class Catalog:
     """Operations and steps of the master data, indexed both ways."""
 
@@ -48,6 +49,16 @@ class Catalog:
         if body.kind == "prefecture":
             return [o for o in self.operations if o.for_prefectures]
         return [o for o in self.operations if o.for_municipalities]
+
+    @lru_cache(maxsize=2)  # noqa: B019 (a catalog lives for one request or one cache generation)
+    def template(self, for_prefecture: bool) -> bytes:
+        """The status grid of a body that has not reported yet (see grid_template)."""
+        grid = bytearray(N_STEPS * max(self.op_by_id))
+        for op in self.operations:
+            if op.for_prefectures if for_prefecture else op.for_municipalities:
+                for step in self.steps:
+                    grid[grid_position((op.id, step.id))] = NOT_STARTED
+        return bytes(grid)
 
     def keys_for(self, body: Body) -> list[Key]:
         """Every applicable cell of the body, in operation and step order."""
@@ -121,10 +132,7 @@ def grid_position(key: Key) -> int:
 
 def grid_template(catalog: Catalog, body: Body) -> bytes:
     """A body's status grid before any report: not started where it reports, 0 where it does not."""
-    grid = bytearray(N_STEPS * max(catalog.op_by_id))
-    for key in catalog.keys_for(body):
-        grid[grid_position(key)] = NOT_STARTED
-    return bytes(grid)
+    return catalog.template(body.kind == "prefecture")
 
 
 def encode_grid(template: bytes, statuses: dict[Key, int]) -> bytes:

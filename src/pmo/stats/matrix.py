@@ -61,8 +61,66 @@ def load_directory(session: Session) -> Directory:
     )
 
 
+def _as_of_by_period(session: Session, up_to: int) -> dict[int, datetime | None]:
+    """The newest submission among reports of each period or earlier."""
+    rows = session.execute(
+        select(ReportRevision.period, func.max(ReportRevision.submitted_at))
+        .where(ReportRevision.period <= up_to).group_by(ReportRevision.period).order_by(ReportRevision.period)
+    ).all()
+    newest, out = None, {}
+    for period, at in rows:
+        newest = max(filter(None, (newest, at)), default=None)
+        out[period] = newest
+    return out
+
+
+def _apply(directory: Directory, statuses: np.ndarray, body_id: int, blob: bytes) -> int | None:
+    i = directory.row_of.get(body_id)
+    if i is not None:
+        grid = np.frombuffer(decode_grid(blob), dtype=np.uint8)
+        statuses[i, : min(directory.width, grid.size)] = grid[: directory.width]
+    return i
+
+
+def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> dict[int, PeriodMatrix]:
+    """Every body's grid as of each wanted period (its newest summary at or before it, else its template),
+    in one ordered pass over the summaries."""
+    wanted = sorted(set(wanted))
+    as_of = _as_of_by_period(session, wanted[-1])
+    rows = session.execute(
+        select(BodyPeriod.period, BodyPeriod.body_id, BodyPeriod.statuses, BodyPeriod.late)
+        .where(BodyPeriod.period <= wanted[-1]).order_by(BodyPeriod.period)
+    )
+    statuses = directory.templates.copy()
+    out: dict[int, PeriodMatrix] = {}
+    n = len(directory.body_ids)
+    pending = iter(wanted)
+    target = next(pending)
+    reported, on_time = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+
+    def snapshot(period: int) -> PeriodMatrix:
+        known = [at for p, at in as_of.items() if p <= period]
+        return PeriodMatrix(period, statuses.copy(), reported.copy(), on_time.copy(), known[-1] if known else None)
+
+    for period, body_id, blob, late in rows:
+        while target is not None and period > target:
+            out[target] = snapshot(target)
+            reported[:], on_time[:] = False, False
+            target = next(pending, None)
+        if target is None:
+            break
+        i = _apply(directory, statuses, body_id, blob)
+        if i is not None and period == target:
+            reported[i], on_time[i] = True, not late
+    while target is not None:
+        out[target] = snapshot(target)
+        reported[:], on_time[:] = False, False
+        target = next(pending, None)
+    return out
+
+
 def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMatrix:
-    """Every body's grid as of period: its newest summary at or before period, else its template."""
+    """Every body's grid as of one period, reading only each body's newest summary at or before it."""
     latest = (
         select(BodyPeriod.body_id, func.max(BodyPeriod.period).label("period"))
         .where(BodyPeriod.period <= period).group_by(BodyPeriod.body_id).subquery()
@@ -74,16 +132,10 @@ def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMa
     statuses = directory.templates.copy()
     reported = np.zeros(len(directory.body_ids), dtype=bool)
     on_time = np.zeros(len(directory.body_ids), dtype=bool)
-    width = directory.width
     for body_id, row_period, blob, late in rows:
-        i = directory.row_of.get(body_id)
-        if i is None:
-            continue
-        grid = np.frombuffer(decode_grid(blob), dtype=np.uint8)
-        statuses[i, : min(width, grid.size)] = grid[:width]
-        if row_period == period:
-            reported[i] = True
-            on_time[i] = not late
+        i = _apply(directory, statuses, body_id, blob)
+        if i is not None and row_period == period:
+            reported[i], on_time[i] = True, not late
     as_of = session.scalar(select(func.max(ReportRevision.submitted_at)).where(ReportRevision.period <= period))
     return PeriodMatrix(period, statuses, reported, on_time, as_of)
 
@@ -137,12 +189,25 @@ class StatsCache:
             if matrix is not None:
                 self.matrices.move_to_end(period)
                 return matrix
-        matrix = load_matrix(session, self.get_directory(session), period)
+        return self.get_matrices(session, [period])[period]
+
+    def get_matrices(self, session: Session, wanted: list[int]) -> dict[int, PeriodMatrix]:
+        """Matrices of several periods; the missing ones are loaded in one pass."""
         with self._lock:
-            self.matrices[period] = matrix
-            while len(self.matrices) > MAX_CACHED_MATRICES:
-                self.matrices.popitem(last=False)
-        return matrix
+            found = {p: self.matrices[p] for p in wanted if p in self.matrices}
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            directory = self.get_directory(session)
+            if len(missing) == 1:
+                loaded = {missing[0]: load_matrix(session, directory, missing[0])}
+            else:
+                loaded = load_matrices(session, directory, missing)
+            with self._lock:
+                self.matrices.update(loaded)
+                while len(self.matrices) > MAX_CACHED_MATRICES:
+                    self.matrices.popitem(last=False)
+            found.update(loaded)
+        return found
 
 
 cache = StatsCache()

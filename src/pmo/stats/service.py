@@ -241,10 +241,11 @@ def trend(session: Session, q: Query, start: int, end: int, interval: str) -> tu
             last_of_year[periods.fiscal_year(p)] = p
         chosen = list(last_of_year.values())
     directory = cache.get_directory(session)
+    matrices = cache.get_matrices(session, chosen)
     series = []
     as_of = None
     for period in chosen:
-        matrix = cache.get_matrix(session, period)
+        matrix = matrices[period]
         as_of = max(filter(None, (as_of, matrix.as_of)), default=None)
         pq = Query(period, q.by, q.prefecture, q.kind, q.operation)
         for c in progress_cells(directory, matrix, pq):
