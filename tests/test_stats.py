@@ -206,3 +206,36 @@ def test_bad_parameters_and_who_may_read(client, viewer, token_for, monkeypatch)
 
     monkeypatch.setattr(get_settings(), "public_stats", True)
     assert client.get(f"{STATS}/progress").status_code == 200
+
+
+def test_statistics_connection_cannot_write(database_url):
+    from sqlalchemy import make_url, text
+    from sqlalchemy.exc import DBAPIError
+
+    from pmo.db import build_engine, get_stats_engine
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        from typer.testing import CliRunner
+
+        from pmo.cli import app
+
+        result = CliRunner().invoke(app, ["db", "create-stats-role", "--name", "pmo_stats_test"])
+        assert result.exit_code == 0, result.output
+        engine = build_engine(url.set(username="pmo_stats_test"), read_only=True)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM bodies")) == 1788
+        with engine.connect() as conn:  # not even a read of anything else
+            with pytest.raises(DBAPIError, match="permission denied"):
+                conn.execute(text("SELECT count(*) FROM tokens"))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET default_transaction_read_only = off")
+            conn.commit()  # even with read-only switched off, the role has no write grant
+            with pytest.raises(DBAPIError, match="permission denied"):
+                conn.execute(text("UPDATE bodies SET name = 'x'"))
+        engine.dispose()
+    else:
+        engine = get_stats_engine()
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="read-only|readonly"):
+            conn.execute(text("UPDATE bodies SET name = 'x'"))

@@ -49,6 +49,41 @@ def db_downgrade(revision: str) -> None:
     typer.echo(f"database at {revision}")
 
 
+@db_app.command("create-stats-role")
+def db_create_stats_role(
+    name: Annotated[str, typer.Option(help="role name")] = "pmo_stats",
+    password: Annotated[Optional[str], typer.Option(help="password (default: none, for trust or peer auth)")] = None,
+) -> None:
+    """PostgreSQL: create (or refresh) a role with SELECT on what statistics read, and nothing else."""
+    import re
+
+    from sqlalchemy import text
+
+    from pmo.db import get_engine
+    from pmo.stats import STATS_TABLES
+
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        _fail("statistics roles are for PostgreSQL; on SQLite statistics already read through a read-only connection")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        _fail("role names are lower-case letters, digits and _")
+    with engine.begin() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name})
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+                     if password is None else
+                     text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :p").bindparams(p=password))
+        database = conn.scalar(text("SELECT current_database()"))
+        conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name}'))
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {name}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {name}"))
+        conn.execute(text(f"GRANT SELECT ON {', '.join(STATS_TABLES)} TO {name}"))
+        conn.execute(text(f"ALTER ROLE {name} SET default_transaction_read_only = on"))
+    url = engine.url.set(username=name, password=password)
+    typer.echo(f"role {name} can read {', '.join(STATS_TABLES)}; set PMO_STATS_DATABASE_URL="
+               f"{url.render_as_string(hide_password=True)}")
+
+
 @app.command()
 def seed(seeds_dir: Annotated[Optional[Path], typer.Option(help="folder of bodies.csv, operations.csv, steps.csv")] = None) -> None:
     """Load master data (bodies, operations, steps) idempotently; all rows or none."""

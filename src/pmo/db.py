@@ -93,21 +93,29 @@ def get_engine() -> Engine:
 
 @lru_cache
 def get_read_engine() -> Engine:
-    """An engine whose connections cannot write (statistics, dashboards)."""
-    settings = get_settings()
-    return build_engine(settings.stats_database_url or settings.database_url, read_only=True)
+    """An engine on the main database whose transactions cannot write (row-level reads)."""
+    return build_engine(get_settings().database_url, read_only=True)
 
 
 @lru_cache
-def _session_factory(read_only: bool) -> sessionmaker[Session]:
-    engine = get_read_engine() if read_only else get_engine()
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def get_stats_engine() -> Engine:
+    """An engine for statistics: PMO_STATS_DATABASE_URL (a SELECT-only role) or the read engine."""
+    url = get_settings().stats_database_url
+    return build_engine(url, read_only=True) if url else get_read_engine()
+
+
+ENGINES = {"write": get_engine, "read": get_read_engine, "stats": get_stats_engine}
+
+
+@lru_cache
+def _session_factory(kind: str) -> sessionmaker[Session]:
+    return sessionmaker(ENGINES[kind](), expire_on_commit=False, autoflush=False)
 
 
 @contextmanager
-def session_scope(read_only: bool = False) -> Iterator[Session]:
+def session_scope(read_only: bool = False, *, stats: bool = False) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""
-    with _session_factory(read_only)() as session:
+    with _session_factory("stats" if stats else "read" if read_only else "write")() as session:
         try:
             yield session
             if not read_only:
@@ -129,9 +137,15 @@ def read_session() -> Iterator[Session]:
         yield session
 
 
+def stats_session() -> Iterator[Session]:
+    """FastAPI dependency: a read-only transaction through the statistics role."""
+    with session_scope(stats=True) as session:
+        yield session
+
+
 def reset_engines() -> None:
     """Forget cached engines and settings (tests and the CLI switch databases)."""
-    for cached in (get_engine, get_read_engine):
+    for cached in (get_engine, get_read_engine, get_stats_engine):
         if cached.cache_info().currsize:
             cached().dispose()
         cached.cache_clear()

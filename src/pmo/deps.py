@@ -6,13 +6,14 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from pmo.auth import Principal, principal_for_token
-from pmo.db import read_session, request_session, session_scope
+from pmo.db import read_session, request_session, session_scope, stats_session
 from pmo.directory import service as directory
 from pmo.errors import Forbidden, Unauthenticated
 from pmo.models import Body
 
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
+StatsSessionDep = Annotated[Session, Depends(stats_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:

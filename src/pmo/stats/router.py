@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from pmo.auth import Principal
 from pmo.config import get_settings
-from pmo.deps import OptionalUser, ReadSessionDep
+from pmo.deps import OptionalUser, StatsSessionDep
 from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.matrix import cache
@@ -61,7 +61,7 @@ def _serve(request: Request, session, key: tuple, compute: Callable[[], tuple[di
 
 @_get_and_head("/progress", response_model=ProgressTable)
 def progress(
-    request: Request, session: ReadSessionDep, _: Reader, period: Period = None,
+    request: Request, session: StatsSessionDep, _: Reader, period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
     prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
 ):
@@ -73,7 +73,7 @@ def progress(
 
 @_get_and_head("/trend", response_model=TrendTable)
 def trend(
-    request: Request, session: ReadSessionDep, _: Reader,
+    request: Request, session: StatsSessionDep, _: Reader,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
     to: Annotated[str | None, Query(description="YYYY-MM; default the previous month")] = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "none",
@@ -88,7 +88,7 @@ def trend(
 
 
 @_get_and_head("/distribution", response_model=Distribution)
-def distribution(request: Request, session: ReadSessionDep, _: Reader, period: Period = None, operation: Operation = None):
+def distribution(request: Request, session: StatsSessionDep, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally, small bins suppressed."""
     p = service.default_period(period)
     return _serve(request, session, ("distribution", p, operation), lambda: service.distribution(session, p, operation))
@@ -96,7 +96,7 @@ def distribution(request: Request, session: ReadSessionDep, _: Reader, period: P
 
 @_get_and_head("/reporting", response_model=Reporting)
 def reporting(
-    request: Request, session: ReadSessionDep, _: Reader, period: Period = None,
+    request: Request, session: StatsSessionDep, _: Reader, period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
 ):
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
