@@ -15,6 +15,9 @@ from pmo.errors import PmoError
 from pmo.health.router import router as health_router
 from pmo.reports.router import router as reports_router
 from pmo.stats.router import router as stats_router
+from pmo.review.router import router as review_router
+from pmo.systems.router import router as systems_router
+from pmo.followups.router import router as followups_router
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 
 API_PREFIX = "/api/v1"
@@ -114,7 +117,9 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    for router in (directory_router, accounts_router, reports_router, stats_router):
+    for router in (
+        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router, stats_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)

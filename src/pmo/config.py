@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1, description="Largest page size a list endpoint returns.")
     suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
     public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
+    lag_window_months: int = Field(default=6, ge=1, le=24, description="Lagging: months of report history weighed.")
+    lag_stalled_months: int = Field(default=3, ge=1, description="Lagging: months without any changed cell that count as stalled.")
+    lag_peer_months: int = Field(default=3, ge=1, description="Lagging: months behind the kind's national median that count.")
+    lag_open_inquiries: int = Field(default=3, ge=1, description="Lagging: open inquiries that count as many.")
+    lag_min_score: float = Field(default=1.0, ge=0, description="Lagging: bodies scoring below this are not listed.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 
 

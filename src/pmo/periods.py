@@ -9,6 +9,7 @@ from pmo.db import utcnow
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 _PERIOD_RE = re.compile(PERIOD_PATTERN)
+TRACKING_START = 202206  # the national tool's first monthly survey; series and curves start here
 FIRST_PERIOD = 202104  # FY2021, when the standardization act took effect; nothing earlier is a valid report
 
 

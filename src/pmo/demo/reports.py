@@ -24,7 +24,8 @@ DEMO_START = 202206
 # Midpoint of the S-curve in months after DEMO_START, by kind (2025-05 ≈ month 35 lands near 62 %).
 MIDPOINT = {"designated_city": 27, "special_ward": 28, "city": 29, "prefecture": 28, "town": 30, "village": 31}
 SPREAD = 7.0
-DELAYED_SHARE = 0.09
+# About 9 % of systems are delayed (MIC, 2025-05), concentrated in the bodies that struggle.
+STRUGGLING_BODIES, DELAYED_IF_STRUGGLING, DELAYED_OTHERWISE = 0.15, 0.40, 0.035
 RFI_STEPS = range(10, 15)  # S11–S15, skipped by bodies in joint procurement
 DELAY_NOTES = (
     "ベンダーの対応要員が確保できず、スケジュールを見直し中。",
@@ -66,8 +67,9 @@ def _cell_events(rng: random.Random, body: Body, catalog: Catalog, horizon: int)
     events: dict[int, dict[Key, Value]] = defaultdict(dict)
     body_mid = MIDPOINT[body.kind] + rng.gauss(0, 3.5)
     joint_procurement = rng.random() < 0.12
+    delay_share = DELAYED_IF_STRUGGLING if rng.random() < STRUGGLING_BODIES else DELAYED_OTHERWISE
     for op in catalog.operations_for(body):
-        delayed = rng.random() < DELAYED_SHARE
+        delayed = rng.random() < delay_share
         steps = _step_months(rng, body_mid + rng.gauss(0, 2.0), horizon, delayed)
         if rng.random() < 0.06:  # budget secured before the earlier analysis steps are finished
             early, anchor = rng.choice((16, 17)), rng.randint(5, 9)

@@ -21,6 +21,7 @@ from pmo.errors import InvalidInput, PayloadTooLarge
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
 from pmo.reports.schemas import MAX_CELLS, CellIn, GridOut, ReportIn
+from pmo.tabular import neutralize
 
 Format = Literal["xlsx", "csv"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,13 +54,6 @@ COLUMNS = [
     Column("備考", "note", ("note",)),
 ]
 _BY_NAME = {name: col for col in COLUMNS for name in (col.header, *col.aliases)}
-
-
-def neutralize(text: str | None) -> str | None:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
 
 
 def _rows(catalog: Catalog, grid: GridOut) -> list[list[str | None]]:

@@ -154,6 +154,7 @@ class StatsCache:
             self._n_bodies: int | None = None
             self.matrices: OrderedDict[int, PeriodMatrix] = OrderedDict()
             self.responses: dict[tuple, tuple[int, bytes, str]] = {}
+            self.derived: dict[tuple, tuple[int, object]] = {}
 
     def sync(self, session: Session) -> int:
         """Drop whatever newer revisions made stale; returns the data version (newest revision id)."""
@@ -170,12 +171,25 @@ class StatsCache:
                 if changed_from is None or version < self.version:
                     self.matrices.clear()
                     self.responses.clear()
+                    self.derived.clear()
                 else:
                     for period in [p for p in self.matrices if p >= changed_from]:
                         del self.matrices[period]
                     self.responses = {k: v for k, v in self.responses.items() if v[0] < changed_from}
+                    self.derived = {k: v for k, v in self.derived.items() if v[0] < changed_from}
             self.version = version
             return version
+
+    def remember(self, key: tuple, depends_on: int, compute):
+        """A value derived from the matrices up to period depends_on, computed once per data version."""
+        with self._lock:
+            hit = self.derived.get(key)
+        if hit is not None:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self.derived[key] = (depends_on, value)
+        return value
 
     def get_directory(self, session: Session) -> Directory:
         with self._lock:
@@ -211,3 +225,16 @@ class StatsCache:
 
 
 cache = StatsCache()
+
+
+def completion(directory: Directory, matrix: PeriodMatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per body × operation slot: MIC's completion rate (NaN where the body does not report the
+    operation), and per body the overall rate (mean over its operations)."""
+    n_slots = directory.width // N_STEPS
+    grid = matrix.statuses.reshape(len(directory.body_ids), n_slots, N_STEPS)
+    applies = grid[:, :, 0] != 0
+    done = ((grid == 1) | (grid == 4)).sum(axis=2) / N_STEPS
+    per_operation = np.where(applies, done, np.nan)
+    with np.errstate(invalid="ignore"):
+        overall = np.nanmean(np.where(applies, done, np.nan), axis=1) if applies.any() else np.zeros(len(done))
+    return per_operation, np.nan_to_num(overall)

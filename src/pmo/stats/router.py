@@ -13,7 +13,7 @@ from pmo.deps import OptionalUser, StatsSessionDep
 from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.matrix import cache
-from pmo.stats.schemas import Distribution, ProgressTable, Reporting, TrendTable
+from pmo.stats.schemas import Distribution, ProgressTable, Reporting, SystemsTable, TrendTable
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -102,3 +102,13 @@ def reporting(
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
     return _serve(request, session, ("reporting", p, by), lambda: service.reporting(session, p, by))
+
+
+@_get_and_head("/systems", response_model=SystemsTable)
+def systems(
+    session: StatsSessionDep, _: Reader,
+    by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
+):
+    """特定移行支援システム counts by reason, prefecture or kind (the register as it stands now)."""
+    return Response(orjson.dumps(service.systems(session, by)), media_type="application/json",
+                    headers={"Cache-Control": "no-cache"})

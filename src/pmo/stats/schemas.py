@@ -92,3 +92,18 @@ class Reporting(BaseModel):
     k: int
     as_of: datetime | None
     cells: list[ReportingCell]
+
+
+class SystemsCell(BaseModel):
+    reason: str | None = None
+    prefecture: str | None = None
+    kind: str | None = None
+    suppressed: Suppressed
+    deferred_systems: int | None = Field(description="特定移行支援システム in the group")
+    bodies_with_deferred: int | None = Field(description="bodies with at least one")
+
+
+class SystemsTable(BaseModel):
+    by: list[str]
+    k: int
+    cells: list[SystemsCell]

@@ -332,3 +332,53 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
         "k": get_settings().suppression_k, "as_of": matrix.as_of.isoformat() if matrix.as_of else None, "cells": cells,
     }
     return body, period
+
+
+SYSTEM_BY = ("none", "reason", "prefecture", "kind", "prefecture,reason")
+
+
+def systems(session: Session, by: str) -> dict:
+    """特定移行支援システム: deferred systems and the bodies that have them, by reason, prefecture or kind.
+    Counts of fewer than k bodies are suppressed, with complements so no total gives them away."""
+    from sqlalchemy import select
+
+    from pmo.models import Body, System
+
+    if by not in SYSTEM_BY:
+        raise InvalidInput.at(["query", "by"], f"by は {' / '.join(SYSTEM_BY)} のいずれかです（{by!r}）。", input=by)
+    k = get_settings().suppression_k
+    rows = session.execute(
+        select(System.body_id, System.deferral_reason, Body.prefecture_code, Body.kind)
+        .join(Body, Body.id == System.body_id).where(System.deferred.is_(True))
+    ).all()
+    dims = {"reason": 1, "prefecture": 2, "kind": 3}
+    keys = [d for d in by.split(",") if d in dims]
+
+    def tally(fields: list[str]) -> dict[tuple, tuple[int, set]]:
+        out: dict[tuple, tuple[int, set]] = {}
+        for row in rows:
+            key = tuple(row[dims[f]] for f in fields)
+            n, bodies = out.get(key, (0, set()))
+            bodies.add(row[0])
+            out[key] = (n + 1, bodies)
+        return out
+
+    groups = tally(keys)
+    if keys == ["prefecture", "reason"]:
+        plan = _plan({key: len(b) for key, (_, b) in groups.items()}, k)
+        marks = {key: plan.atoms.get(key) for key in groups}
+    elif keys:
+        ordered = sorted(groups)
+        marks = dict(zip(ordered, line_pattern([len(groups[g][1]) for g in ordered], k), strict=True))
+    else:
+        marks = {(): None}
+        groups = {(): (len(rows), {r[0] for r in rows})}
+    cells = []
+    for key in sorted(groups, key=lambda g: tuple(str(x) for x in g)):
+        n_systems, bodies = groups[key]
+        mark = marks.get(key)
+        cells.append({
+            **dict(zip(keys, key, strict=True)), "suppressed": mark,
+            "deferred_systems": None if mark else n_systems, "bodies_with_deferred": None if mark else len(bodies),
+        })
+    return {"by": keys, "k": k, "cells": cells}

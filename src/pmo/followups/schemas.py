@@ -1,0 +1,57 @@
+"""Follow-up payloads and views."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Channel = Literal["visit", "phone", "online", "email", "meeting"]
+DelayCause = Literal["vendor_resources", "budget", "staffing", "mainframe", "specification", "procurement", "other"]
+CHANNEL_LABELS = {"visit": "訪問", "phone": "電話", "online": "オンライン会議", "email": "メール", "meeting": "説明会・会議"}
+CAUSE_LABELS = {
+    "vendor_resources": "事業者のリソース不足", "budget": "予算確保", "staffing": "職員体制",
+    "mainframe": "メインフレームからの移行", "specification": "標準仕様への対応", "procurement": "調達手続",
+    "other": "その他",
+}
+
+
+class FollowUpIn(BaseModel):
+    """A hearing or advice the prefecture held with one of its municipalities."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    held_on: date
+    channel: Channel
+    learned: Annotated[str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)")]
+    agreed_actions: Annotated[str | None, Field(max_length=4000)] = None
+    next_check_on: date | None = None
+    shared_with_national: bool = Field(False, description="share this record (with its cause of delay) with the national tier")
+    delay_cause: DelayCause | None = None
+    delay_detail: Annotated[str | None, Field(max_length=4000)] = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.next_check_on and self.next_check_on < self.held_on:
+            raise ValueError("next_check_on（次回確認日）は held_on（実施日）以降の日付にしてください。")
+        if self.shared_with_national and self.delay_cause is None:
+            raise ValueError("国と共有する記録には delay_cause（遅延の原因）が必要です。")
+        return self
+
+
+class FollowUpOut(BaseModel):
+    id: int
+    body: str
+    body_name: str
+    prefecture: str
+    held_on: date
+    channel: Channel
+    channel_label: str
+    learned: str
+    agreed_actions: str | None
+    next_check_on: date | None
+    shared_with_national: bool
+    delay_cause: DelayCause | None
+    delay_cause_label: str | None
+    delay_detail: str | None
+    created_at: datetime
+    created_by: str

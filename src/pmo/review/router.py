@@ -1,0 +1,67 @@
+"""Prefecture review endpoints: municipalities table, lagging list, missing reports."""
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response
+
+from pmo.deps import BodyDep, BodyCode, CurrentUser, ReadSessionDep
+from pmo.review import service
+from pmo.review.schemas import LaggingList, MissingReports, OwnMissing, ReviewTable
+from pmo.tabular import MEDIA_TYPES, table_file
+
+router = APIRouter(tags=["prefecture review"])
+Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
+Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a csv/xlsx download")]
+FILE_RESPONSES = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}}
+
+
+def _file(headers, rows, fmt: str, name: str) -> Response:
+    return Response(
+        table_file(headers, rows, fmt, name), media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"},
+    )
+
+
+@router.get("/prefectures/{code}/bodies", response_model=ReviewTable, responses=FILE_RESPONSES)
+def review_bodies(
+    code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None,
+    sort: Annotated[Literal[service.SORTS], Query()] = "code",
+    kind: Annotated[Literal["designated_city", "city", "special_ward", "town", "village"] | None, Query()] = None,
+    status: Annotated[Literal["on_time", "late", "missing", "pending"] | None, Query()] = None,
+    below: Annotated[float | None, Query(ge=0, le=1, description="only completion rates below this")] = None,
+    format: Format = "json",
+):
+    """Every municipality of the prefecture: rates, change since last month, report status, deferred systems."""
+    prefecture = service.prefecture_for(session, principal, code)
+    table = service.filter_and_sort(
+        service.review_rows(session, prefecture, service.parse_review_period(period)),
+        sort=sort, kind=kind, status=status, below=below,
+    )
+    if format != "json":
+        return _file(*service.review_export(table), format, f"{prefecture.name}_市区町村_{table.period}")
+    return table
+
+
+@router.get("/prefectures/{code}/lagging", response_model=LaggingList)
+def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None):
+    """Municipalities ranked by how far behind they are, each with its reasons and their weight."""
+    prefecture = service.prefecture_for(session, principal, code)
+    return service.lagging(session, prefecture, service.parse_review_period(period))
+
+
+@router.get("/prefectures/{code}/missing-reports", response_model=MissingReports, responses=FILE_RESPONSES)
+def missing_reports(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None,
+                    format: Format = "json"):
+    """Municipalities that have not reported for the period: the reminder list (also as csv/xlsx)."""
+    prefecture = service.prefecture_for(session, principal, code)
+    listing = service.missing_reports(session, prefecture, service.parse_review_period(period))
+    if format != "json":
+        return _file(*service.missing_export(listing), format, f"{prefecture.name}_未報告_{listing.period}")
+    return listing
+
+
+@router.get("/bodies/{code}/missing-reports", response_model=OwnMissing)
+def own_missing_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+    """The body's own overdue, missing periods (the body and its prefecture)."""
+    return service.own_missing(session, principal, body)

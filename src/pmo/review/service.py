@@ -1,0 +1,326 @@
+"""Prefecture review: its municipalities' progress, who lags and why, who has not reported."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pmo import periods
+from pmo.access import ensure_readable
+from pmo.auth import Principal
+from pmo.config import get_settings
+from pmo.db import utcnow
+from pmo.directory import service as directory_service
+from pmo.errors import Forbidden, InvalidInput, NotFound
+from pmo.models import Body, BodyPeriod, Cell, ReportRevision
+from pmo.reports.grid import DONE, NOT_APPLICABLE, latest_period, state_as_of
+from pmo.review.schemas import (
+    LaggingBody, LaggingList, MissingReport, MissingReports, OperationRate, OwnMissing, Reason, ReviewRow, ReviewTable,
+)
+from pmo.stats.matrix import cache, completion
+from pmo.systems.service import deferred_counts
+
+KIND_LABELS = {"designated_city": "政令指定都市", "city": "市", "special_ward": "特別区", "town": "町", "village": "村"}
+POINTS = {"plan_month": 0.1, "peer_month": 0.5, "stalled_month": 0.4, "missing": 1.0, "late": 0.3, "inquiry": 0.3,
+          "deferred": 0.5}
+
+
+def prefecture_for(session: Session, principal: Principal, code: str) -> Body:
+    """The prefecture named by code, if the caller is that prefecture (or admin)."""
+    body = directory_service.get_body(session, code)
+    if body.kind != "prefecture":
+        raise NotFound(f"団体コード {code}（{body.name}）は都道府県ではありません。")
+    if not (principal.role == "admin" or principal.owns(body)):
+        raise Forbidden(f"{body.name}の市区町村の状況を確認できるのは{body.name}のアカウントだけです。")
+    return body
+
+
+def parse_review_period(text: str | None) -> int:
+    """The period reviewed: given, or the previous month (whose reports are due now)."""
+    if text is None:
+        return periods.add_months(periods.current(), -1)
+    period = periods.parse(text)
+    if period is None or not periods.FIRST_PERIOD <= period <= periods.current():
+        raise InvalidInput.at(["query", "period"], f"period は {periods.fmt(periods.FIRST_PERIOD)} から今月までの YYYY-MM です。", input=text)
+    return period
+
+
+def _municipalities(session: Session, prefecture: Body) -> list[Body]:
+    return list(session.scalars(
+        select(Body).where(Body.prefecture_code == prefecture.prefecture_code, Body.kind != "prefecture").order_by(Body.code)
+    ))
+
+
+@dataclass
+class Snapshot:
+    """What the review needs of each municipality for a period, in the order of `bodies`."""
+
+    bodies: list[Body]
+    per_operation: np.ndarray
+    overall: np.ndarray
+    previous: np.ndarray
+    reported: np.ndarray
+    on_time: np.ndarray
+    last_reported: dict[int, int]
+    deferred: dict[int, int]
+
+
+def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
+    cache.sync(session)
+    directory = cache.get_directory(session)
+    matrices = cache.get_matrices(session, [period, periods.add_months(period, -1)])
+    now, before = matrices[period], matrices[periods.add_months(period, -1)]
+    rows = [directory.row_of[b.id] for b in bodies]
+    per_op, overall = completion(directory, now)
+    _, previous = completion(directory, before)
+    ids = [b.id for b in bodies]
+    last = dict(session.execute(
+        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period).group_by(BodyPeriod.body_id)
+    ).all())
+    return Snapshot(bodies, per_op[rows], overall[rows], previous[rows], now.reported[rows], now.on_time[rows], last,
+                    deferred_counts(session, ids))
+
+
+def _status(snapshot: Snapshot, i: int, period: int) -> str:
+    if snapshot.reported[i]:
+        return "on_time" if snapshot.on_time[i] else "late"
+    return "pending" if utcnow() <= periods.due_at(period) else "missing"
+
+
+def review_rows(session: Session, prefecture: Body, period: int) -> ReviewTable:
+    """Every municipality with its rates, change since last month, report status and deferred systems."""
+    bodies = _municipalities(session, prefecture)
+    snap = _snapshot(session, bodies, period)
+    catalog = cache.get_directory(session).catalog
+    rows = []
+    for i, body in enumerate(bodies):
+        ops = [OperationRate(operation=op.code, completion_rate=round(float(snap.per_operation[i, op.id - 1]), 6))
+               for op in catalog.operations if not np.isnan(snap.per_operation[i, op.id - 1])]
+        rows.append(ReviewRow(
+            body=body.code, name=body.name, kind=body.kind, completion_rate=round(float(snap.overall[i]), 6),
+            change=round(float(snap.overall[i] - snap.previous[i]), 6), report_status=_status(snap, i, period),
+            last_reported=periods.fmt(snap.last_reported.get(body.id)), deferred_systems=snap.deferred.get(body.id, 0),
+            operations=ops,
+        ))
+    return ReviewTable(prefecture=prefecture.code, prefecture_name=prefecture.name, period=periods.fmt(period),
+                       due_at=periods.due_at(period).isoformat(), rows=rows)
+
+
+def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]:
+    """Per kind, the national median of overall completion for every period since tracking began."""
+    def compute():
+        directory = cache.get_directory(session)
+        span = periods.span(min(periods.TRACKING_START, period), period)
+        matrices = cache.get_matrices(session, span)
+        curves: dict[str, dict[int, float]] = {}
+        for p in span:
+            _, overall = completion(directory, matrices[p])
+            for kind in KIND_LABELS:
+                mask = directory.kind == kind
+                if mask.any():
+                    curves.setdefault(kind, {})[p] = float(np.median(overall[mask]))
+        return curves
+
+    return cache.remember(("median_curves", period), period, compute)
+
+
+def _overdue_steps(session: Session, bodies: list[Body], period: int) -> dict[int, list[int]]:
+    """Per body, how many months each step that should have been done by now is overdue."""
+    overdue: dict[int, list[int]] = {}
+    current = []
+    for body in bodies:
+        newest = latest_period(session, body.id)
+        if newest is not None and newest > period:  # looking back: rebuild that period's state
+            for state in state_as_of(session, body.id, period).values():
+                end = state.value[2]
+                if end is not None and end < period and state.value[0] not in (DONE, NOT_APPLICABLE):
+                    overdue.setdefault(body.id, []).append(periods.months_between(end, period))
+        else:
+            current.append(body.id)
+    rows = session.execute(
+        select(Cell.body_id, Cell.planned_end).where(
+            Cell.body_id.in_(current), Cell.planned_end < period, Cell.status.notin_((DONE, NOT_APPLICABLE))
+        )
+    )
+    for body_id, end in rows:
+        overdue.setdefault(body_id, []).append(periods.months_between(end, period))
+    return overdue
+
+
+def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:
+    return dict(session.execute(
+        select(ReportRevision.body_id, func.max(ReportRevision.period))
+        .where(ReportRevision.body_id.in_(ids), ReportRevision.period <= period, ReportRevision.n_changed > 0)
+        .group_by(ReportRevision.body_id)
+    ).all())
+
+
+def _report_record(session: Session, ids: list[int], window: list[int]) -> dict[int, tuple[int, int]]:
+    """Per body, (reports missing, reports late) over the window's periods."""
+    seen: dict[int, dict[int, bool]] = {}
+    for body_id, period, late in session.execute(
+        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.late)
+        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period.in_(window))
+    ):
+        seen.setdefault(body_id, {})[period] = late
+    return {i: (len(window) - len(seen.get(i, {})), sum(seen.get(i, {}).values())) for i in ids}
+
+
+def lagging(session: Session, prefecture: Body, period: int, open_inquiries: dict[int, int] | None = None) -> LaggingList:
+    """Municipalities ranked by how far behind they are, each reason's contribution shown."""
+    settings = get_settings()
+    bodies = _municipalities(session, prefecture)
+    ids = [b.id for b in bodies]
+    snap = _snapshot(session, bodies, period)
+    curves = _median_curves(session, period)
+    overdue = _overdue_steps(session, bodies, period)
+    last_change = _last_change(session, ids, period)
+    due_periods = [p for p in periods.span(periods.add_months(period, 1 - settings.lag_window_months), period)
+                   if periods.due_at(p) < utcnow()]
+    record = _report_record(session, ids, due_periods)
+    open_inquiries = open_inquiries or {}
+    ranked = []
+    for i, body in enumerate(bodies):
+        reasons: list[Reason] = []
+        late_steps = overdue.get(body.id, [])
+        if late_steps:
+            points = POINTS["plan_month"] * sum(min(m, 12) for m in late_steps)
+            reasons.append(Reason(
+                code="behind_plan", points=round(points, 2),
+                message=f"完了予定月を過ぎても完了していないステップが{len(late_steps)}件あります（最長{max(late_steps)}か月超過）。",
+                figures={"overdue_steps": len(late_steps), "max_months_overdue": max(late_steps)},
+            ))
+        own = float(snap.overall[i])
+        curve = curves.get(body.kind, {})
+        median_now = curve.get(period)
+        if median_now is not None and own < median_now:
+            caught_up = [p for p, m in curve.items() if m <= own]
+            behind = periods.months_between(max(caught_up), period) if caught_up else periods.months_between(
+                min(curve), period) + 1
+            if behind >= settings.lag_peer_months:
+                reasons.append(Reason(
+                    code="behind_peers", points=round(POINTS["peer_month"] * behind, 2),
+                    message=f"全国の{KIND_LABELS[body.kind]}の中央値より約{behind}か月遅れています"
+                            f"（完了率 {own:.0%}、中央値 {median_now:.0%}）。",
+                    figures={"months_behind": behind, "completion_rate": round(own, 4), "median": round(median_now, 4)},
+                ))
+        if own < 1.0:
+            since = last_change.get(body.id)
+            quiet = periods.months_between(since, period) if since else None
+            if quiet is not None and quiet >= settings.lag_stalled_months:
+                reasons.append(Reason(
+                    code="stalled", points=round(POINTS["stalled_month"] * quiet, 2),
+                    message=f"{quiet}か月間、どのステップの状況も変わっていません（最後の変更 {periods.fmt(since)}）。",
+                    figures={"months_without_change": quiet, "last_change": periods.fmt(since)},
+                ))
+        missing, late = record.get(body.id, (0, 0))
+        if missing or late:
+            reasons.append(Reason(
+                code="reports", points=round(POINTS["missing"] * missing + POINTS["late"] * late, 2),
+                message=f"直近{len(due_periods)}か月で未報告{missing}回、期限後の報告{late}回です。",
+                figures={"missing": missing, "late": late, "window_months": len(due_periods)},
+            ))
+        inquiries = open_inquiries.get(body.id, 0)
+        if inquiries >= settings.lag_open_inquiries:
+            reasons.append(Reason(
+                code="open_inquiries", points=round(POINTS["inquiry"] * inquiries, 2),
+                message=f"未解決の問合せが{inquiries}件あります。", figures={"open_inquiries": inquiries},
+            ))
+        deferred = snap.deferred.get(body.id, 0)
+        if deferred:
+            reasons.append(Reason(
+                code="deferred_systems", points=round(POINTS["deferred"] * deferred, 2),
+                message=f"特定移行支援システムが{deferred}件あります。", figures={"deferred_systems": deferred},
+            ))
+        score = round(sum(r.points for r in reasons), 2)
+        if score >= settings.lag_min_score and reasons:
+            reasons.sort(key=lambda r: -r.points)
+            ranked.append((score, own, body, reasons))
+    ranked.sort(key=lambda t: (-t[0], t[1], t[2].code))
+    return LaggingList(
+        prefecture=prefecture.code, period=periods.fmt(period),
+        thresholds={
+            "min_score": settings.lag_min_score, "stalled_months": settings.lag_stalled_months,
+            "peer_months": settings.lag_peer_months, "window_months": settings.lag_window_months,
+            "open_inquiries": settings.lag_open_inquiries,
+        },
+        bodies=[
+            LaggingBody(rank=n, body=b.code, name=b.name, kind=b.kind, score=score, completion_rate=round(own, 6), reasons=r)
+            for n, (score, own, b, r) in enumerate(ranked, start=1)
+        ],
+    )
+
+
+def missing_reports(session: Session, prefecture: Body, period: int) -> MissingReports:
+    """Municipalities with no report for the period, longest silent first."""
+    bodies = _municipalities(session, prefecture)
+    ids = [b.id for b in bodies]
+    reported = set(session.scalars(select(BodyPeriod.body_id).where(BodyPeriod.body_id.in_(ids), BodyPeriod.period == period)))
+    last = dict(session.execute(
+        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period).group_by(BodyPeriod.body_id)
+    ).all())
+    start = min(periods.TRACKING_START, period)
+    missing = [
+        MissingReport(
+            body=b.code, name=b.name, kind=b.kind, last_reported=periods.fmt(last.get(b.id)),
+            months_missing=periods.months_between(last[b.id], period) if b.id in last else periods.months_between(start, period) + 1,
+        )
+        for b in bodies if b.id not in reported
+    ]
+    missing.sort(key=lambda m: (-m.months_missing, m.body))
+    return MissingReports(prefecture=prefecture.code, period=periods.fmt(period), due_at=periods.due_at(period).isoformat(),
+                          expected=len(bodies), missing=missing)
+
+
+def own_missing(session: Session, principal: Principal, body: Body) -> OwnMissing:
+    """The body's periods since tracking began whose report is overdue and still missing."""
+    ensure_readable(principal, body)
+    now = utcnow()
+    last_due = periods.current()
+    while periods.due_at(last_due) >= now:
+        last_due = periods.add_months(last_due, -1)
+    reported = set(session.scalars(select(BodyPeriod.period).where(BodyPeriod.body_id == body.id)))
+    span = periods.span(periods.TRACKING_START, last_due) if last_due >= periods.TRACKING_START else []
+    return OwnMissing(body=body.code, periods=[periods.fmt(p) for p in span if p not in reported])
+
+
+SORTS = ("code", "completion", "-completion", "change", "-change", "name")
+
+
+def filter_and_sort(table: ReviewTable, *, sort: str, kind: str | None, status: str | None, below: float | None) -> ReviewTable:
+    """The review table narrowed to a kind, a report status or a completion ceiling, in the chosen order."""
+    rows = [r for r in table.rows if (kind is None or r.kind == kind) and (status is None or r.report_status == status)
+            and (below is None or r.completion_rate < below)]
+    field = sort.lstrip("-")
+    key = {"code": lambda r: r.body, "completion": lambda r: r.completion_rate, "change": lambda r: r.change,
+           "name": lambda r: r.name}[field]
+    rows.sort(key=key, reverse=sort.startswith("-"))
+    return table.model_copy(update={"rows": rows})
+
+
+STATUS_LABELS = {"on_time": "期限内", "late": "期限後", "missing": "未報告", "pending": "受付中"}
+
+
+def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
+    """The review table as spreadsheet headers and rows (rates in percent)."""
+    op_codes = [o.operation for o in table.rows[0].operations] if table.rows else []
+    headers = ["団体コード", "団体名", "種別", "完了率(%)", "前月比(ポイント)", "報告状況", "最終報告月", "特定移行支援システム数",
+               *[f"{c} 完了率(%)" for c in op_codes]]
+    rows = []
+    for r in table.rows:
+        rates = {o.operation: o.completion_rate for o in r.operations}
+        rows.append([r.body, r.name, KIND_LABELS.get(r.kind, r.kind), round(r.completion_rate * 100, 1),
+                     round(r.change * 100, 1), STATUS_LABELS[r.report_status], r.last_reported or "", r.deferred_systems,
+                     *[round(rates[c] * 100, 1) if c in rates else "" for c in op_codes]])
+    return headers, rows
+
+
+def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
+    """The reminder list as spreadsheet headers and rows."""
+    headers = ["団体コード", "団体名", "種別", "最終報告月", "未報告の月数", "対象月", "報告期限"]
+    due = listing.due_at[:10]
+    return headers, [[m.body, m.name, KIND_LABELS.get(m.kind, m.kind), m.last_reported or "未報告", m.months_missing,
+                      listing.period, due] for m in listing.missing]

@@ -1,0 +1,38 @@
+"""Systems register endpoints."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
+from pmo.directory import service as directory
+from pmo.systems import service
+from pmo.systems.schemas import SystemDetail, SystemIn, SystemOut
+
+router = APIRouter(tags=["systems"])
+
+
+@router.get("/bodies/{code}/systems", response_model=list[SystemOut])
+def list_systems(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+    """The body's system for each operation: vendor, planned go-live, 特定移行支援システム flag."""
+    return service.list_systems(session, principal, body)
+
+
+@router.get("/bodies/{code}/systems/{operation}", response_model=SystemDetail)
+def get_system(operation: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser, response: Response):
+    """One system record with its whole history."""
+    out = service.get_system(session, principal, body, operation)
+    response.headers["ETag"] = f'"v{out.version or 0}"'
+    return out
+
+
+@router.put("/bodies/{code}/systems/{operation}", response_model=SystemDetail)
+def put_system(
+    code: BodyCode, operation: str, data: SystemIn, session: SessionDep, principal: CurrentUser, response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+):
+    """Record the body's system for an operation (a new version; earlier ones are kept)."""
+    body = directory.get_body(session, code)
+    out = service.put_system(session, principal, body, operation, data, if_match)
+    response.headers["ETag"] = f'"v{out.version}"'
+    return out

@@ -1,0 +1,227 @@
+"""Prefecture review: the right municipality first for the stated reason, nobody when nobody lags."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from pmo import periods
+from pmo.db import session_scope
+from pmo.models import Body, ReportRevision
+from pmo.reports.grid import DONE, IN_PROGRESS, grid_template, load_catalog, state_as_of
+from pmo.reports.writer import NewRevision, write_revisions
+
+NOW = periods.current()
+P = periods.add_months(NOW, -1)  # the period under review
+TOTTORI, TOYAMA = "310000", "160008"
+FUNAHASHI, KAMIICHI, TATEYAMA, NYUZEN = "163210", "163228", "163236", "163422"
+
+
+def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, late: bool = False):
+    """Backdated reports through the report writer (the API cannot backdate): per period a list of
+    (operation, step code, status, extra fields) changes, submitted before (or after) the due time."""
+    with session_scope() as s:
+        catalog = load_catalog(s)
+        body = s.scalar(select(Body).where(Body.code == code))
+        base = {k: st.value[0] for k, st in state_as_of(s, body.id, min(months)).items()}
+        revisions = []
+        for period in sorted(months):
+            revision = 1 + (s.scalar(select(func.max(ReportRevision.revision)).where(
+                ReportRevision.body_id == body.id, ReportRevision.period == period)) or 0)
+            due = periods.due_at(period)
+            at = due + timedelta(days=3) if late else due - timedelta(days=3)
+            changes = {}
+            for op, step, status, extra in months[period]:
+                key = (catalog.op_by_code[op].id, catalog.step_by_code[step].id)
+                changes[key] = (status, extra.get("planned_start"), extra.get("planned_end"), None, None)
+            revisions.append(NewRevision(body.id, period, revision, at, None, "test", at > due, "api", changes))
+        write_revisions(s, body.id, revisions, template=grid_template(catalog, body), base=base)
+
+
+def steady(code: str, n_months: int = 6, ops=("koseki",), start_step: int = 1):
+    """Reports every month, each completing one more step of each operation, all on time."""
+    months = {}
+    for i in range(n_months):
+        period = periods.add_months(P, i - n_months + 1)
+        months[period] = [(op, f"S{start_step + i:02d}", DONE, {}) for op in ops]
+    history(code, months)
+
+
+def municipalities(prefecture_code: str) -> list[str]:
+    with session_scope(read_only=True) as s:
+        return list(s.scalars(select(Body.code).where(Body.prefecture_code == prefecture_code, Body.kind != "prefecture")))
+
+
+@pytest.fixture
+def toyama(token_for):
+    return token_for("prefecture", TOYAMA)
+
+
+def lagging(client, headers, code=TOYAMA):
+    r = client.get(f"/api/v1/prefectures/{code}/lagging", params={"period": periods.fmt(P)}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["bodies"]
+
+
+def test_nobody_lags_when_everyone_reports_on_time_and_keeps_to_plan(client, token_for):
+    for code in municipalities("31"):
+        steady(code)
+    assert lagging(client, token_for("prefecture", TOTTORI), TOTTORI) == []
+
+
+def test_behind_plan_comes_first(client, toyama):
+    for code in municipalities("16"):
+        steady(code)
+    overdue = periods.add_months(P, -4)
+    history(KAMIICHI, {P: [("jumin_kiroku", f"S{i:02d}", IN_PROGRESS, {"planned_end": overdue}) for i in range(20, 26)]})
+    first = lagging(client, toyama)[0]
+    assert first["body"] == KAMIICHI and first["reasons"][0]["code"] == "behind_plan"
+    assert first["reasons"][0]["figures"] == {"overdue_steps": 6, "max_months_overdue": 4}
+    assert "6件" in first["reasons"][0]["message"]
+
+
+def test_silent_municipality_comes_first(client, toyama):
+    for code in municipalities("16"):
+        if code != TATEYAMA:
+            steady(code)
+    first = lagging(client, toyama)[0]
+    assert first["body"] == TATEYAMA
+    reports = next(r for r in first["reasons"] if r["code"] == "reports")
+    assert reports["figures"]["missing"] == 6 and reports["points"] == first["score"]
+
+
+def test_stalled_municipality_comes_first(client, toyama):
+    for code in municipalities("16"):
+        if code != NYUZEN:
+            steady(code)
+    # reports every month, but nothing has changed for the last five
+    history(NYUZEN, {periods.add_months(P, -i): ([("koseki", "S01", DONE, {})] if i == 5 else []) for i in range(6)})
+    first = lagging(client, toyama)[0]
+    assert first["body"] == NYUZEN and first["reasons"][0]["code"] == "stalled"
+    assert first["reasons"][0]["figures"]["months_without_change"] == 5
+
+
+def test_behind_peers_is_expressed_in_months_behind_the_national_median(client, toyama):
+    with session_scope(read_only=True) as s:
+        villages = list(s.scalars(select(Body.code).where(Body.kind == "village", Body.code != FUNAHASHI)))
+    for code in villages:  # every other village completes two steps of every operation each month
+        steady_all(code)
+    for code in municipalities("16"):
+        if code != FUNAHASHI:
+            steady(code)
+    history(FUNAHASHI, {periods.add_months(P, -i): [("koseki", f"S{6 - i:02d}", DONE, {})] for i in range(6)})
+    first = lagging(client, toyama)[0]
+    assert first["body"] == FUNAHASHI
+    peers = next(r for r in first["reasons"] if r["code"] == "behind_peers")
+    assert peers["figures"]["months_behind"] >= 5 and "村の中央値" in peers["message"]
+
+
+def steady_all(code: str):
+    with session_scope(read_only=True) as s:
+        ops = [o.code for o in load_catalog(s).operations if o.for_municipalities]
+    months = {}
+    for i in range(6):
+        period = periods.add_months(P, i - 5)
+        months[period] = [(op, f"S{2 * i + j:02d}", DONE, {}) for op in ops for j in (1, 2)]
+    history(code, months)
+
+
+def test_review_table_sorts_filters_and_exports(client, toyama):
+    steady(KAMIICHI, n_months=2)
+    history(FUNAHASHI, {periods.add_months(P, -1): [("koseki", "S01", DONE, {})], P: [("koseki", "S02", DONE, {})]}, late=True)
+    r = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "sort": "-completion"}, headers=toyama)
+    table = r.json()
+    assert r.status_code == 200 and len(table["rows"]) == 15 and table["prefecture_name"] == "富山県"
+    rows = {row["body"]: row for row in table["rows"]}
+    assert rows[KAMIICHI]["report_status"] == "on_time" and rows[FUNAHASHI]["report_status"] == "late"
+    assert rows[TATEYAMA]["report_status"] == "missing" and rows[TATEYAMA]["last_reported"] is None
+    assert rows[KAMIICHI]["change"] == pytest.approx(1 / 40 / 20)
+    assert table["rows"][0]["completion_rate"] >= table["rows"][-1]["completion_rate"]
+    only_late = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "status": "late"}, headers=toyama)
+    assert [row["body"] for row in only_late.json()["rows"]] == [FUNAHASHI]
+    csv = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "format": "csv"}, headers=toyama)
+    assert csv.status_code == 200 and csv.content.decode("utf-8-sig").startswith("団体コード,団体名,種別,完了率(%)")
+    missing = client.get(f"/api/v1/prefectures/{TOYAMA}/missing-reports", params={"period": periods.fmt(P)}, headers=toyama).json()
+    assert missing["expected"] == 15 and len(missing["missing"]) == 13
+    assert {m["body"] for m in missing["missing"]} == set(municipalities("16")) - {KAMIICHI, FUNAHASHI}
+    xlsx = client.get(f"/api/v1/prefectures/{TOYAMA}/missing-reports", params={"format": "xlsx"}, headers=toyama)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_own_missing_periods(client, token_for):
+    history(KAMIICHI, {P: []})
+    own = client.get(f"/api/v1/bodies/{KAMIICHI}/missing-reports", headers=token_for("municipality", KAMIICHI)).json()
+    assert periods.fmt(P) not in own["periods"] and periods.fmt(periods.add_months(P, -1)) in own["periods"]
+    assert own["periods"][0] == "2022-06"
+    assert client.get(f"/api/v1/bodies/{KAMIICHI}/missing-reports", headers=token_for("municipality", TATEYAMA)).status_code == 403
+
+
+def test_review_access(client, token_for):
+    for headers in (token_for("prefecture", TOTTORI), token_for("municipality", KAMIICHI), token_for("helpdesk"), token_for("viewer")):
+        for path in ("bodies", "lagging", "missing-reports"):
+            assert client.get(f"/api/v1/prefectures/{TOYAMA}/{path}", headers=headers).status_code == 403
+    admin = token_for("admin")
+    assert client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/prefectures/{KAMIICHI}/lagging", headers=admin).status_code == 404
+    assert client.get(f"/api/v1/prefectures/{TOYAMA}/lagging?period=2030-01", headers=admin).status_code == 422
+
+
+def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
+    kamiichi = token_for("municipality", KAMIICHI)
+    url = f"/api/v1/bodies/{KAMIICHI}/systems/koseki"
+    first = client.put(url, headers=kamiichi, json={"vendor": "A社", "planned_go_live": "2025-12"})
+    assert first.status_code == 200 and first.headers["etag"] == '"v1"'
+    second = client.put(url, headers={**kamiichi, "If-Match": '"v1"'}, json={
+        "vendor": "A社", "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2027-03"})
+    assert second.status_code == 200
+    detail = second.json()
+    assert detail["deferred"] and detail["deferral_reason_label"] == "事業者のリソースひっ迫"
+    assert [h["version"] for h in detail["history"]] == [2, 1] and detail["history"][1]["planned_go_live"] == "2025-12"
+    stale = client.put(url, headers={**kamiichi, "If-Match": '"v1"'}, json={"vendor": "B社"})
+    assert stale.status_code == 412
+    for bad in ({"deferred": True}, {"deferral_reason": "mainframe"}, {"planned_go_live": "2025-13"},
+                {"deferred": True, "deferral_reason": "cloud", "deferral_target": "2027-01"}):
+        assert client.put(url, headers=kamiichi, json=bad).status_code == 422, bad
+    assert client.put(f"/api/v1/bodies/{KAMIICHI}/systems/nope", headers=kamiichi, json={}).status_code == 422
+    assert client.put(url, headers=token_for("prefecture", TOYAMA), json={}).status_code == 403
+    listing = client.get(f"/api/v1/bodies/{KAMIICHI}/systems", headers=token_for("prefecture", TOYAMA)).json()
+    assert len(listing) == 20 and sum(s["registered"] for s in listing) == 1
+    assert client.get(f"/api/v1/bodies/{KAMIICHI}/systems", headers=token_for("prefecture", TOTTORI)).status_code == 403
+    review = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", headers=token_for("prefecture", TOYAMA)).json()
+    assert next(r for r in review["rows"] if r["body"] == KAMIICHI)["deferred_systems"] == 1
+    # one body alone must not show in the statistics
+    stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=token_for("viewer")).json()
+    [cell] = stats["cells"]
+    assert cell["reason"] == "vendor_resources" and cell["suppressed"] == "primary" and cell["deferred_systems"] is None
+    # a second deferral reason elsewhere, and enough bodies for one reason to show
+    for code in ("163236", "163422", "163431"):
+        client.put(f"/api/v1/bodies/{code}/systems/koseki", headers=token_for("municipality", code), json={
+            "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2028-03"})
+    stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=token_for("viewer")).json()
+    [cell] = stats["cells"]
+    assert (cell["deferred_systems"], cell["bodies_with_deferred"], cell["suppressed"]) == (4, 4, None)
+
+
+def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):
+    toyama, helpdesk = token_for("prefecture", TOYAMA), token_for("helpdesk")
+    url = f"/api/v1/bodies/{KAMIICHI}/follow-ups"
+    private = client.post(url, headers=toyama, json={"held_on": "2026-10-01", "channel": "phone", "learned": "体制を確認した。"})
+    shared = client.post(url, headers=toyama, json={
+        "held_on": "2026-10-15", "channel": "visit", "learned": "ベンダーの要員不足。", "agreed_actions": "計画を再作成する。",
+        "next_check_on": "2026-11-15", "shared_with_national": True, "delay_cause": "vendor_resources"})
+    assert private.status_code == 201 and shared.status_code == 201
+    assert [f["id"] for f in client.get(url, headers=toyama).json()] == [shared.json()["id"], private.json()["id"]]
+    assert [f["id"] for f in client.get("/api/v1/follow-ups", headers=helpdesk).json()] == [shared.json()["id"]]
+    assert client.get(f"/api/v1/follow-ups/{private.json()['id']}", headers=helpdesk).status_code == 404
+    assert client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=helpdesk).json()["delay_cause_label"] == "事業者のリソース不足"
+    for outsider in (token_for("prefecture", TOTTORI), token_for("municipality", KAMIICHI), token_for("viewer")):
+        assert client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=outsider).status_code == 404
+        assert client.get("/api/v1/follow-ups", headers=outsider).json() == []
+    assert client.post(url, headers=token_for("prefecture", TOTTORI), json={
+        "held_on": "2026-10-01", "channel": "phone", "learned": "x"}).status_code == 403
+    for bad in ({"held_on": "2026-10-01", "channel": "fax", "learned": "x"},
+                {"held_on": "2026-10-01", "channel": "phone", "learned": ""},
+                {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "shared_with_national": True},
+                {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "next_check_on": "2026-09-01"},
+                {"held_on": "2099-01-01", "channel": "phone", "learned": "x"}):
+        assert client.post(url, headers=toyama, json=bad).status_code == 422, bad
