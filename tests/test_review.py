@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from pmo import periods
 from pmo.db import session_scope
 from pmo.models import Body, ReportRevision
-from pmo.reports.grid import DONE, IN_PROGRESS, grid_template, load_catalog, state_as_of
+from pmo.reports.grid import DONE, IN_PROGRESS, grid_as_of, load_catalog
 from pmo.reports.writer import NewRevision, write_revisions
 
 NOW = periods.current()
@@ -23,7 +23,6 @@ def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, l
     with session_scope() as s:
         catalog = load_catalog(s)
         body = s.scalar(select(Body).where(Body.code == code))
-        base = {k: st.value[0] for k, st in state_as_of(s, body.id, min(months)).items()}
         revisions = []
         for period in sorted(months):
             revision = 1 + (s.scalar(select(func.max(ReportRevision.revision)).where(
@@ -35,7 +34,7 @@ def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, l
                 key = (catalog.op_by_code[op].id, catalog.step_by_code[step].id)
                 changes[key] = (status, extra.get("planned_start"), extra.get("planned_end"), None, None)
             revisions.append(NewRevision(body.id, period, revision, at, None, "test", at > due, "api", changes))
-        write_revisions(s, body.id, revisions, template=grid_template(catalog, body), base=base)
+        write_revisions(s, body.id, revisions, base_grid=grid_as_of(s, catalog, body, min(months)))
 
 
 def steady(code: str, n_months: int = 6, ops=("koseki",), start_step: int = 1):

@@ -143,7 +143,7 @@ def generate(
                     ))
                     versions += 1
             pending = {}
-        write_revisions(session, body.id, batch, template=grid_template(catalog, body), base={})
+        write_revisions(session, body.id, batch, base_grid=grid_template(catalog, body))
         revisions += len(batch)
     session.flush()
     return DemoResult(len(bodies), revisions, versions, DEMO_START, last_period)

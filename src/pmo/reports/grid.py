@@ -3,6 +3,7 @@
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +21,7 @@ Key = tuple[int, int]  # (operation_id, step_id)
 DEFAULT_VALUE: Value = (NOT_STARTED, None, None, None, None)
 
 
-@dataclass(frozen=True)
-class CellState:
+class CellState(NamedTuple):
     value: Value
     period: int
     revision_id: int
@@ -100,7 +100,7 @@ def state_as_of(session: Session, body_id: int, period: int) -> dict[Key, CellSt
             .where(v.body_id == body_id, v.period <= period)
             .order_by(v.operation_id, v.step_id, v.period, v.revision_id)
         )
-    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows}
+    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows.tuples()}
 
 
 def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:
@@ -140,7 +140,27 @@ def encode_grid(template: bytes, statuses: dict[Key, int]) -> bytes:
     grid = bytearray(template)
     for key, status in statuses.items():
         grid[grid_position(key)] = status
+    return compress_grid(grid)
+
+
+def compress_grid(grid: bytes | bytearray) -> bytes:
+    """The stored form of a raw status grid."""
     return zlib.compress(bytes(grid), 6)
+
+
+def grid_as_of(session: Session, catalog: Catalog, body: Body, period: int) -> bytes:
+    """The body's raw status grid as of period, from its newest period summary (or its template)."""
+    from pmo.models import BodyPeriod
+
+    blob = session.scalar(
+        select(BodyPeriod.statuses).where(BodyPeriod.body_id == body.id, BodyPeriod.period <= period)
+        .order_by(BodyPeriod.period.desc()).limit(1)
+    )
+    template = grid_template(catalog, body)
+    if blob is None:
+        return template
+    grid = decode_grid(blob)
+    return grid + template[len(grid):] if len(grid) < len(template) else grid
 
 
 def decode_grid(blob: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body as RequestBody, File, Header, Query, Response, UploadFile
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
@@ -43,15 +44,13 @@ def get_report(
     body: BodyDep,
     session: ReadSessionDep,
     principal: CurrentUser,
-    response: Response,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ):
     """The body's whole grid as of a period, with the period's revision, submitter and late flag."""
     grid = service.get_grid(session, principal, body, period)
-    if if_none_match and grid.etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
-        return Response(status_code=304, headers={"ETag": grid.etag})
-    response.headers["ETag"] = grid.etag
-    return grid
+    if if_none_match and grid["etag"] in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": grid["etag"]})
+    return Response(orjson.dumps(grid), media_type="application/json", headers={"ETag": grid["etag"]})
 
 
 @router.get("/bodies/{code}/reports", response_model=list[PeriodReports])
@@ -94,7 +93,7 @@ def download_report(
     content, media_type, filename = spreadsheet.export_grid(session, grid, format)
     return Response(
         content, media_type=media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "ETag": grid.etag},
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "ETag": grid["etag"]},
     )
 
 

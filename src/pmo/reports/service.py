@@ -15,11 +15,11 @@ from pmo.errors import Conflict, InvalidInput, PreconditionFailed
 from pmo.models import Body, CellVersion, IdempotencyKey, ReportRevision
 from pmo.reports.grid import (
     DEFAULT_VALUE, DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog,
-    CellState, Key, Value, completed_through, grid_template, latest_period, load_catalog, out_of_order_steps,
-    state_as_of,
+    CellState, Key, Value, completed_through, grid_as_of, grid_template, latest_period, load_catalog,
+    out_of_order_steps, state_as_of,
 )
 from pmo.reports.schemas import (
-    CellChange, CellIn, CellOut, GridOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
+    CellChange, CellIn, CellOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
     RevisionDetail, RevisionSummary, SubmitOut,
 )
 from pmo.reports.writer import NewRevision, rebuild_later_grids, write_revisions
@@ -148,7 +148,7 @@ def submit_report(
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
         raise InvalidInput.at(["header", "Idempotency-Key"], "Idempotency-Key は1〜200文字です。")
     _lock_body(session, body.id)
-    request_hash = _request_hash(period, report, source)
+    request_hash = _request_hash(period, report, source) if idempotency_key else ""
     if idempotency_key:
         seen = session.get(IdempotencyKey, (body.id, idempotency_key))
         if seen is not None:
@@ -165,7 +165,7 @@ def submit_report(
 
     catalog = load_catalog(session)
     resolved = _resolve_cells(catalog, body, period, report.cells)
-    state = state_as_of(session, body.id, period)
+    state = state_as_of(session, body.id, period) if resolved else {}
     changes: dict[Key, Value] = {}
     errors: list[dict] = []
     for index, (key, cell) in enumerate(resolved):
@@ -178,8 +178,9 @@ def submit_report(
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
 
     newest = latest_period(session, body.id)
+    correction = newest is not None and period < newest
     superseded: frozenset[Key] = frozenset()
-    if newest is not None and period < newest:
+    if correction and changes:
         superseded = frozenset(
             (op, step) for op, step in session.execute(
                 select(CellVersion.operation_id, CellVersion.step_id).where(
@@ -196,11 +197,9 @@ def submit_report(
         body_id=body.id, period=period, revision=revision, submitted_at=now, account_id=principal.account_id,
         submitted_by=principal.name, late=now > due, source=source, changes=changes, superseded=superseded,
     )
-    template = grid_template(catalog, body)
-    base = {key: cell_state.value[0] for key, cell_state in state.items()}
-    [revision_id] = write_revisions(session, body.id, [new], template=template, base=base)
-    if newest is not None and period < newest:
-        rebuild_later_grids(session, body.id, period, template)
+    [revision_id] = write_revisions(session, body.id, [new], base_grid=grid_as_of(session, catalog, body, period))
+    if correction and changes:
+        rebuild_later_grids(session, body.id, period, grid_template(catalog, body))
     out = SubmitOut(
         body=body.code, period=periods.fmt(period), revision=revision, revision_id=revision_id, submitted_at=now,
         submitted_by=principal.name, late=new.late, due_at=due, changed=len(changes),
@@ -217,24 +216,39 @@ def submit_report(
     return out
 
 
-def get_grid(session: Session, principal: Principal, body: Body, period_text: str) -> GridOut:
-    """The body's every applicable cell as of period, with the period's latest revision."""
+def _cell_dict(op_code: str, step_code: str, state: CellState | None) -> dict:
+    status, p_start, p_end, a_end, note = state.value if state else DEFAULT_VALUE
+    fmt = periods.fmt
+    return {
+        "operation": op_code, "step": step_code, "status": STATUS_NAMES[status], "planned_start": fmt(p_start),
+        "planned_end": fmt(p_end), "actual_end": fmt(a_end), "note": note,
+        "updated_period": fmt(state.period) if state else None,
+    }
+
+
+def get_grid(session: Session, principal: Principal, body: Body, period_text: str) -> dict:
+    """The body's every applicable cell as of period, with the period's latest revision (GridOut's shape;
+    plain dicts because a grid is 800 cells and is read often)."""
     ensure_readable(principal, body)
     period = parse_period(period_text)
     catalog = load_catalog(session)
     state = state_as_of(session, body.id, period)
-    revisions = list(session.scalars(
-        select(ReportRevision).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
-        .order_by(ReportRevision.revision)
-    ))
+    revisions = session.execute(
+        select(ReportRevision.revision, ReportRevision.submitted_at, ReportRevision.submitted_by, ReportRevision.late)
+        .where(ReportRevision.body_id == body.id, ReportRevision.period == period).order_by(ReportRevision.revision)
+    ).all()
     last = revisions[-1] if revisions else None
-    return GridOut(
-        body=body.code, body_name=body.name, period=periods.fmt(period), reported=bool(revisions),
-        revision=last.revision if last else None, submitted_at=last.submitted_at if last else None,
-        submitted_by=last.submitted_by if last else None, late=revisions[0].late if revisions else None,
-        due_at=periods.due_at(period), etag=report_etag(session, body.id, period),
-        cells=[_cell_out(catalog, key, state.get(key)) for key in catalog.keys_for(body)],
-    )
+    cells = [
+        _cell_dict(op.code, step.code, state.get((op.id, step.id)))
+        for op in catalog.operations_for(body) for step in catalog.steps
+    ]
+    return {
+        "body": body.code, "body_name": body.name, "period": periods.fmt(period), "reported": bool(revisions),
+        "revision": last.revision if last else None,
+        "submitted_at": last.submitted_at.isoformat().replace("+00:00", "Z") if last else None,
+        "submitted_by": last.submitted_by if last else None, "late": revisions[0].late if revisions else None,
+        "due_at": periods.due_at(period).isoformat(), "etag": report_etag(session, body.id, period), "cells": cells,
+    }
 
 
 def _summary(r: ReportRevision) -> RevisionSummary:

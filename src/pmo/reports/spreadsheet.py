@@ -20,7 +20,7 @@ from pmo import periods
 from pmo.errors import InvalidInput, PayloadTooLarge
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
-from pmo.reports.schemas import MAX_CELLS, CellIn, GridOut, ReportIn
+from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn
 from pmo.tabular import neutralize
 
 Format = Literal["xlsx", "csv"]
@@ -56,21 +56,21 @@ COLUMNS = [
 _BY_NAME = {name: col for col in COLUMNS for name in (col.header, *col.aliases)}
 
 
-def _rows(catalog: Catalog, grid: GridOut) -> list[list[str | None]]:
+def _rows(catalog: Catalog, grid: dict) -> list[list[str | None]]:
     rows = []
-    for cell in grid.cells:
-        op, step = catalog.op_by_code[cell.operation], catalog.step_by_code[cell.step]
+    for cell in grid["cells"]:
+        op, step = catalog.op_by_code[cell["operation"]], catalog.step_by_code[cell["step"]]
         rows.append([
-            grid.body, grid.body_name, op.code, op.name, step.code, step.name, step.phase, STATUS_JA[cell.status],
-            cell.planned_start, cell.planned_end, cell.actual_end, neutralize(cell.note),
+            grid["body"], grid["body_name"], op.code, op.name, step.code, step.name, step.phase, STATUS_JA[cell["status"]],
+            cell["planned_start"], cell["planned_end"], cell["actual_end"], neutralize(cell["note"]),
         ])
     return rows
 
 
-def export_grid(session: Session, grid: GridOut, fmt: Format) -> tuple[bytes, str, str]:
+def export_grid(session: Session, grid: dict, fmt: Format) -> tuple[bytes, str, str]:
     """(content, media type, URL-encoded file name) of the grid in the chosen format."""
     rows = _rows(load_catalog(session), grid)
-    name = quote(f"{grid.body}_{grid.body_name}_{grid.period}.{fmt}")
+    name = quote(f"{grid['body']}_{grid['body_name']}_{grid['period']}.{fmt}")
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -79,7 +79,7 @@ def export_grid(session: Session, grid: GridOut, fmt: Format) -> tuple[bytes, st
         return buffer.getvalue().encode("utf-8-sig"), CSV_TYPE, name
     wb = Workbook()
     ws = wb.active
-    ws.title = f"報告 {grid.period}"
+    ws.title = f"報告 {grid['period']}"
     ws.append([c.header for c in COLUMNS])
     for cell in ws[1]:
         cell.font = Font(bold=True)

@@ -1,0 +1,43 @@
+"""FAQ entries and their search index (character bigrams and words, see pmo.faqs.text)."""
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pmo.db import Base, UTCDateTime
+
+FAQ_STATUSES = ("draft", "published")
+
+
+class Faq(Base):
+    """One question and answer; only published entries are shown to bodies."""
+
+    __tablename__ = "faqs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(30))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    source_inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    length: Mapped[float] = mapped_column(Float, comment="weighted number of indexed terms (BM25 document length)")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FaqTerm(Base):
+    """How often (weighted by field) a normalised term occurs in an entry; rewritten on every save."""
+
+    __tablename__ = "faq_terms"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)
+    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id"), primary_key=True, index=True)
+    weight: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,82 @@
+"""Inquiries (問合せ): the question, its messages (public or internal to a tier) and every transition.
+
+Who handles an inquiry is its current tier; the asker is an account (and, for bodies, its body).
+asker_body_id is nullable and the tier a plain string so that askers without a body and further
+tiers can be added without reshaping the table."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pmo.db import Base, UTCDateTime
+
+INQUIRY_STATES = ("open", "awaiting_asker", "answered", "closed")
+TIERS = ("prefecture", "helpdesk")
+VISIBILITIES = ("public", "prefecture", "helpdesk")  # public, or internal to that tier
+
+
+class Inquiry(Base):
+    """One question and where it stands: state, the tier handling it, and that tier's due time."""
+
+    __tablename__ = "inquiries"
+    __table_args__ = (
+        Index("ix_inquiries_prefecture_queue", "prefecture_code", "due_at"),
+        Index("ix_inquiries_helpdesk_queue", "helpdesk_since", "due_at"),
+        Index("ix_inquiries_asker_queue", "asker_body_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(30))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id"))
+    asker_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    asker_role: Mapped[str] = mapped_column(String(20))
+    asker_body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id"))
+    prefecture_code: Mapped[str | None] = mapped_column(String(2), comment="the prefecture tier it belongs to")
+    current_tier: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    helpdesk_since: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="escalated or addressed to the helpdesk")
+    tier_since: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the current tier's clock started")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="the current tier's due time (null once settled)")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="waiting on the asker since")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InquiryMessage(Base):
+    """A message on an inquiry; visibility is public or the tier it is internal to."""
+
+    __tablename__ = "inquiry_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    author_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    author_name: Mapped[str] = mapped_column(String(120))
+    author_party: Mapped[str] = mapped_column(String(20), comment="asker, prefecture or helpdesk")
+    kind: Mapped[str] = mapped_column(String(20), comment="comment, answer, ask_back, reply, reopen")
+    visibility: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InquiryEvent(Base):
+    """One transition of the state machine: who, when, from, to, and a note (e.g. the escalation reason)."""
+
+    __tablename__ = "inquiry_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    actor_name: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    from_tier: Mapped[str | None] = mapped_column(String(20))
+    to_tier: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
