@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     lag_stalled_months: int = Field(default=3, ge=1, description="Lagging: months without any changed cell that count as stalled.")
     lag_peer_months: int = Field(default=3, ge=1, description="Lagging: months behind the kind's national median that count.")
     lag_open_inquiries: int = Field(default=3, ge=1, description="Lagging: open inquiries that count as many.")
-    lag_min_score: float = Field(default=1.0, ge=0, description="Lagging: bodies scoring below this are not listed.")
+    lag_min_score: float = Field(default=2.0, ge=0, description="Lagging: bodies scoring below this are not listed.")
+    sla_prefecture_days: int = Field(default=5, ge=1, le=60, description="Inquiries: business days a prefecture has to answer.")
+    sla_helpdesk_days: int = Field(default=10, ge=1, le=60, description="Inquiries: business days the helpdesk has to answer.")
+    inquiry_reopen_days: int = Field(default=14, ge=0, le=365, description="Inquiries: days after the answer (or closing) within which the asker may reopen.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 
 

@@ -14,7 +14,7 @@ from pmo.db import utcnow
 from pmo.directory import service as directory_service
 from pmo.errors import Forbidden, InvalidInput, NotFound
 from pmo.models import Body, BodyPeriod, Cell, ReportRevision
-from pmo.reports.grid import DONE, NOT_APPLICABLE, latest_period, state_as_of
+from pmo.reports.grid import DONE, NOT_APPLICABLE, state_as_of
 from pmo.review.schemas import (
     LaggingBody, LaggingList, MissingReport, MissingReports, OperationRate, OwnMissing, Reason, ReviewRow, ReviewTable,
 )
@@ -72,8 +72,8 @@ def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
     matrices = cache.get_matrices(session, [period, periods.add_months(period, -1)])
     now, before = matrices[period], matrices[periods.add_months(period, -1)]
     rows = [directory.row_of[b.id] for b in bodies]
-    per_op, overall = completion(directory, now)
-    _, previous = completion(directory, before)
+    per_op, overall = cache.remember(("completion", period), period, lambda: completion(directory, now))
+    _, previous = cache.remember(("completion", before.period), before.period, lambda: completion(directory, before))
     ids = [b.id for b in bodies]
     last = dict(session.execute(
         select(BodyPeriod.body_id, func.max(BodyPeriod.period))
@@ -116,7 +116,7 @@ def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]
         matrices = cache.get_matrices(session, span)
         curves: dict[str, dict[int, float]] = {}
         for p in span:
-            _, overall = completion(directory, matrices[p])
+            _, overall = cache.remember(("completion", p), p, lambda p=p: completion(directory, matrices[p]))
             for kind in KIND_LABELS:
                 mask = directory.kind == kind
                 if mask.any():
@@ -130,8 +130,12 @@ def _overdue_steps(session: Session, bodies: list[Body], period: int) -> dict[in
     """Per body, how many months each step that should have been done by now is overdue."""
     overdue: dict[int, list[int]] = {}
     current = []
+    newest_of = dict(session.execute(
+        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+        .where(BodyPeriod.body_id.in_([b.id for b in bodies])).group_by(BodyPeriod.body_id)
+    ).all())
     for body in bodies:
-        newest = latest_period(session, body.id)
+        newest = newest_of.get(body.id)
         if newest is not None and newest > period:  # looking back: rebuild that period's state
             for state in state_as_of(session, body.id, period).values():
                 end = state.value[2]
