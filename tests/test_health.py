@@ -124,3 +124,32 @@ def test_a_body_under_the_limit_passes(echo_client):
     assert echo_client.post("/_test/raw", content=_chunks(limit)).json() == {"bytes": limit}
     assert echo_client.post("/_test/raw", content=b"x" * limit).json() == {"bytes": limit}
     assert echo_client.post("/_test/model", json={"text": "あ" * 1000}).json() == {"chars": 1000}
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from pathlib import Path
+
+    from pmo.config import PROJECT_ROOT, Settings
+
+    readme = Path(PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f"PMO_{name.upper()}" for name in Settings.model_fields if f"`PMO_{name.upper()}`" not in readme]
+    assert not missing, f"document these settings in README.md: {missing}"
+
+
+def test_access_log_is_json_with_the_request_id(client, caplog):
+    import json
+    import logging
+
+    from pmo.logs import JsonFormatter, request_id
+
+    with caplog.at_level(logging.INFO, logger="pmo.access"):
+        r = client.get("/healthz", headers={"X-Request-Id": "trace-123"})
+    record = next(rec for rec in caplog.records if rec.name == "pmo.access")
+    assert (record.route, record.status, record.method) == ("/healthz", 200, "GET")
+    assert r.headers["x-request-id"] == "trace-123"
+    token = request_id.set("trace-123")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["request_id"] == "trace-123" and line["msg"] == "request" and line["duration_ms"] >= 0

@@ -237,6 +237,30 @@ def demo(
     )
 
 
+@app.command("backup")
+def backup_command(target: Annotated[Path, typer.Argument(help="file to write")]) -> None:
+    """Write a consistent copy of the database (online; SQLite backup API or pg_dump)."""
+    from pmo.backup import BackupError, backup
+
+    try:
+        backup(target)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"backup written to {target}")
+
+
+@app.command("restore")
+def restore_command(source: Annotated[Path, typer.Argument(help="file written by `pmo backup`")]) -> None:
+    """Replace the database's contents with a backup (stop the service first)."""
+    from pmo.backup import BackupError, restore
+
+    try:
+        restore(source)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"restored from {source}")
+
+
 @app.command("export-openapi")
 def export_openapi(output: Annotated[Path, typer.Option(help="where to write; - for stdout")] = PROJECT_ROOT / "openapi" / "openapi.json") -> None:
     """Write the OpenAPI document generated from the app."""
@@ -260,7 +284,8 @@ def serve(
     """Serve the API and pages with uvicorn."""
     import uvicorn
 
-    uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                access_log=False, log_config=None)  # pmo logs each request itself, as JSON with its request id
 
 
 if __name__ == "__main__":

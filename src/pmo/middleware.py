@@ -1,10 +1,15 @@
 """Pure ASGI middleware: request ids, security headers, body-size limit, Prometheus metrics."""
 
 import json
+import logging
 import time
 import uuid
 
 from prometheus_client import Counter, Histogram
+
+from pmo import logs
+
+access_log = logging.getLogger("pmo.access")
 
 REQUESTS = Counter("pmo_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -90,8 +95,11 @@ class ObservabilityMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = dict(scope["headers"]).get(b"x-request-id", b"")[:64] or uuid.uuid4().hex.encode()
-        scope.setdefault("state", {})["request_id"] = request_id.decode("latin-1")
+        supplied = dict(scope["headers"]).get(b"x-request-id", b"")[:64]
+        clean = supplied.isascii() and supplied.decode("ascii").isprintable()
+        request_id = supplied if supplied and clean else uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode("ascii")
+        token = logs.request_id.set(request_id.decode("ascii"))
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -109,8 +117,14 @@ class ObservabilityMiddleware:
         finally:
             template = _route_template(scope)
             method = scope["method"]
+            elapsed = time.perf_counter() - started
             REQUESTS.labels(method, template, str(status_holder["status"])).inc()
-            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            LATENCY.labels(method, template).observe(elapsed)
+            access_log.info(
+                "request", extra={"method": method, "path": scope["path"], "route": template,
+                                  "status": status_holder["status"], "duration_ms": round(elapsed * 1000, 1)},
+            )
+            logs.request_id.reset(token)
 
 
 def _route_template(scope) -> str:
