@@ -12,7 +12,10 @@ from pmo.accounts.router import router as accounts_router
 from pmo.config import get_settings
 from pmo.directory.router import router as directory_router
 from pmo.errors import PmoError
+from pmo.faqs.router import router as faqs_router
 from pmo.health.router import router as health_router
+from pmo.inquiries.router import router as inquiries_router
+from pmo.notices.router import router as notices_router
 from pmo.reports.router import router as reports_router
 from pmo.stats.router import router as stats_router
 from pmo.review.router import router as review_router
@@ -118,7 +121,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     for router in (
-        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router, stats_router,
+        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router, inquiries_router,
+        faqs_router, notices_router, stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)

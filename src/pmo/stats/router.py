@@ -13,7 +13,8 @@ from pmo.deps import OptionalUser, StatsSessionDep
 from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.matrix import cache
-from pmo.stats.schemas import Distribution, ProgressTable, Reporting, SystemsTable, TrendTable
+from pmo.stats.inquiries import inquiries as inquiry_table
+from pmo.stats.schemas import Distribution, InquiryTable, ProgressTable, Reporting, SystemsTable, TrendTable
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -111,4 +112,14 @@ def systems(
 ):
     """特定移行支援システム counts by reason, prefecture or kind (the register as it stands now)."""
     return Response(orjson.dumps(service.systems(session, by)), media_type="application/json",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@_get_and_head("/inquiries", response_model=InquiryTable)
+def inquiries(
+    session: StatsSessionDep, _: Reader,
+    by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
+):
+    """Inquiry counts (and the bodies asking) by operation, tier, state or category, small groups suppressed."""
+    return Response(orjson.dumps(inquiry_table(session, by)), media_type="application/json",
                     headers={"Cache-Control": "no-cache"})

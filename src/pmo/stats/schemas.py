@@ -107,3 +107,23 @@ class SystemsTable(BaseModel):
     by: list[str]
     k: int
     cells: list[SystemsCell]
+
+
+class InquiryCount(BaseModel):
+    suppressed: Suppressed
+    n_inquiries: int | None = Field(description="inquiries in the group")
+    n_bodies: int | None = Field(description="distinct bodies that asked them")
+
+
+class InquiryCell(InquiryCount):
+    operation: str | None = None
+    tier: str | None = None
+    state: str | None = None
+    category: str | None = None
+
+
+class InquiryTable(BaseModel):
+    by: Literal["operation", "tier", "state", "category"]
+    k: int
+    total: InquiryCount
+    cells: list[InquiryCell]

@@ -1,0 +1,50 @@
+"""FAQ endpoints: search, read, create (or promote an answered inquiry), update."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
+from pmo.auth import Principal
+from pmo.faqs import service
+from pmo.faqs.schemas import DraftedFaq, FaqOut, FaqPage, FaqStatus, FaqUpdate, FaqCreate
+from pmo.inquiries.schemas import Category
+
+router = APIRouter(tags=["faq"])
+FaqId = Annotated[int, Path(ge=1, le=2_147_483_647, description="FAQ id")]
+Editor = Annotated[Principal, require_role(*service.EDITORS)]
+
+
+@router.get("/faqs", response_model=FaqPage)
+def search_faqs(
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    q: Annotated[str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance")] = None,
+    operation: Annotated[str | None, Query(max_length=40)] = None,
+    step: Annotated[str | None, Query(max_length=3)] = None,
+    category: Category | None = None,
+    status: Annotated[FaqStatus | None, Query(description="drafts are visible to the helpdesk and admin only")] = None,
+    limit: Annotated[int, Query(ge=1)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    """FAQ entries: with q, ranked by relevance (Japanese text search); otherwise newest first."""
+    return service.search(session, principal, q=q, operation=operation, step=step, status=status, category=category,
+                          limit=limit, offset=offset)
+
+
+@router.get("/faqs/{faq_id}", response_model=FaqOut)
+def get_faq(faq_id: FaqId, session: ReadSessionDep, principal: CurrentUser):
+    """One entry (drafts only for the helpdesk and admin)."""
+    return service.get(session, principal, faq_id)
+
+
+@router.post("/faqs", response_model=DraftedFaq, status_code=201)
+def create_faq(data: FaqCreate, session: SessionDep, principal: Editor):
+    """Create an entry (helpdesk), or draft one from an answered inquiry with the asker's identity removed."""
+    return service.create(session, principal, data)
+
+
+@router.put("/faqs/{faq_id}", response_model=FaqOut)
+def update_faq(faq_id: FaqId, data: FaqUpdate, session: SessionDep, principal: Editor):
+    """Replace an entry (helpdesk); status published shows it to every body."""
+    return service.update(session, principal, faq_id, data)

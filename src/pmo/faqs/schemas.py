@@ -1,0 +1,75 @@
+"""FAQ payloads and views."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pmo.inquiries.schemas import Category
+
+FaqStatus = Literal["draft", "published"]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=20000)]
+
+
+class FaqCreate(BaseModel):
+    """A new entry; with from_inquiry the omitted fields are drafted from that inquiry (identities removed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_inquiry: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="id of an answered inquiry")] = None
+    title: Title | None = None
+    question: LongText | None = None
+    answer: LongText | None = None
+    category: Category | None = None
+    operation: Annotated[str | None, Field(max_length=40)] = None
+    step: Annotated[str | None, Field(max_length=3)] = None
+    status: FaqStatus = "draft"
+
+
+class FaqUpdate(BaseModel):
+    """The whole entry as it should be; status published makes it visible to every body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    question: LongText
+    answer: LongText
+    category: Category | None = None
+    operation: Annotated[str | None, Field(max_length=40)] = None
+    step: Annotated[str | None, Field(max_length=3)] = None
+    status: FaqStatus
+
+
+class Removed(BaseModel):
+    kind: Literal["body_name", "body_code", "person", "email", "phone"]
+    text: str = Field(description="what was removed")
+    count: int
+
+
+class FaqOut(BaseModel):
+    id: int
+    title: str
+    question: str
+    answer: str
+    category: Category | None
+    category_label: str | None
+    operation: str | None
+    step: str | None
+    status: FaqStatus
+    source_inquiry: int | None = Field(None, description="the inquiry it was drafted from (helpdesk and admin only)")
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    score: float | None = Field(None, description="relevance to q (BM25 over character bigrams)")
+
+
+class DraftedFaq(FaqOut):
+    removed: list[Removed] = Field(description="identities removed from the inquiry's text: check before publishing")
+
+
+class FaqPage(BaseModel):
+    items: list[FaqOut]
+    total: int
+    limit: int
+    offset: int

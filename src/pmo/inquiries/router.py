@@ -1,0 +1,94 @@
+"""Inquiry endpoints: file, the caller's queue, one inquiry, messages and the state machine's transitions."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body as RequestBody, Path, Query
+
+from pmo.deps import CurrentUser, ReadSessionDep, SessionDep
+from pmo.inquiries import service
+from pmo.inquiries.schemas import (
+    Category, CloseIn, FiledInquiry, InquiryIn, InquiryOut, InquiryPage, MessageIn, ReasonIn, Similar, TextIn, Tier,
+)
+
+router = APIRouter(tags=["inquiries"])
+InquiryId = Annotated[int, Path(ge=1, le=2_147_483_647, description="inquiry id")]
+
+
+@router.post("/inquiries", response_model=FiledInquiry, status_code=201)
+def file_inquiry(data: InquiryIn, session: SessionDep, principal: CurrentUser):
+    """File an inquiry (a municipality's goes to its prefecture, a prefecture's to the helpdesk); similar FAQ and own open inquiries are suggested."""
+    return service.file(session, principal, data)
+
+
+@router.get("/inquiries", response_model=InquiryPage)
+def list_inquiries(
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    status: Annotated[str | None, Query(description="open, awaiting_asker, answered, closed or active; comma-separated")] = None,
+    overdue: Annotated[bool | None, Query(description="only (true) or no (false) inquiries past their due time")] = None,
+    tier: Tier | None = None,
+    category: Category | None = None,
+    operation: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    """The caller's queue: the inquiries it may see, soonest due first, with overdue flags; paged."""
+    return service.queue(session, principal, status=status, overdue=overdue, tier=tier, category=category,
+                         operation=operation, limit=limit, offset=offset)
+
+
+@router.get("/inquiries/similar", response_model=Similar)
+def similar_inquiries(
+    session: ReadSessionDep, principal: CurrentUser, q: Annotated[str, Query(min_length=1, max_length=500)],
+):
+    """Published FAQ entries and the caller's own open inquiries resembling q (check before filing)."""
+    return service.similar(session, principal, q)
+
+
+@router.get("/inquiries/{inquiry_id}", response_model=InquiryOut)
+def get_inquiry(inquiry_id: InquiryId, session: ReadSessionDep, principal: CurrentUser):
+    """One inquiry with the messages the caller may read and its history (404 unless the caller may see it)."""
+    return service.get(session, principal, inquiry_id)
+
+
+@router.post("/inquiries/{inquiry_id}/messages", response_model=InquiryOut, status_code=201)
+def add_message(inquiry_id: InquiryId, data: MessageIn, session: SessionDep, principal: CurrentUser):
+    """Add a message, public or internal to your tier; the asker's message while asked back is its reply."""
+    return service.add_message(session, principal, inquiry_id, data)
+
+
+@router.post("/inquiries/{inquiry_id}/answer", response_model=InquiryOut)
+def answer(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
+    """Answer (the tier handling it): open → answered."""
+    return service.act(session, principal, inquiry_id, "answer", text=data.text)
+
+
+@router.post("/inquiries/{inquiry_id}/ask-back", response_model=InquiryOut)
+def ask_back(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
+    """Ask the asker for more (the tier handling it): open → awaiting_asker; the due time's clock stops."""
+    return service.act(session, principal, inquiry_id, "ask_back", text=data.text)
+
+
+@router.post("/inquiries/{inquiry_id}/reply", response_model=InquiryOut)
+def reply(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
+    """Reply to a question back (the asker): awaiting_asker → open; the due time moves by the paused business days."""
+    return service.act(session, principal, inquiry_id, "reply", text=data.text)
+
+
+@router.post("/inquiries/{inquiry_id}/escalate", response_model=InquiryOut)
+def escalate(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
+    """Escalate to the national helpdesk with a reason (the prefecture handling it); the helpdesk's clock starts."""
+    return service.act(session, principal, inquiry_id, "escalate", text=data.reason)
+
+
+@router.post("/inquiries/{inquiry_id}/close", response_model=InquiryOut)
+def close(inquiry_id: InquiryId, session: SessionDep, principal: CurrentUser,
+          data: Annotated[CloseIn | None, RequestBody()] = None):
+    """Close (the asker): settled, or withdrawn before an answer."""
+    return service.act(session, principal, inquiry_id, "close", text=data.note if data else None)
+
+
+@router.post("/inquiries/{inquiry_id}/reopen", response_model=InquiryOut)
+def reopen(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
+    """Reopen an answered or closed inquiry (the asker, within PMO_INQUIRY_REOPEN_DAYS), saying what is still unclear."""
+    return service.act(session, principal, inquiry_id, "reopen", text=data.reason)

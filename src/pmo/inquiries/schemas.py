@@ -1,0 +1,152 @@
+"""Inquiry payloads and views."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+State = Literal["open", "awaiting_asker", "answered", "closed"]
+Tier = Literal["prefecture", "helpdesk"]
+Party = Literal["asker", "prefecture", "helpdesk"]
+Action = Literal["answer", "ask_back", "reply", "escalate", "close", "reopen", "comment"]
+Category = Literal[
+    "specification", "fit_gap", "government_cloud", "data_migration", "schedule", "deferred_system", "funding",
+    "procurement", "other",
+]
+CATEGORY_LABELS = {
+    "specification": "標準仕様書", "fit_gap": "Fit&Gap・業務の見直し", "government_cloud": "ガバメントクラウド",
+    "data_migration": "データ移行", "schedule": "移行スケジュール", "deferred_system": "特定移行支援システム",
+    "funding": "補助金・経費", "procurement": "調達・契約", "other": "その他",
+}
+STATE_LABELS = {"open": "対応中", "awaiting_asker": "質問者の回答待ち", "answered": "回答済み", "closed": "完了"}
+TIER_LABELS = {"prefecture": "都道府県", "helpdesk": "国のヘルプデスク"}
+Text = Annotated[str, Field(min_length=1, max_length=10000)]
+
+
+class InquiryIn(BaseModel):
+    """A new inquiry: a municipality's goes to its prefecture, a prefecture's to the national helpdesk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=200, examples=["Fit&Gap分析の進め方について"])]
+    question: Text
+    category: Category
+    operation: Annotated[str | None, Field(max_length=40, description="operation code, e.g. jumin_kiroku")] = None
+    step: Annotated[str | None, Field(max_length=3, description="step code S01–S40")] = None
+
+
+class MessageIn(BaseModel):
+    """A message; internal ones are seen only by the author's own tier (never by the asker)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text
+    internal: bool = Field(False, description="a note internal to your tier (prefecture or helpdesk)")
+
+
+class TextIn(BaseModel):
+    """The text of an answer, a question back to the asker, or a reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text
+
+
+class ReasonIn(BaseModel):
+    """Why: the escalation reason, or what is still unclear when reopening."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str | None, Field(max_length=4000)] = None
+
+
+class Asker(BaseModel):
+    role: str
+    account: str
+    body: str | None = Field(None, description="the asking body's code")
+    body_name: str | None = None
+
+
+class MessageOut(BaseModel):
+    id: int
+    author: str
+    party: Party
+    kind: Literal["comment", "answer", "ask_back", "reply", "reopen"]
+    visibility: Literal["public", "prefecture", "helpdesk"] = Field(description="public, or the tier it is internal to")
+    text: str
+    created_at: datetime
+
+
+class EventOut(BaseModel):
+    at: datetime
+    actor: str
+    action: Literal["file", "answer", "ask_back", "reply", "escalate", "close", "reopen"]
+    from_state: State | None
+    to_state: State
+    from_tier: Tier | None
+    to_tier: Tier
+    note: str | None
+
+
+class InquirySummary(BaseModel):
+    id: int
+    title: str
+    category: Category
+    category_label: str
+    operation: str | None
+    step: str | None
+    asker: Asker
+    state: State
+    state_label: str
+    tier: Tier
+    tier_label: str
+    due_at: datetime | None = Field(description="when the current tier should have answered (null once answered or closed)")
+    overdue: bool = Field(description="open and past its due time")
+    paused: bool = Field(description="waiting on the asker: the clock is stopped")
+    created_at: datetime
+    updated_at: datetime
+
+
+class InquiryOut(InquirySummary):
+    question: str
+    answered_at: datetime | None
+    closed_at: datetime | None
+    reopen_until: datetime | None = Field(description="the asker may reopen until then")
+    allowed_actions: list[Action] = Field(description="what the caller may do now")
+    messages: list[MessageOut]
+    history: list[EventOut]
+
+
+class SimilarFaq(BaseModel):
+    id: int
+    title: str
+    score: float
+
+
+class SimilarInquiry(BaseModel):
+    id: int
+    title: str
+    state: State
+    score: float = Field(description="share of the query's terms the inquiry contains")
+
+
+class Similar(BaseModel):
+    faqs: list[SimilarFaq]
+    inquiries: list[SimilarInquiry] = Field(description="the caller's own open inquiries")
+
+
+class FiledInquiry(InquiryOut):
+    similar: Similar = Field(description="published FAQ entries and own open inquiries that look alike")
+
+
+class InquiryPage(BaseModel):
+    items: list[InquirySummary]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,469 @@
+"""Inquiries: filing, the queue, and every transition of one explicit state machine.
+
+Refusals follow the project's rule for rows whose existence is private: an inquiry the caller may
+not see is 404 (never 403); a visible inquiry and the wrong role for the action is 403; the right
+role at the wrong moment (state or tier) is 409 naming where the inquiry stands."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from pmo import audit
+from pmo.auth import Principal
+from pmo.config import get_settings
+from pmo.db import utcnow
+from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from pmo.faqs import service as faqs
+from pmo.faqs.text import coverage, query_terms, tokens
+from pmo.inquiries.calendar import add_business_days, business_days_between
+from pmo.inquiries.schemas import (
+    CATEGORY_LABELS, STATE_LABELS, TIER_LABELS, Asker, EventOut, FiledInquiry, InquiryIn, InquiryOut, InquiryPage,
+    InquirySummary, MessageIn, MessageOut, Similar, SimilarInquiry,
+)
+from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
+
+ACTIVE = ("open", "awaiting_asker")
+SIMILAR_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the state machine: who (party) may take action from which states at which tier."""
+
+    action: str
+    party: str  # asker | prefecture (the inquiry's prefecture, handling it) | helpdesk
+    sources: tuple[str, ...]
+    tier: str | None  # the tier the inquiry must be at; None: any
+    to_state: str
+    to_tier: str | None  # None: stays where it is
+
+
+# The whole state machine. "file" (→ open) is the creation; everything else is here.
+TRANSITIONS = (
+    Transition("answer", "prefecture", ("open",), "prefecture", "answered", None),
+    Transition("answer", "helpdesk", ("open",), "helpdesk", "answered", None),
+    Transition("ask_back", "prefecture", ("open",), "prefecture", "awaiting_asker", None),
+    Transition("ask_back", "helpdesk", ("open",), "helpdesk", "awaiting_asker", None),
+    Transition("escalate", "prefecture", ("open",), "prefecture", "open", "helpdesk"),
+    Transition("reply", "asker", ("awaiting_asker",), None, "open", None),
+    Transition("close", "asker", ("open", "awaiting_asker", "answered"), None, "closed", None),
+    Transition("reopen", "asker", ("answered", "closed"), None, "open", None),
+)
+ACTION_LABELS = {
+    "answer": "回答", "ask_back": "質問者への確認（差戻し）", "reply": "確認への返答", "escalate": "ヘルプデスクへのエスカレーション",
+    "close": "完了（クローズ）", "reopen": "再開", "comment": "メッセージの追加",
+}
+PARTY_LABELS = {"asker": "質問者", "prefecture": "所管の都道府県", "helpdesk": "国のヘルプデスク"}
+INTERNAL_TO = {"prefecture": "prefecture", "helpdesk": "helpdesk"}  # role → the tier its internal notes belong to
+READABLE = {"municipality": ("public",), "prefecture": ("public", "prefecture"), "helpdesk": ("public", "helpdesk")}
+
+
+# --- who sees what ------------------------------------------------------------------------------
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Which inquiries principal may see: the asker's own, its prefecture's, the helpdesk's once they reach it."""
+    if principal.role == "admin":
+        return true()
+    if principal.role == "municipality" and principal.body_id is not None:
+        return Inquiry.asker_body_id == principal.body_id
+    if principal.role == "prefecture" and principal.prefecture_code:
+        return Inquiry.prefecture_code == principal.prefecture_code
+    if principal.role == "helpdesk":
+        return Inquiry.helpdesk_since.is_not(None)
+    return false()
+
+
+def _own(principal: Principal) -> ColumnElement[bool]:
+    """Inquiries principal asked itself (its body's, or its account's when it has no body)."""
+    if principal.body_id is not None:
+        return and_(Inquiry.asker_body_id == principal.body_id, Inquiry.asker_role == principal.role)
+    return Inquiry.asker_account_id == principal.account_id
+
+
+def is_asker(principal: Principal, inq: Inquiry) -> bool:
+    if inq.asker_body_id is not None:
+        return principal.body_id == inq.asker_body_id and principal.role == inq.asker_role
+    return principal.account_id == inq.asker_account_id
+
+
+def parties(principal: Principal, inq: Inquiry) -> set[str]:
+    """The roles principal plays on this inquiry (empty for admin, who only reads)."""
+    if is_asker(principal, inq):
+        return {"asker"}
+    if principal.role == "prefecture" and principal.prefecture_code == inq.prefecture_code:
+        return {"prefecture"}
+    if principal.role == "helpdesk" and inq.helpdesk_since is not None:
+        return {"helpdesk"}
+    return set()
+
+
+def _readable_messages(principal: Principal) -> tuple[str, ...] | None:
+    return None if principal.role == "admin" else READABLE.get(principal.role, ("public",))
+
+
+# --- due times ----------------------------------------------------------------------------------
+
+
+def sla_days(tier: str) -> int:
+    settings = get_settings()
+    return settings.sla_prefecture_days if tier == "prefecture" else settings.sla_helpdesk_days
+
+
+def _start_clock(inq: Inquiry, tier: str, now: datetime) -> None:
+    inq.current_tier = tier
+    inq.tier_since = now
+    inq.due_at = add_business_days(now, sla_days(tier))
+    inq.paused_at = None
+
+
+def reopen_until(inq: Inquiry) -> datetime | None:
+    """The asker may reopen until N days after the answer (or, if never answered, after closing)."""
+    if inq.state not in ("answered", "closed"):
+        return None
+    anchor = inq.answered_at or inq.closed_at
+    return anchor + timedelta(days=get_settings().inquiry_reopen_days) if anchor else None
+
+
+def _overdue(inq: Inquiry, now: datetime) -> bool:
+    return inq.state == "open" and inq.due_at is not None and inq.due_at < now
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Labels:
+    asker_account: str
+    body_code: str | None
+    body_name: str | None
+    operation: str | None
+    step: str | None
+
+
+def _summary_fields(inq: Inquiry, labels: _Labels, now: datetime) -> dict:
+    return dict(
+        id=inq.id, title=inq.title, category=inq.category, category_label=CATEGORY_LABELS.get(inq.category, inq.category),
+        operation=labels.operation, step=labels.step,
+        asker=Asker(role=inq.asker_role, account=labels.asker_account, body=labels.body_code, body_name=labels.body_name),
+        state=inq.state, state_label=STATE_LABELS[inq.state], tier=inq.current_tier, tier_label=TIER_LABELS[inq.current_tier],
+        due_at=inq.due_at, overdue=_overdue(inq, now), paused=inq.state == "awaiting_asker",
+        created_at=inq.created_at, updated_at=inq.updated_at,
+    )
+
+
+def _with_labels(query: Select) -> Select:
+    return (
+        query.add_columns(Account.name, Body.code, Body.name, Operation.code, Step.code)
+        .join(Account, Account.id == Inquiry.asker_account_id)
+        .outerjoin(Body, Body.id == Inquiry.asker_body_id)
+        .outerjoin(Operation, Operation.id == Inquiry.operation_id)
+        .outerjoin(Step, Step.id == Inquiry.step_id)
+    )
+
+
+def allowed_actions(principal: Principal, inq: Inquiry, now: datetime | None = None) -> list[str]:
+    """The actions principal may take on inq right now."""
+    now = now or utcnow()
+    mine = parties(principal, inq)
+    out = []
+    for t in TRANSITIONS:
+        if t.party in mine and inq.state in t.sources and t.tier in (None, inq.current_tier) and t.action not in out:
+            if t.action == "reopen" and (reopen_until(inq) or now) < now:
+                continue
+            out.append(t.action)
+    if mine and inq.state != "closed":
+        out.append("comment")
+    return out
+
+
+def _detail(session: Session, principal: Principal, inq: Inquiry, labels: _Labels, now: datetime) -> InquiryOut:
+    readable = _readable_messages(principal)
+    messages = select(InquiryMessage).where(InquiryMessage.inquiry_id == inq.id)
+    if readable is not None:
+        messages = messages.where(InquiryMessage.visibility.in_(readable))
+    events = session.scalars(select(InquiryEvent).where(InquiryEvent.inquiry_id == inq.id).order_by(InquiryEvent.id))
+    return InquiryOut(
+        **_summary_fields(inq, labels, now), question=inq.question, answered_at=inq.answered_at, closed_at=inq.closed_at,
+        reopen_until=reopen_until(inq), allowed_actions=allowed_actions(principal, inq, now),
+        messages=[
+            MessageOut(id=m.id, author=m.author_name, party=m.author_party, kind=m.kind, visibility=m.visibility,
+                       text=m.text, created_at=m.created_at)
+            for m in session.scalars(messages.order_by(InquiryMessage.id))
+        ],
+        history=[
+            EventOut(at=e.at, actor=e.actor_name, action=e.action, from_state=e.from_state, to_state=e.to_state,
+                     from_tier=e.from_tier, to_tier=e.to_tier, note=e.note)
+            for e in events
+        ],
+    )
+
+
+def _load(session: Session, principal: Principal, inquiry_id: int, *, for_update: bool = False) -> tuple[Inquiry, _Labels]:
+    """The inquiry with its labels; 404 when it does not exist or principal may not see it."""
+    query = _with_labels(select(Inquiry).where(Inquiry.id == inquiry_id, visible_to(principal)))
+    if for_update:
+        query = query.with_for_update(of=Inquiry)
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"問合せ {inquiry_id} はありません。")
+    inq, *rest = row
+    return inq, _Labels(*rest)
+
+
+def get(session: Session, principal: Principal, inquiry_id: int) -> InquiryOut:
+    """One inquiry with the messages the caller may read and its whole history."""
+    inq, labels = _load(session, principal, inquiry_id)
+    return _detail(session, principal, inq, labels, utcnow())
+
+
+# --- filing -------------------------------------------------------------------------------------
+
+
+def _resolve(session: Session, model, code: str | None, field: str, what: str, hint: str) -> int | None:
+    if code is None:
+        return None
+    found = session.scalar(select(model.id).where(model.code == code))
+    if found is None:
+        raise InvalidInput.at(["body", field], f"{what} {code!r} はありません（{hint}）。", input=code)
+    return found
+
+
+def resolve_operation_step(session: Session, operation: str | None, step: str | None) -> tuple[int | None, int | None]:
+    """Ids of an optional operation and step code (422 naming the field when unknown)."""
+    return (
+        _resolve(session, Operation, operation, "operation", "業務コード", "/api/v1/operations を参照"),
+        _resolve(session, Step, step, "step", "ステップコード", "S01〜S40"),
+    )
+
+
+def _event(session: Session, inq: Inquiry, principal: Principal, action: str, from_state: str | None,
+           from_tier: str | None, note: str | None, now: datetime) -> None:
+    session.add(InquiryEvent(
+        inquiry_id=inq.id, at=now, actor_account_id=principal.account_id, actor_name=principal.name, action=action,
+        from_state=from_state, to_state=inq.state, from_tier=from_tier, to_tier=inq.current_tier, note=note,
+    ))
+
+
+def _message(session: Session, inq: Inquiry, principal: Principal, party: str, kind: str, visibility: str, text: str,
+             now: datetime) -> None:
+    session.add(InquiryMessage(
+        inquiry_id=inq.id, author_account_id=principal.account_id, author_name=principal.name, author_party=party,
+        kind=kind, visibility=visibility, text=text, created_at=now,
+    ))
+
+
+def file(session: Session, principal: Principal, data: InquiryIn, *, now: datetime | None = None) -> FiledInquiry:
+    """File an inquiry: a municipality's lands at its prefecture, a prefecture's at the national helpdesk."""
+    now = now or utcnow()
+    if principal.role == "municipality":
+        tier = "prefecture"
+    elif principal.role == "prefecture":
+        tier = "helpdesk"
+    else:
+        raise Forbidden(f"問合せを登録できるのは市区町村・都道府県のアカウントです（あなたのロール: {principal.role}）。")
+    if principal.body_id is None:
+        raise Forbidden("団体に結び付いていないアカウントは問合せを登録できません。")
+    operation_id, step_id = resolve_operation_step(session, data.operation, data.step)
+    inq = Inquiry(
+        title=data.title.strip(), question=data.question, category=data.category, operation_id=operation_id, step_id=step_id,
+        asker_account_id=principal.account_id, asker_role=principal.role, asker_body_id=principal.body_id,
+        prefecture_code=principal.prefecture_code, state="open", created_at=now, updated_at=now,
+        helpdesk_since=now if tier == "helpdesk" else None,
+    )
+    _start_clock(inq, tier, now)
+    session.add(inq)
+    session.flush()
+    _event(session, inq, principal, "file", None, None, None, now)
+    audit.record(session, principal, "inquiry.file", f"inquiry:{inq.id}", {"tier": tier, "category": data.category})
+    session.flush()
+    suggestions = similar(session, principal, f"{data.title}", exclude_id=inq.id)
+    inq, labels = _load(session, principal, inq.id)
+    return FiledInquiry(**_detail(session, principal, inq, labels, now).model_dump(), similar=suggestions)
+
+
+# --- transitions --------------------------------------------------------------------------------
+
+
+def _transition(principal: Principal, inq: Inquiry, action: str, now: datetime) -> Transition:
+    """The row of the state machine that applies, or 403 (not yours to do) / 409 (not now)."""
+    mine = parties(principal, inq)
+    rows = [t for t in TRANSITIONS if t.action == action]
+    candidates = [t for t in rows if t.party in mine]
+    if not candidates:
+        who = "・".join(dict.fromkeys(PARTY_LABELS[t.party] for t in rows))
+        raise Forbidden(f"{ACTION_LABELS[action]}は{who}が行う操作です。")
+    for t in candidates:
+        if inq.state in t.sources and t.tier in (None, inq.current_tier):
+            return t
+    raise Conflict(
+        f"この問合せは現在「{STATE_LABELS[inq.state]}」（担当: {TIER_LABELS[inq.current_tier]}）のため、"
+        f"{ACTION_LABELS[action]}はできません。",
+        detail={"state": inq.state, "tier": inq.current_tier, "allowed_actions": allowed_actions(principal, inq, now)},
+    )
+
+
+def act(session: Session, principal: Principal, inquiry_id: int, action: str, *, text: str | None = None,
+        now: datetime | None = None) -> InquiryOut:
+    """Take one transition (answer, ask_back, reply, escalate, close, reopen) with its text or reason."""
+    now = now or utcnow()
+    inq, labels = _load(session, principal, inquiry_id, for_update=True)
+    t = _transition(principal, inq, action, now)
+    party = t.party
+    from_state, from_tier = inq.state, inq.current_tier
+    note = None
+    if action == "reopen":
+        until = reopen_until(inq)
+        if until is not None and until < now:
+            raise Conflict(
+                f"この問合せは「{STATE_LABELS[inq.state]}」になってから再開できる期間（{get_settings().inquiry_reopen_days}日）を"
+                "過ぎています。新しい問合せとして登録してください。",
+                detail={"state": inq.state, "tier": inq.current_tier, "reopen_until": until.isoformat()},
+            )
+    inq.state = t.to_state
+    if action == "answer":
+        inq.answered_at, inq.due_at, inq.paused_at = now, None, None
+        _message(session, inq, principal, party, "answer", "public", text or "", now)
+    elif action == "ask_back":
+        inq.paused_at = now
+        _message(session, inq, principal, party, "ask_back", "public", text or "", now)
+    elif action == "reply":
+        if inq.paused_at is not None and inq.due_at is not None:
+            inq.due_at = add_business_days(inq.due_at, business_days_between(inq.paused_at, now))
+        inq.paused_at = None
+        _message(session, inq, principal, party, "reply", "public", text or "", now)
+    elif action == "escalate":
+        inq.helpdesk_since = inq.helpdesk_since or now
+        _start_clock(inq, t.to_tier or "helpdesk", now)
+        note = text
+    elif action == "close":
+        inq.closed_at, inq.due_at, inq.paused_at = now, None, None
+        note = text
+    elif action == "reopen":
+        inq.answered_at = inq.closed_at = None
+        _start_clock(inq, inq.current_tier, now)
+        _message(session, inq, principal, party, "reopen", "public", text or "", now)
+        note = text
+    inq.updated_at = now
+    _event(session, inq, principal, action, from_state, from_tier, note, now)
+    audit.record(session, principal, f"inquiry.{action}", f"inquiry:{inq.id}",
+                 {"from": [from_state, from_tier], "to": [inq.state, inq.current_tier]})
+    session.flush()
+    return _detail(session, principal, inq, labels, now)
+
+
+def add_message(session: Session, principal: Principal, inquiry_id: int, data: MessageIn, *,
+                now: datetime | None = None) -> InquiryOut:
+    """Add a message. The asker's message while it is being asked back is its reply (the clock restarts)."""
+    now = now or utcnow()
+    inq, labels = _load(session, principal, inquiry_id, for_update=True)
+    mine = parties(principal, inq)
+    if not mine:
+        raise Forbidden("この問合せにメッセージを書けるのは、質問者・所管の都道府県・（エスカレーション後の）ヘルプデスクです。")
+    if inq.state == "closed":
+        raise Conflict("この問合せは「完了」です。メッセージを追加するには先に再開（reopen）してください。",
+                       detail={"state": inq.state, "tier": inq.current_tier})
+    party = next(iter(mine))
+    if data.internal and principal.role not in INTERNAL_TO:
+        raise InvalidInput.at(["body", "internal"], "内部メモ（internal: true）を書けるのは都道府県とヘルプデスクだけです。"
+                              "質問者のメッセージは常に公開です。", input=True)
+    if party == "asker" and inq.state == "awaiting_asker" and not data.internal:
+        return act(session, principal, inquiry_id, "reply", text=data.text, now=now)
+    visibility = INTERNAL_TO[principal.role] if data.internal else "public"
+    _message(session, inq, principal, party, "comment", visibility, data.text, now)
+    inq.updated_at = now
+    audit.record(session, principal, "inquiry.message", f"inquiry:{inq.id}", {"visibility": visibility})
+    session.flush()
+    return _detail(session, principal, inq, labels, now)
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+def parse_statuses(text: str | None) -> list[str] | None:
+    """'open,awaiting_asker' → the states; 'active' stands for open and awaiting_asker."""
+    if not text:
+        return None
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part == "active":
+            out.extend(ACTIVE)
+        elif part in INQUIRY_STATES:
+            out.append(part)
+        else:
+            raise InvalidInput.at(["query", "status"], f"status は {', '.join(INQUIRY_STATES)}, active のいずれか"
+                                  f"（カンマ区切りで複数可）で指定してください（{part!r}）。", input=text)
+    return list(dict.fromkeys(out))
+
+
+def queue(
+    session: Session, principal: Principal, *, status: str | None = None, overdue: bool | None = None,
+    tier: str | None = None, category: str | None = None, operation: str | None = None, limit: int = 50, offset: int = 0,
+    now: datetime | None = None,
+) -> InquiryPage:
+    """The caller's inquiries, soonest due first (settled ones last), with overdue flags; paged."""
+    now = now or utcnow()
+    if limit > get_settings().page_size_max:
+        raise InvalidInput.at(["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit)
+    where = [visible_to(principal)]
+    states = parse_statuses(status)
+    if states:
+        where.append(Inquiry.state.in_(states))
+    late = and_(Inquiry.state == "open", Inquiry.due_at < now)
+    if overdue is True:
+        where.append(late)
+    elif overdue is False:
+        where.append(or_(Inquiry.state != "open", Inquiry.due_at >= now))
+    if tier:
+        where.append(Inquiry.current_tier == tier)
+    if category:
+        where.append(Inquiry.category == category)
+    if operation:
+        op_id = session.scalar(select(Operation.id).where(Operation.code == operation))
+        if op_id is None:
+            raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
+                                  input=operation)
+        where.append(Inquiry.operation_id == op_id)
+    total = session.scalar(select(func.count()).select_from(Inquiry).where(*where)) or 0
+    ids = list(session.scalars(
+        select(Inquiry.id).where(*where).order_by(Inquiry.due_at.asc().nulls_last(), Inquiry.id).limit(limit).offset(offset)
+    ))
+    rows = {r[0].id: r for r in session.execute(_with_labels(select(Inquiry).where(Inquiry.id.in_(ids))))} if ids else {}
+    items = [InquirySummary(**_summary_fields(rows[i][0], _Labels(*rows[i][1:]), now)) for i in ids]
+    return InquiryPage(items=items, total=total, limit=limit, offset=offset)
+
+
+# --- duplicates ---------------------------------------------------------------------------------
+
+
+def similar(session: Session, principal: Principal, text: str, *, exclude_id: int | None = None) -> Similar:
+    """Published FAQ entries and the caller's own open inquiries that contain most of text's terms."""
+    terms = query_terms(text)
+    found = faqs.search_ids(session, principal, text, coverage=SIMILAR_COVERAGE, limit=5) if terms else []
+    own = []
+    if terms:
+        rows = session.execute(
+            select(Inquiry.id, Inquiry.title, Inquiry.question, Inquiry.state)
+            .where(visible_to(principal), _own(principal), Inquiry.state.in_(ACTIVE))
+            .order_by(Inquiry.id.desc()).limit(200)
+        )
+        for inquiry_id, title, question, state in rows:
+            if inquiry_id == exclude_id:
+                continue
+            score = coverage(terms, set(tokens(title)) | set(tokens(question)))
+            if score >= SIMILAR_COVERAGE:
+                own.append(SimilarInquiry(id=inquiry_id, title=title, state=state, score=round(score, 3)))
+        own.sort(key=lambda s: (-s.score, -s.id))
+    return Similar(faqs=found, inquiries=own[:5])
+
+
+def open_by_body(session: Session, prefecture_code: str) -> dict[int, int]:
+    """Open (or awaiting) inquiries per asking municipality of a prefecture — for the lagging list."""
+    rows = session.execute(
+        select(Inquiry.asker_body_id, func.count())
+        .where(Inquiry.prefecture_code == prefecture_code, Inquiry.asker_role == "municipality", Inquiry.state.in_(ACTIVE))
+        .group_by(Inquiry.asker_body_id)
+    )
+    return {body_id: n for body_id, n in rows if body_id is not None}
