@@ -153,3 +153,30 @@ def test_access_log_is_json_with_the_request_id(client, caplog):
     finally:
         request_id.reset(token)
     assert line["request_id"] == "trace-123" and line["msg"] == "request" and line["duration_ms"] >= 0
+
+
+def test_metrics_report_database_figures(client, token_for):
+    from pmo import periods
+
+    headers = token_for("municipality", "131016")
+    client.put(f"/api/v1/bodies/131016/reports/{periods.fmt(periods.current())}", headers=headers, json={})
+    text = client.get("/metrics").text
+    assert "pmo_reports_submitted 1.0" in text
+    assert 'pmo_inquiries_open{tier="prefecture"} 0.0' in text and 'pmo_inquiries_overdue{tier="helpdesk"} 0.0' in text
+
+
+def test_metrics_merge_across_workers(database_url):
+    import httpx
+
+    from tests.serverproc import Server
+
+    server = Server(database_url, workers=2)
+    try:
+        for _ in range(20):
+            httpx.get(f"{server.url}/healthz")
+        text = httpx.get(f"{server.url}/metrics").text
+    finally:
+        server.stop()
+    line = next(l for l in text.splitlines() if l.startswith('pmo_http_requests_total{method="GET",route="/healthz"'))
+    assert float(line.rsplit(" ", 1)[1]) >= 20  # both workers' counts, whichever answered the scrape
+    assert "python_gc_objects_collected_total" not in text  # the merged multi-process registry, not one worker's

@@ -1,11 +1,12 @@
 """Liveness, readiness and Prometheus metrics."""
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pmo.db import get_engine
 from pmo.errors import ServiceUnavailable
+from pmo.health.metrics import render
 
 router = APIRouter(tags=["health"])
 
@@ -30,4 +31,4 @@ def readyz() -> dict[str, str]:
 @router.get("/metrics", response_class=Response)
 def metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(render(), media_type=CONTENT_TYPE_LATEST)

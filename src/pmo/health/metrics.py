@@ -1,0 +1,58 @@
+"""/metrics: request metrics (per process, merged across workers) and figures read from the database
+at scrape time, so every worker reports the same business numbers."""
+
+import os
+
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from pmo import periods
+from pmo.db import session_scope, utcnow
+from pmo.models import BodyPeriod, Inquiry, ReportRevision
+
+
+class DatabaseCollector:
+    """Reports submitted, bodies reported this period, inquiries open and overdue by tier."""
+
+    def collect(self):
+        with session_scope(read_only=True) as s:
+            revisions = s.scalar(select(func.count()).select_from(ReportRevision)) or 0
+            period = periods.add_months(periods.current(), -1)
+            reported = s.scalar(select(func.count()).select_from(BodyPeriod).where(BodyPeriod.period == period)) or 0
+            open_rows = s.execute(
+                select(Inquiry.current_tier, func.count()).where(Inquiry.state.in_(("open", "awaiting_asker")))
+                .group_by(Inquiry.current_tier)
+            ).all()
+            overdue_rows = s.execute(
+                select(Inquiry.current_tier, func.count())
+                .where(Inquiry.state == "open", Inquiry.due_at.is_not(None), Inquiry.due_at < utcnow())
+                .group_by(Inquiry.current_tier)
+            ).all()
+        yield GaugeMetricFamily("pmo_reports_submitted", "Report revisions stored in total", value=revisions)
+        yield GaugeMetricFamily("pmo_bodies_reported_last_period", "Bodies that reported for the previous month",
+                                value=reported)
+        for name, doc, rows in (("pmo_inquiries_open", "Inquiries open or waiting on the asker", open_rows),
+                                ("pmo_inquiries_overdue", "Open inquiries past their due time", overdue_rows)):
+            family = GaugeMetricFamily(name, doc, labels=["tier"])
+            counts = dict(rows)
+            for tier in ("prefecture", "helpdesk"):
+                family.add_metric([tier], counts.get(tier, 0))
+            yield family
+
+
+_database_registry = CollectorRegistry(auto_describe=False)
+_database_registry.register(DatabaseCollector())
+
+
+def render() -> bytes:
+    """The exposition text: process metrics (merged over workers when several run) plus database figures."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        process_text = generate_latest(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        process_text = generate_latest(REGISTRY)
+    return process_text + generate_latest(_database_registry)
