@@ -10,14 +10,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: help venv run test test-pg openapi bench
+.PHONY: help venv run test test-pg openapi bench bench-stats loadtest
 
 help:
 	@echo "make run      migrate, seed, (demo data), print one token per role, serve at http://$(HOST):$(PORT)"
 	@echo "make test     the test suite on SQLite"
 	@echo "make test-pg  the same suite on PostgreSQL ($(PG_URL); started if down)"
 	@echo "make openapi  regenerate openapi/openapi.json"
-	@echo "make bench    run bench/run.py"
+	@echo "make bench    run bench/run.py (reporting benchmarks)"
+	@echo "make bench-stats  statistics benchmarks (bench/stats.py; needs wrk)"
+	@echo "make loadtest     60 s mixed load against 1 and 2 workers on PostgreSQL (bench/load.py)"
 
 venv: $(VENV)/.installed
 
@@ -64,3 +66,10 @@ openapi: venv
 
 bench: venv
 	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "no bench/run.py yet"; fi
+
+bench-stats: venv
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/stats.py
+
+loadtest: venv
+	$(BIN)/python bench/load.py --db postgresql --seconds 60
