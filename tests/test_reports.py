@@ -291,3 +291,13 @@ def test_period_summaries_match_the_grid_after_corrections(client, chiyoda):
         for c in grid["cells"]:
             key = (catalog.op_by_code[c["operation"]].id, catalog.step_by_code[c["step"]].id)
             assert raw[grid_position(key)] == STATUS_CODES[c["status"]], (period, c)
+
+
+def test_malformed_or_deeply_nested_json_is_a_clear_4xx(client, chiyoda):
+    headers = {**chiyoda, "Content-Type": "application/json"}
+    deep = '{"cells": ' + "[" * 50000 + "]" * 50000 + "}"
+    for body in (deep, "{bad json", '{"cells": "x"}', "[]"):
+        r = client.put(url(CHIYODA, THIS), headers=headers, content=body)
+        assert 400 <= r.status_code < 500 and r.json()["error"] in ("bad_request", "validation_error"), body[:20]
+        assert r.json()["message"]
+    assert client.get(url(CHIYODA), headers=chiyoda).json() == []

@@ -9,9 +9,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pmo.accounts.router import router as accounts_router
+from pmo.advisers.router import router as advisers_router
 from pmo.config import get_settings
 from pmo.directory.router import router as directory_router
 from pmo.errors import PmoError
+from pmo.logs import configure_logging
 from pmo.faqs.router import router as faqs_router
 from pmo.health.router import router as health_router
 from pmo.inquiries.router import router as inquiries_router
@@ -86,7 +88,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        codes = {404: ("not_found", "該当するページまたはAPIはありません。"), 405: ("method_not_allowed", "このメソッドは使えません。")}
+        codes = {
+            400: ("bad_request", "リクエスト本文を読めません（JSON が壊れているか、入れ子が深すぎます）。"),
+            404: ("not_found", "該当するページまたはAPIはありません。"),
+            405: ("method_not_allowed", "このメソッドは使えません。"),
+            413: ("payload_too_large", "リクエスト本文が大きすぎます。分割して送信してください。"),
+        }
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
         return _error(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
@@ -112,6 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     """The pmo application."""
     settings = get_settings()
+    configure_logging()
     app = FastAPI(
         title="pmo — 地方公共団体情報システム標準化 進捗管理",
         version="0.1.0",
@@ -121,8 +129,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     for router in (
-        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router, inquiries_router,
-        faqs_router, notices_router, stats_router,
+        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router,
+        advisers_router, inquiries_router, faqs_router, notices_router, stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)

@@ -24,6 +24,8 @@ class Principal:
     body_id: int | None = None
     body_code: str | None = None
     prefecture_code: str | None = None
+    token_id: int | None = None
+    organization: str | None = None  # a vendor's company or a ministry (総務省 …)
 
     def owns(self, body: Body) -> bool:
         """True when the caller is the body itself."""
@@ -46,11 +48,20 @@ def hash_token(token: str) -> str:
 
 def principal_for_token(session: Session, token: str) -> Principal:
     """The principal a bearer token stands for; Unauthenticated if it is unknown, expired or revoked."""
+    return _principal(session, Token.token_hash == hash_token(token))
+
+
+def principal_for_token_id(session: Session, token_id: int) -> Principal:
+    """The same for a token named by its id (dashboard sessions keep the id, never the token)."""
+    return _principal(session, Token.id == token_id)
+
+
+def _principal(session: Session, which) -> Principal:
     row = session.execute(
         select(Token, Account, Body)
         .join(Account, Token.account_id == Account.id)
         .outerjoin(Body, Account.body_id == Body.id)
-        .where(Token.token_hash == hash_token(token))
+        .where(which)
     ).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")
@@ -69,4 +80,6 @@ def principal_for_token(session: Session, token: str) -> Principal:
         body_id=body.id if body else None,
         body_code=body.code if body else None,
         prefecture_code=body.prefecture_code if body else None,
+        token_id=tok.id,
+        organization=account.organization,
     )

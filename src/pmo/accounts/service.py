@@ -11,9 +11,10 @@ from pmo.auth import hash_token, new_token
 from pmo.db import utcnow
 from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
-from pmo.models import ROLES, Account, AuditEntry, Body, Token
+from pmo.models import ROLES, Account, AuditEntry, Body, Operation, Token
 
 BODY_ROLES = {"municipality": "municipality", "prefecture": "prefecture"}
+ORGANIZATION_ROLES = ("vendor", "ministry")
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,40 @@ class IssuedToken:
     expires_at: datetime
 
 
+def ministries(session: Session) -> list[str]:
+    """The organisations a ministry account may stand for: those owning operations, and デジタル庁."""
+    owners = session.scalars(select(Operation.ministry).distinct().order_by(Operation.ministry))
+    return ["デジタル庁", *[m for m in owners if m != "デジタル庁"]]
+
+
+def _organization(session: Session, role: str, organization: str | None, operations: list[str] | None) -> list[str] | None:
+    """Check what binds a vendor (company, operations supplied) or a ministry (which one)."""
+    if role not in ORGANIZATION_ROLES:
+        if organization or operations:
+            raise InvalidInput.at(["organization"], f"ロール {role} には組織（--organization）を指定しません。")
+        return None
+    if not organization or len(organization) > 120:
+        raise InvalidInput.at(["organization"], f"ロール {role} のアカウントには組織名（--organization、120文字以内）が必要です。")
+    if role == "ministry":
+        allowed = ministries(session)
+        if organization not in allowed:
+            raise InvalidInput.at(["organization"], f"府省は {'・'.join(allowed)} のいずれかです（{organization!r}）。")
+        if operations:
+            raise InvalidInput.at(["operations"], "府省の所管業務は業務一覧から決まります。--operations は指定しません。")
+        return None
+    codes = set(session.scalars(select(Operation.code)))
+    unknown = [c for c in operations or [] if c not in codes]
+    if unknown:
+        raise InvalidInput.at(["operations"], f"業務コード {', '.join(unknown)} はありません。")
+    return sorted(set(operations or []))
+
+
 def create_account(
-    session: Session, name: str, role: str, body_code: str | None, *, actor: str, display_name: str | None = None
+    session: Session, name: str, role: str, body_code: str | None, *, actor: str, display_name: str | None = None,
+    organization: str | None = None, operations: list[str] | None = None,
 ) -> Account:
-    """A new account; municipality and prefecture roles must be bound to a body of that kind."""
+    """A new account: municipality and prefecture roles bound to a body of that kind, vendor and ministry
+    roles to an organisation (a vendor also to the operations it supplies)."""
     if role not in ROLES:
         raise InvalidInput.at(["role"], f"ロールは {', '.join(ROLES)} のいずれかです（{role!r}）。")
     if not name or len(name) > 80:
@@ -49,10 +80,15 @@ def create_account(
             raise InvalidInput.at(["body"], f"ロール {role} には{need}の団体コードを指定してください（{body.name} は対象外）。")
     elif body_code:
         raise InvalidInput.at(["body"], f"ロール {role} は団体に結び付きません。--body は指定しないでください。")
-    account = Account(name=name, role=role, body_id=body.id if body else None, display_name=display_name, created_at=utcnow())
+    supplied = _organization(session, role, organization, operations)
+    account = Account(
+        name=name, role=role, body_id=body.id if body else None, display_name=display_name, created_at=utcnow(),
+        organization=organization if role in ORGANIZATION_ROLES else None, operations=supplied,
+    )
     session.add(account)
     session.flush()
-    audit.record(session, actor, "account.create", f"account:{name}", {"role": role, "body": body_code})
+    audit.record(session, actor, "account.create", f"account:{name}",
+                 {"role": role, "body": body_code, "organization": account.organization})
     return account
 
 

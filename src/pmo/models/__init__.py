@@ -1,5 +1,6 @@
 """Every table, imported here so that Base.metadata (and Alembic) sees them all."""
 
+from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
 from pmo.models.accounts import ROLES, Account, AuditEntry, Token
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
 from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
@@ -10,6 +11,7 @@ from pmo.models.reports import BodyPeriod, Cell, CellVersion, IdempotencyKey, Re
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
 
 __all__ = [
+    "ADVISER_STATES", "AdviserRequest", "AdviserVisit",
     "FAQ_STATUSES", "INQUIRY_STATES", "NOTICE_AUDIENCES", "TIERS", "VISIBILITIES", "Faq", "FaqTerm", "Inquiry",
     "InquiryEvent", "InquiryMessage", "Notice", "NoticeRead",
     "CHANNELS", "DEFERRAL_REASONS", "DELAY_CAUSES", "FollowUp", "System", "SystemVersion",

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
 
-ROLES = ("municipality", "prefecture", "helpdesk", "admin", "viewer")
+ROLES = ("municipality", "prefecture", "helpdesk", "admin", "viewer", "vendor", "ministry")
 
 
 class Account(Base):
@@ -21,6 +21,8 @@ class Account(Base):
     role: Mapped[str] = mapped_column(String(20))
     body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id"), index=True)
     display_name: Mapped[str | None] = mapped_column(String(120))
+    organization: Mapped[str | None] = mapped_column(String(120), comment="vendor company or ministry")
+    operations: Mapped[list[str] | None] = mapped_column(JSON, comment="operation codes a vendor supplies")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

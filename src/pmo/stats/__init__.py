@@ -1,4 +1,7 @@
 """Aggregate-only statistics (DESIGN §2): read through a connection that cannot write."""
 
 # Everything the statistics read; the SELECT-only role of `pmo db create-stats-role` gets exactly these.
-STATS_TABLES = ("bodies", "operations", "steps", "body_periods", "report_revisions", "systems", "inquiries")
+STATS_TABLES = (
+    "bodies", "operations", "steps", "body_periods", "report_revisions", "systems", "inquiries", "adviser_requests",
+    "adviser_visits",
+)

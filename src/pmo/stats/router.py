@@ -14,7 +14,7 @@ from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.matrix import cache
 from pmo.stats.inquiries import inquiries as inquiry_table
-from pmo.stats.schemas import Distribution, InquiryTable, ProgressTable, Reporting, SystemsTable, TrendTable
+from pmo.stats.schemas import AdvisersTable, Distribution, InquiryTable, ProgressTable, Reporting, SystemsTable, TrendTable
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -122,4 +122,11 @@ def inquiries(
 ):
     """Inquiry counts (and the bodies asking) by operation, tier, state or category, small groups suppressed."""
     return Response(orjson.dumps(inquiry_table(session, by)), media_type="application/json",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@_get_and_head("/advisers", response_model=AdvisersTable)
+def advisers(session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"):
+    """Adviser requests and visits by prefecture, small counts suppressed."""
+    return Response(orjson.dumps(service.advisers(session, by)), media_type="application/json",
                     headers={"Cache-Control": "no-cache"})

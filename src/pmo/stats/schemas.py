@@ -127,3 +127,17 @@ class InquiryTable(BaseModel):
     k: int
     total: InquiryCount
     cells: list[InquiryCell]
+
+
+class AdvisersCell(BaseModel):
+    prefecture: str | None = None
+    suppressed: Suppressed
+    requests: int | None = Field(description="adviser requests (not withdrawn)")
+    bodies: int | None = Field(description="bodies that requested")
+    visits: int | None
+
+
+class AdvisersTable(BaseModel):
+    by: str
+    k: int
+    cells: list[AdvisersCell]

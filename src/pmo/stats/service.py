@@ -382,3 +382,34 @@ def systems(session: Session, by: str) -> dict:
             "deferred_systems": None if mark else n_systems, "bodies_with_deferred": None if mark else len(bodies),
         })
     return {"by": keys, "k": k, "cells": cells}
+
+
+def advisers(session: Session, by: str) -> dict:
+    """Adviser requests and visits by prefecture (or nationally); counts of fewer than k bodies suppressed."""
+    from sqlalchemy import func, select
+
+    from pmo.models import AdviserRequest, AdviserVisit
+
+    if by not in ("none", "prefecture"):
+        raise InvalidInput.at(["query", "by"], f"by は none / prefecture のいずれかです（{by!r}）。", input=by)
+    k = get_settings().suppression_k
+    visits = dict(session.execute(
+        select(AdviserVisit.request_id, func.count()).group_by(AdviserVisit.request_id)).all())
+    groups: dict[str, list] = {}
+    for req_id, body_id, pref in session.execute(
+        select(AdviserRequest.id, AdviserRequest.body_id, AdviserRequest.prefecture_code)
+        .where(AdviserRequest.state != "cancelled")
+    ):
+        key = pref if by == "prefecture" else ""
+        n_requests, bodies, n_visits = groups.setdefault(key, [0, set(), 0])
+        groups[key] = [n_requests + 1, bodies | {body_id}, n_visits + visits.get(req_id, 0)]
+    keys = sorted(groups)
+    marks = line_pattern([len(groups[g][1]) for g in keys], k) if by == "prefecture" else [
+        PRIMARY if 0 < len(groups[g][1]) < k else None for g in keys]
+    cells = []
+    for key, mark in zip(keys, marks, strict=True):
+        n_requests, bodies, n_visits = groups[key]
+        figures = {"requests": n_requests, "bodies": len(bodies), "visits": n_visits}
+        cells.append({**({"prefecture": key} if by == "prefecture" else {}), "suppressed": mark,
+                      **({f: None for f in figures} if mark else figures)})
+    return {"by": by, "k": k, "cells": cells}
