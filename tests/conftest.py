@@ -47,6 +47,7 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     url = _database_url(tmp_path_factory.mktemp("db"))
     os.environ["PMO_DATABASE_URL"] = url
     os.environ.pop("PMO_STATS_DATABASE_URL", None)
+    os.environ["PMO_WARM_CACHE"] = "false"  # tests change data under the cache; a background load would race them
     reset_engines()
     from pmo.cli import db_upgrade, seed
 

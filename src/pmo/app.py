@@ -1,6 +1,8 @@
 """create_app(): the routers, the one error handler, middleware."""
 
 import logging
+import threading
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +21,7 @@ from pmo.health.router import router as health_router
 from pmo.inquiries.router import router as inquiries_router
 from pmo.notices.router import router as notices_router
 from pmo.reports.router import router as reports_router
+from pmo.stats.matrix import warm_up
 from pmo.stats.router import router as stats_router
 from pmo.review.router import router as review_router
 from pmo.systems.router import router as systems_router
@@ -116,11 +119,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI):
+    if get_settings().warm_cache:
+        threading.Thread(target=warm_up, name="pmo-warm-up", daemon=True).start()
+    yield
+
+
 def create_app() -> FastAPI:
     """The pmo application."""
     settings = get_settings()
     configure_logging()
     app = FastAPI(
+        lifespan=_lifespan,
         title="pmo — 地方公共団体情報システム標準化 進捗管理",
         version="0.1.0",
         description="Monthly step status of the 20 standardized operations for 1,788 local bodies, "

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1, description="Largest page size a list endpoint returns.")
     suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
     public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
+    warm_cache: bool = Field(default=True, description="Load every period's statistics matrix in the background at start-up.")
     lag_window_months: int = Field(default=6, ge=1, le=24, description="Lagging: months of report history weighed.")
     lag_stalled_months: int = Field(default=3, ge=1, description="Lagging: months without any changed cell that count as stalled.")
     lag_peer_months: int = Field(default=3, ge=1, description="Lagging: months behind the kind's national median that count.")

@@ -238,3 +238,20 @@ def completion(directory: Directory, matrix: PeriodMatrix) -> tuple[np.ndarray, 
     with np.errstate(invalid="ignore"):
         overall = np.nanmean(np.where(applies, done, np.nan), axis=1) if applies.any() else np.zeros(len(done))
     return per_operation, np.nan_to_num(overall)
+
+
+def warm_up() -> None:
+    """Load the directory and every period's matrix since tracking began, so that the first dashboard
+    or lagging-list request after a start does not pay for it (runs in a background thread)."""
+    import logging
+
+    from pmo import periods
+    from pmo.db import session_scope
+
+    try:
+        with session_scope(stats=True) as session:
+            cache.sync(session)
+            last = periods.add_months(periods.current(), -1)
+            cache.get_matrices(session, periods.span(min(periods.TRACKING_START, last), last))
+    except Exception:  # a cold cache is only slower; never let warming stop the service
+        logging.getLogger("pmo").warning("statistics cache warm-up failed", exc_info=True)
