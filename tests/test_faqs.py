@@ -135,7 +135,7 @@ def answered(client, token_for, helpdesk):
     chiyoda, tokyo = token_for("municipality", CHIYODA), token_for("prefecture", TOKYO)
     inq = client.post("/api/v1/inquiries", headers=chiyoda, json={
         "title": "千代田区の住民記録システムのデータ移行について",
-        "question": "千代田区（131016）情報政策課の担当：山田 太郎です。データ移行の中間ファイルで外字を扱う方法を教えてください。"
+        "question": "千代田区（131016）情報政策課の担当：山田 太郎です。標準仕様書に沿ったデータ移行の中間ファイルで外字を扱う方法を教えてください。"
                     "連絡先は yamada@city.chiyoda.lg.jp、03-3264-2111 です。",
         "category": "data_migration", "operation": "jumin_kiroku", "step": "S30"}).json()
     client.post(f"/api/v1/inquiries/{inq['id']}/escalate", headers=tokyo, json={"reason": "外字の扱いは国の見解が必要"})
@@ -155,7 +155,8 @@ def test_promotion_drafts_the_entry_with_identities_removed(client, token_for, h
     for secret in ("千代田", "131016", "山田", "太郎", "yamada@", "03-3264-2111"):
         assert secret not in text, (secret, text)
     assert draft["title"] == "〇〇区の住民記録システムのデータ移行について"
-    assert "外字を扱う方法" in draft["question"] and "文字情報基盤の文字に同定" in draft["answer"]
+    assert "標準仕様書に沿ったデータ移行の中間ファイルで外字を扱う方法" in draft["question"]  # 仕様 is no 〇〇様
+    assert "文字情報基盤の文字に同定" in draft["answer"]
     assert "〇〇様" in draft["answer"]
     removed = {(r["kind"], r["text"]) for r in draft["removed"]}
     assert {("body_name", "千代田区"), ("body_code", "131016"), ("email", "yamada@city.chiyoda.lg.jp"),

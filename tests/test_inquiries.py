@@ -476,3 +476,51 @@ def test_inquiry_statistics_count_by_tier_state_and_operation_with_suppression(c
     assert client.post("/api/v1/stats/inquiries", headers=who["viewer"]).status_code == 405
     assert client.head("/api/v1/stats/inquiries", headers=who["viewer"]).status_code == 200
     assert client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "body"}).status_code == 422
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_demo_inquiries_are_deterministic_and_cover_every_state(client, token_for):
+    from sqlalchemy import select
+
+    from pmo.db import session_scope
+    from pmo.demo.inquiries import generate
+    from pmo.models import Inquiry, InquiryEvent
+
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+    def snapshot():
+        with session_scope(read_only=True) as s:
+            rows = s.execute(select(Inquiry.title, Inquiry.state, Inquiry.current_tier, Inquiry.due_at, Inquiry.asker_body_id)
+                             .order_by(Inquiry.id)).all()
+            events = s.execute(select(InquiryEvent.action, InquiryEvent.at).order_by(InquiryEvent.id)).all()
+        return rows, events
+
+    with session_scope() as s:
+        result = generate(s, seed=5, now=now)
+    first = snapshot()
+    assert result.inquiries == len(first[0]) > 150 and result.notices == 10 and result.reads > 1000
+    assert {(state, tier) for _, state, tier, _, _ in first[0]} == {
+        (s, t) for s in ("open", "awaiting_asker", "answered", "closed") for t in ("prefecture", "helpdesk")}
+    from pmo.accounts import service as accounts
+
+    with session_scope() as s:
+        issued = accounts.issue_token(s, accounts.get_account(s, "demo-chiyoda"), actor="test", ttl_days=1)
+    chiyoda = {"Authorization": f"Bearer {issued.token}"}
+    mine = client.get(API, headers=chiyoda).json()
+    assert mine["total"] >= 3 and all(i["asker"]["body"] == CHIYODA for i in mine["items"])
+    faq = client.get("/api/v1/faqs", headers=chiyoda, params={"q": "フィットギャップ"}).json()
+    assert faq["items"][0]["title"] == "Fit&Gap分析の進め方"
+    assert client.get("/api/v1/notices", headers=chiyoda).json()["total"] >= 7
+    # the same seed and clock give the same data
+    with session_scope() as s:
+        from pmo.db import Base
+
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in ("inquiries", "inquiry_messages", "inquiry_events", "faqs", "faq_terms", "notices",
+                              "notice_reads", "tokens", "audit_log", "accounts"):
+                s.execute(table.delete())
+    with session_scope() as s:
+        generate(s, seed=5, now=now)
+    assert snapshot() == first

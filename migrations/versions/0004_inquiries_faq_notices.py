@@ -46,27 +46,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('inquiries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inquiries_asker_account_id'), ['asker_account_id'], unique=False)
-        batch_op.create_index('ix_inquiries_asker_queue', ['asker_body_id', 'due_at'], unique=False)
+        batch_op.create_index('ix_inquiries_asker_queue', ['asker_body_id', 'state', 'due_at'], unique=False)
         batch_op.create_index('ix_inquiries_helpdesk_queue', ['helpdesk_since', 'due_at'], unique=False)
-        batch_op.create_index('ix_inquiries_prefecture_queue', ['prefecture_code', 'due_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inquiries_state'), ['state'], unique=False)
+        batch_op.create_index('ix_inquiries_helpdesk_state_queue', ['state', 'helpdesk_since', 'due_at'], unique=False)
+        batch_op.create_index('ix_inquiries_prefecture_queue', ['prefecture_code', 'state', 'due_at'], unique=False)
 
     op.create_table('faqs',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('question', sa.Text(), nullable=False),
-    sa.Column('answer', sa.Text(), nullable=False),
-    sa.Column('category', sa.String(length=30), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('operation_id', sa.Integer(), nullable=True),
     sa.Column('step_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('source_inquiry_id', sa.Integer(), nullable=True),
+    sa.Column('category', sa.String(length=30), nullable=True),
     sa.Column('length', sa.Float(), nullable=False, comment='weighted number of indexed terms (BM25 document length)'),
+    sa.Column('source_inquiry_id', sa.Integer(), nullable=True),
     sa.Column('created_at', pmo.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=80), nullable=False),
     sa.Column('updated_at', pmo.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.String(length=80), nullable=False),
     sa.Column('published_at', pmo.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['operation_id'], ['operations.id'], name=op.f('fk_faqs_operation_id_operations')),
     sa.ForeignKeyConstraint(['source_inquiry_id'], ['inquiries.id'], name=op.f('fk_faqs_source_inquiry_id_inquiries')),
     sa.ForeignKeyConstraint(['step_id'], ['steps.id'], name=op.f('fk_faqs_step_id_steps')),
@@ -117,6 +117,7 @@ def upgrade() -> None:
     sa.Column('term', sa.String(length=40), nullable=False),
     sa.Column('faq_id', sa.Integer(), nullable=False),
     sa.Column('weight', sa.Float(), nullable=False),
+    sa.Column('length', sa.Float(), nullable=False, comment="the entry's length, as in faqs.length"),
     sa.ForeignKeyConstraint(['faq_id'], ['faqs.id'], name=op.f('fk_faq_terms_faq_id_faqs')),
     sa.PrimaryKeyConstraint('term', 'faq_id', name=op.f('pk_faq_terms')),
     sqlite_with_rowid=False
@@ -185,8 +186,8 @@ def downgrade() -> None:
 
     op.drop_table('faqs')
     with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inquiries_state'))
         batch_op.drop_index('ix_inquiries_prefecture_queue')
+        batch_op.drop_index('ix_inquiries_helpdesk_state_queue')
         batch_op.drop_index('ix_inquiries_helpdesk_queue')
         batch_op.drop_index('ix_inquiries_asker_queue')
         batch_op.drop_index(batch_op.f('ix_inquiries_asker_account_id'))

@@ -217,6 +217,7 @@ def demo(
     from sqlalchemy import select
 
     from pmo.db import session_scope
+    from pmo.demo import inquiries as inquiries_demo
     from pmo.demo import review as review_demo
     from pmo.demo.reports import generate
     from pmo.models import ReportRevision
@@ -230,9 +231,11 @@ def demo(
             _fail("the database already holds reports; demo data goes only into an empty database")
         result = generate(session, seed=seed_value)
         n_systems, n_follow_ups = review_demo.generate(session, seed=seed_value)
+        asked = inquiries_demo.generate(session, seed=seed_value)
     typer.echo(
         f"demo: {result.bodies} bodies, {result.revisions} reports, {result.cell_versions} cell versions, "
-        f"{result.first_period}–{result.last_period}, {n_systems} systems, {n_follow_ups} follow-ups "
+        f"{result.first_period}–{result.last_period}, {n_systems} systems, {n_follow_ups} follow-ups, "
+        f"{asked.inquiries} inquiries, {asked.faqs} FAQ entries, {asked.notices} notices "
         f"in {time.perf_counter() - started:.1f} s"
     )
 

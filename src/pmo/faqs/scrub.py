@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 NAME_CHARS = r"[一-龥々ァ-ヶー]"
-_HONORIFIC = re.compile(rf"({NAME_CHARS}{{1,6}})(様|さま|さん|殿|氏)")
+_HONORIFIC = re.compile(rf"({NAME_CHARS}{{1,6}})(様|さま|さん|殿|氏)(?![式々子相態名])")
 _NOT_A_NAME = ("者", "員", "位", "皆", "客", "方", "体", "庁", "課", "係", "室", "部", "局", "社", "所", "会", "市", "区",
-               "町", "村", "県", "都", "道", "府", "ベンダー", "業者", "各")
+               "町", "村", "県", "都", "道", "府", "ベンダー", "業者", "各", "仕", "同", "多", "模", "異", "一", "両", "有", "態")
 _CONTACT = re.compile(rf"(担当(?:者)?|記入者|連絡先)(\s*[:：]\s*|[\s　]+)([一-龥々]{{1,4}}(?:[\s　][一-龥々]{{1,4}})?)")
 _INTRODUCTION = re.compile(r"([一-龥々]{1,4})(と申します|でございます)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

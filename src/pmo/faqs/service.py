@@ -58,10 +58,12 @@ def index(session: Session, faq: Faq) -> None:
     counts = weighted_terms(
         (faq.title, FIELD_WEIGHTS["title"]), (faq.question, FIELD_WEIGHTS["question"]), (faq.answer, FIELD_WEIGHTS["answer"])
     )
+    faq.length = float(sum(counts.values())) or 1.0
     session.execute(delete(FaqTerm).where(FaqTerm.faq_id == faq.id))
     if counts:
-        session.execute(insert(FaqTerm), [{"faq_id": faq.id, "term": t, "weight": w} for t, w in counts.items()])
-    faq.length = float(sum(counts.values())) or 1.0
+        session.execute(insert(FaqTerm), [
+            {"faq_id": faq.id, "term": t, "weight": w, "length": faq.length} for t, w in counts.items()
+        ])
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -80,15 +82,22 @@ def _ranked(session: Session, terms: list[str], where: list, coverage: float) ->
     if len(present) < need:
         return []
     idf = {t: math.log(1.0 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
-    norm = K1 * (1.0 - B) + (K1 * B / float(avg_len or 1.0)) * Faq.length
+    norm = K1 * (1.0 - B) + (K1 * B / float(avg_len or 1.0)) * FaqTerm.length
     score = func.sum(case(idf, value=FaqTerm.term, else_=0.0) * FaqTerm.weight * (K1 + 1.0) / (FaqTerm.weight + norm))
-    query = (
-        select(FaqTerm.faq_id, score.label("score"))
-        .join(Faq, Faq.id == FaqTerm.faq_id)
-        .where(FaqTerm.term.in_(present), *where)
+    # Aggregate the postings alone first (one range of the primary key per term), then keep the entries
+    # the caller may see: joining faqs inside the aggregate makes planners probe it once per posting.
+    scored = (
+        select(FaqTerm.faq_id.label("faq_id"), score.label("score"))
+        .where(FaqTerm.term.in_(present))
         .group_by(FaqTerm.faq_id)
         .having(func.count() >= need)
-        .order_by(score.desc(), FaqTerm.faq_id)
+        .subquery()
+    )
+    query = (
+        select(scored.c.faq_id, scored.c.score)
+        .join(Faq, Faq.id == scored.c.faq_id)
+        .where(*where)
+        .order_by(scored.c.score.desc(), scored.c.faq_id)
     )
     return [(faq_id, float(s)) for faq_id, s in session.execute(query)]
 

@@ -15,25 +15,27 @@ class Faq(Base):
 
     __tablename__ = "faqs"
 
+    # the small columns first: ranking reads them row by row, and SQLite would walk past long text to reach them
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    question: Mapped[str] = mapped_column(Text)
-    answer: Mapped[str] = mapped_column(Text)
-    category: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
     step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id"))
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    source_inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(30))
     length: Mapped[float] = mapped_column(Float, comment="weighted number of indexed terms (BM25 document length)")
+    source_inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
 
 
 class FaqTerm(Base):
-    """How often (weighted by field) a normalised term occurs in an entry; rewritten on every save."""
+    """How often (weighted by field) a normalised term occurs in an entry, with the entry's length
+    (BM25 needs both, and ranking then reads only this table); rewritten on every save of the entry."""
 
     __tablename__ = "faq_terms"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -41,3 +43,4 @@ class FaqTerm(Base):
     term: Mapped[str] = mapped_column(String(40), primary_key=True)
     faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id"), primary_key=True, index=True)
     weight: Mapped[float] = mapped_column(Float)
+    length: Mapped[float] = mapped_column(Float, comment="the entry's length, as in faqs.length")

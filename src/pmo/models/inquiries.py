@@ -21,9 +21,11 @@ class Inquiry(Base):
 
     __tablename__ = "inquiries"
     __table_args__ = (
-        Index("ix_inquiries_prefecture_queue", "prefecture_code", "due_at"),
+        # the queues: scope (and state), then due time — the page and its count are read from the index alone
+        Index("ix_inquiries_prefecture_queue", "prefecture_code", "state", "due_at"),
         Index("ix_inquiries_helpdesk_queue", "helpdesk_since", "due_at"),
-        Index("ix_inquiries_asker_queue", "asker_body_id", "due_at"),
+        Index("ix_inquiries_helpdesk_state_queue", "state", "helpdesk_since", "due_at"),
+        Index("ix_inquiries_asker_queue", "asker_body_id", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,7 +39,7 @@ class Inquiry(Base):
     asker_body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id"))
     prefecture_code: Mapped[str | None] = mapped_column(String(2), comment="the prefecture tier it belongs to")
     current_tier: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(String(20))
     helpdesk_since: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="escalated or addressed to the helpdesk")
     tier_since: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the current tier's clock started")
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="the current tier's due time (null once settled)")
