@@ -105,18 +105,23 @@ def seed(seeds_dir: Annotated[Optional[Path], typer.Option(help="folder of bodie
 @accounts_app.command("create")
 def accounts_create(
     name: str,
-    role: Annotated[str, typer.Option(help="municipality, prefecture, helpdesk, admin or viewer")],
+    role: Annotated[str, typer.Option(help="municipality, prefecture, helpdesk, admin, viewer, vendor or ministry")],
     body: Annotated[Optional[str], typer.Option(help="body code for municipality and prefecture roles")] = None,
+    organization: Annotated[Optional[str], typer.Option(help="vendor company, or ministry (総務省 …)")] = None,
+    operations: Annotated[Optional[str], typer.Option(help="vendor: comma-separated operation codes it supplies")] = None,
     display_name: Annotated[Optional[str], typer.Option()] = None,
 ) -> None:
-    """Create an account bound to its role (and body)."""
+    """Create an account bound to its role (and body or organisation)."""
     from pmo.accounts import service
     from pmo.db import session_scope
     from pmo.errors import PmoError
 
     try:
         with session_scope() as session:
-            service.create_account(session, name, role, body, actor=CLI_ACTOR, display_name=display_name)
+            service.create_account(
+                session, name, role, body, actor=CLI_ACTOR, display_name=display_name, organization=organization,
+                operations=[o.strip() for o in operations.split(",") if o.strip()] if operations else None,
+            )
     except PmoError as exc:
         _fail(exc.message)
     typer.echo(f"account {name} created ({role}{' ' + body if body else ''})")
@@ -154,6 +159,7 @@ def tokens_issue(
     name: Annotated[Optional[str], typer.Argument(help="account name; created when --role is given and it does not exist")] = None,
     role: Annotated[Optional[str], typer.Option(help="create the account with this role first")] = None,
     body: Annotated[Optional[str], typer.Option(help="body code when creating a municipality/prefecture account")] = None,
+    organization: Annotated[Optional[str], typer.Option(help="organisation when creating a vendor/ministry account")] = None,
     days: Annotated[Optional[int], typer.Option(help="lifetime in days (default PMO_TOKEN_TTL_DAYS)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the bare token")] = False,
 ) -> None:
@@ -176,7 +182,7 @@ def tokens_issue(
             except NotFound:
                 if role is None:
                     raise
-                account = service.create_account(session, name, role, body, actor=CLI_ACTOR)
+                account = service.create_account(session, name, role, body, actor=CLI_ACTOR, organization=organization)
             issued = service.issue_token(session, account, actor=CLI_ACTOR, ttl_days=days or get_settings().token_ttl_days)
     except PmoError as exc:
         _fail(exc.message)
