@@ -46,10 +46,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('inquiries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inquiries_asker_account_id'), ['asker_account_id'], unique=False)
-        batch_op.create_index('ix_inquiries_asker_queue', ['asker_body_id', 'state', 'due_at'], unique=False)
-        batch_op.create_index('ix_inquiries_helpdesk_queue', ['helpdesk_since', 'due_at'], unique=False)
-        batch_op.create_index('ix_inquiries_helpdesk_state_queue', ['state', 'helpdesk_since', 'due_at'], unique=False)
-        batch_op.create_index('ix_inquiries_prefecture_queue', ['prefecture_code', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_inquiries_asker_queue', ['asker_body_id', 'state', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_inquiries_helpdesk_queue', ['helpdesk_since', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_inquiries_helpdesk_state_queue', ['state', 'helpdesk_since', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_inquiries_prefecture_queue', ['prefecture_code', 'state', 'due_at', 'id'], unique=False)
 
     op.create_table('faqs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('length', sa.Float(), nullable=False, comment="the entry's length, as in faqs.length"),
     sa.ForeignKeyConstraint(['faq_id'], ['faqs.id'], name=op.f('fk_faq_terms_faq_id_faqs')),
-    sa.PrimaryKeyConstraint('term', 'faq_id', name=op.f('pk_faq_terms')),
+    sa.PrimaryKeyConstraint('term', 'faq_id', name=op.f('pk_faq_terms'), postgresql_include=['weight', 'length']),
     sqlite_with_rowid=False
     )
     with op.batch_alter_table('faq_terms', schema=None) as batch_op:

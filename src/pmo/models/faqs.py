@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
@@ -38,9 +38,14 @@ class FaqTerm(Base):
     (BM25 needs both, and ranking then reads only this table); rewritten on every save of the entry."""
 
     __tablename__ = "faq_terms"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # Postings of a term sit together: SQLite stores the rows in key order (WITHOUT ROWID); PostgreSQL
+    # carries weight and length in the key's index, so ranking is an index-only scan there too.
+    __table_args__ = (
+        PrimaryKeyConstraint("term", "faq_id", postgresql_include=["weight", "length"]),
+        {"sqlite_with_rowid": False},
+    )
 
-    term: Mapped[str] = mapped_column(String(40), primary_key=True)
-    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id"), primary_key=True, index=True)
+    term: Mapped[str] = mapped_column(String(40))
+    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id"), index=True)
     weight: Mapped[float] = mapped_column(Float)
     length: Mapped[float] = mapped_column(Float, comment="the entry's length, as in faqs.length")

@@ -22,10 +22,11 @@ class Inquiry(Base):
     __tablename__ = "inquiries"
     __table_args__ = (
         # the queues: scope (and state), then due time — the page and its count are read from the index alone
-        Index("ix_inquiries_prefecture_queue", "prefecture_code", "state", "due_at"),
-        Index("ix_inquiries_helpdesk_queue", "helpdesk_since", "due_at"),
-        Index("ix_inquiries_helpdesk_state_queue", "state", "helpdesk_since", "due_at"),
-        Index("ix_inquiries_asker_queue", "asker_body_id", "state", "due_at"),
+        # (id is the rowid in SQLite; PostgreSQL needs it in the index for an index-only scan)
+        Index("ix_inquiries_prefecture_queue", "prefecture_code", "state", "due_at", "id"),
+        Index("ix_inquiries_helpdesk_queue", "helpdesk_since", "due_at", "id"),
+        Index("ix_inquiries_helpdesk_state_queue", "state", "helpdesk_since", "due_at", "id"),
+        Index("ix_inquiries_asker_queue", "asker_body_id", "state", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
