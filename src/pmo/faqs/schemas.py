@@ -25,6 +25,7 @@ class FaqCreate(BaseModel):
     operation: Annotated[str | None, Field(max_length=40)] = None
     step: Annotated[str | None, Field(max_length=3)] = None
     status: FaqStatus = "draft"
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
 
 
 class FaqUpdate(BaseModel):
@@ -39,6 +40,7 @@ class FaqUpdate(BaseModel):
     operation: Annotated[str | None, Field(max_length=40)] = None
     step: Annotated[str | None, Field(max_length=3)] = None
     status: FaqStatus
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
 
 
 class Removed(BaseModel):
@@ -57,6 +59,7 @@ class FaqOut(BaseModel):
     operation: str | None
     step: str | None
     status: FaqStatus
+    publisher: str = Field(description="publishing organisation (デジタル庁, 総務省 …)")
     source_inquiry: int | None = Field(None, description="the inquiry it was drafted from (helpdesk and admin only)")
     created_at: datetime
     updated_at: datetime

@@ -46,7 +46,7 @@ def _out(principal: Principal, f: Faq, ops: dict[int, str], steps: dict[int, str
     return FaqOut(
         id=f.id, title=f.title, question=f.question, answer=f.answer, category=f.category,
         category_label=CATEGORY_LABELS.get(f.category) if f.category else None,
-        operation=ops.get(f.operation_id), step=steps.get(f.step_id), status=f.status,
+        operation=ops.get(f.operation_id), step=steps.get(f.step_id), status=f.status, publisher=f.publisher,
         source_inquiry=f.source_inquiry_id if principal.role in ("helpdesk", "admin") else None,
         created_at=f.created_at, updated_at=f.updated_at, published_at=f.published_at,
         score=None if score is None else round(score, 4),
@@ -201,6 +201,15 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
     return draft, scrub
 
 
+def _publisher(session: Session, name: str | None) -> str:
+    from pmo.accounts.service import ministries
+
+    allowed = ministries(session)
+    if name is not None and name not in allowed:
+        raise InvalidInput.at(["body", "publisher"], f"発信元は {'・'.join(allowed)} のいずれかです。", input=name)
+    return name or "デジタル庁"
+
+
 def create(session: Session, principal: Principal, data: FaqCreate, *, now: datetime | None = None) -> DraftedFaq:
     """A new entry, or a draft promoted from an answered inquiry with identities removed."""
     now = now or utcnow()
@@ -212,7 +221,8 @@ def create(session: Session, principal: Principal, data: FaqCreate, *, now: date
                                   "内容を確認してから PUT /api/v1/faqs/{id} で published にしてください。", input="published")
         drafted, scrub = _draft_from_inquiry(session, principal, data.from_inquiry)
         fields.update(drafted)
-    given = data.model_dump(exclude_unset=True, exclude={"from_inquiry", "status", "operation", "step"})
+    given = data.model_dump(exclude_unset=True, exclude={"from_inquiry", "status", "operation", "step", "publisher"})
+    fields["publisher"] = _publisher(session, data.publisher)
     fields.update({k: v for k, v in given.items() if v is not None})
     if "operation" in data.model_fields_set or "step" in data.model_fields_set or data.from_inquiry is None:
         op_id, step_id = _resolve(session, data.operation, data.step)
@@ -250,6 +260,7 @@ def update(session: Session, principal: Principal, faq_id: int, data: FaqUpdate,
     before = faq.status
     faq.title, faq.question, faq.answer, faq.category = data.title, data.question, data.answer, data.category
     faq.operation_id, faq.step_id, faq.status = op_id, step_id, data.status
+    faq.publisher = _publisher(session, data.publisher) if data.publisher else faq.publisher
     if data.status == "published" and before != "published":
         faq.published_at = now
     elif data.status == "draft":

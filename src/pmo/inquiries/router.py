@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body as RequestBody, Path, Query
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep
 from pmo.inquiries import service
 from pmo.inquiries.schemas import (
-    Category, CloseIn, FiledInquiry, InquiryIn, InquiryOut, InquiryPage, MessageIn, ReasonIn, Similar, TextIn, Tier,
+    Category, CloseIn, FiledInquiry, InquiryIn, InquiryOut, InquiryPage, MessageIn, ReasonIn, RouteIn, Similar, TextIn, Tier,
 )
 
 router = APIRouter(tags=["inquiries"])
@@ -79,6 +79,12 @@ def reply(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: C
 def escalate(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
     """Escalate to the national helpdesk with a reason (the prefecture handling it); the helpdesk's clock starts."""
     return service.act(session, principal, inquiry_id, "escalate", text=data.reason)
+
+
+@router.post("/inquiries/{inquiry_id}/route", response_model=InquiryOut)
+def route(inquiry_id: InquiryId, data: RouteIn, session: SessionDep, principal: CurrentUser):
+    """Route to the ministry that owns the matter (the helpdesk): its due time starts; the helpdesk keeps following."""
+    return service.act(session, principal, inquiry_id, "route", text=data.reason, ministry=data.ministry)
 
 
 @router.post("/inquiries/{inquiry_id}/close", response_model=InquiryOut)

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 State = Literal["open", "awaiting_asker", "answered", "closed"]
-Tier = Literal["prefecture", "helpdesk"]
-Party = Literal["asker", "prefecture", "helpdesk"]
-Action = Literal["answer", "ask_back", "reply", "escalate", "close", "reopen", "comment"]
+Tier = Literal["prefecture", "helpdesk", "ministry"]
+Party = Literal["asker", "prefecture", "helpdesk", "ministry"]
+Action = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "comment"]
 Category = Literal[
     "specification", "fit_gap", "government_cloud", "data_migration", "schedule", "deferred_system", "funding",
     "procurement", "other",
@@ -19,7 +19,7 @@ CATEGORY_LABELS = {
     "funding": "補助金・経費", "procurement": "調達・契約", "other": "その他",
 }
 STATE_LABELS = {"open": "対応中", "awaiting_asker": "質問者の回答待ち", "answered": "回答済み", "closed": "完了"}
-TIER_LABELS = {"prefecture": "都道府県", "helpdesk": "国のヘルプデスク"}
+TIER_LABELS = {"prefecture": "都道府県", "helpdesk": "国のヘルプデスク", "ministry": "所管府省"}
 Text = Annotated[str, Field(min_length=1, max_length=10000)]
 
 
@@ -52,6 +52,15 @@ class TextIn(BaseModel):
     text: Text
 
 
+class RouteIn(BaseModel):
+    """The ministry an inquiry goes to, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ministry: Annotated[str, Field(min_length=1, max_length=40, examples=["総務省"])]
+    reason: Text
+
+
 class ReasonIn(BaseModel):
     """Why: the escalation reason, or what is still unclear when reopening."""
 
@@ -78,7 +87,7 @@ class MessageOut(BaseModel):
     author: str
     party: Party
     kind: Literal["comment", "answer", "ask_back", "reply", "reopen"]
-    visibility: Literal["public", "prefecture", "helpdesk"] = Field(description="public, or the tier it is internal to")
+    visibility: Literal["public", "prefecture", "helpdesk", "ministry"] = Field(description="public, or the tier it is internal to")
     text: str
     created_at: datetime
 
@@ -86,7 +95,7 @@ class MessageOut(BaseModel):
 class EventOut(BaseModel):
     at: datetime
     actor: str
-    action: Literal["file", "answer", "ask_back", "reply", "escalate", "close", "reopen"]
+    action: Literal["file", "answer", "ask_back", "reply", "escalate", "route", "close", "reopen"]
     from_state: State | None
     to_state: State
     from_tier: Tier | None

@@ -47,17 +47,25 @@ TRANSITIONS = (
     Transition("ask_back", "prefecture", ("open",), "prefecture", "awaiting_asker", None),
     Transition("ask_back", "helpdesk", ("open",), "helpdesk", "awaiting_asker", None),
     Transition("escalate", "prefecture", ("open",), "prefecture", "open", "helpdesk"),
+    Transition("route", "helpdesk", ("open",), "helpdesk", "open", "ministry"),
+    Transition("answer", "ministry", ("open",), "ministry", "answered", None),
+    Transition("ask_back", "ministry", ("open",), "ministry", "awaiting_asker", None),
     Transition("reply", "asker", ("awaiting_asker",), None, "open", None),
     Transition("close", "asker", ("open", "awaiting_asker", "answered"), None, "closed", None),
     Transition("reopen", "asker", ("answered", "closed"), None, "open", None),
 )
 ACTION_LABELS = {
     "answer": "回答", "ask_back": "質問者への確認（差戻し）", "reply": "確認への返答", "escalate": "ヘルプデスクへのエスカレーション",
+    "route": "所管府省への回付",
     "close": "完了（クローズ）", "reopen": "再開", "comment": "メッセージの追加",
 }
-PARTY_LABELS = {"asker": "質問者", "prefecture": "所管の都道府県", "helpdesk": "国のヘルプデスク"}
-INTERNAL_TO = {"prefecture": "prefecture", "helpdesk": "helpdesk"}  # role → the tier its internal notes belong to
-READABLE = {"municipality": ("public",), "prefecture": ("public", "prefecture"), "helpdesk": ("public", "helpdesk")}
+PARTY_LABELS = {"asker": "質問者", "prefecture": "所管の都道府県", "helpdesk": "国のヘルプデスク", "ministry": "回付先の府省"}
+# role → the tier its internal notes belong to; the helpdesk and the ministries are one national tier
+INTERNAL_TO = {"prefecture": "prefecture", "helpdesk": "helpdesk", "ministry": "ministry"}
+READABLE = {
+    "municipality": ("public",), "vendor": ("public",), "prefecture": ("public", "prefecture"),
+    "helpdesk": ("public", "helpdesk", "ministry"), "ministry": ("public", "helpdesk", "ministry"),
+}
 
 
 # --- who sees what ------------------------------------------------------------------------------
@@ -73,6 +81,10 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         return Inquiry.prefecture_code == principal.prefecture_code
     if principal.role == "helpdesk":
         return Inquiry.helpdesk_since.is_not(None)
+    if principal.role == "vendor":
+        return Inquiry.asker_account_id == principal.account_id
+    if principal.role == "ministry" and principal.organization:
+        return Inquiry.routed_to == principal.organization
     return false()
 
 
@@ -97,6 +109,8 @@ def parties(principal: Principal, inq: Inquiry) -> set[str]:
         return {"prefecture"}
     if principal.role == "helpdesk" and inq.helpdesk_since is not None:
         return {"helpdesk"}
+    if principal.role == "ministry" and inq.routed_to is not None and inq.routed_to == principal.organization:
+        return {"ministry"}
     return set()
 
 
@@ -109,7 +123,7 @@ def _readable_messages(principal: Principal) -> tuple[str, ...] | None:
 
 def sla_days(tier: str) -> int:
     settings = get_settings()
-    return settings.sla_prefecture_days if tier == "prefecture" else settings.sla_helpdesk_days
+    return settings.sla_prefecture_days if tier == "prefecture" else settings.sla_helpdesk_days  # ministries: as the helpdesk
 
 
 def _start_clock(inq: Inquiry, tier: str, now: datetime) -> None:
@@ -256,15 +270,16 @@ def _message(session: Session, inq: Inquiry, principal: Principal, party: str, k
 
 
 def file(session: Session, principal: Principal, data: InquiryIn, *, now: datetime | None = None) -> FiledInquiry:
-    """File an inquiry: a municipality's lands at its prefecture, a prefecture's at the national helpdesk."""
+    """File an inquiry: a municipality's lands at its prefecture; a prefecture's and a vendor's at the national
+    helpdesk (a vendor's is never seen by any body or prefecture)."""
     now = now or utcnow()
     if principal.role == "municipality":
         tier = "prefecture"
-    elif principal.role == "prefecture":
+    elif principal.role in ("prefecture", "vendor"):
         tier = "helpdesk"
     else:
-        raise Forbidden(f"問合せを登録できるのは市区町村・都道府県のアカウントです（あなたのロール: {principal.role}）。")
-    if principal.body_id is None:
+        raise Forbidden(f"問合せを登録できるのは市区町村・都道府県・事業者のアカウントです（あなたのロール: {principal.role}）。")
+    if principal.body_id is None and principal.role != "vendor":
         raise Forbidden("団体に結び付いていないアカウントは問合せを登録できません。")
     operation_id, step_id = resolve_operation_step(session, data.operation, data.step)
     inq = Inquiry(
@@ -306,11 +321,17 @@ def _transition(principal: Principal, inq: Inquiry, action: str, now: datetime) 
 
 
 def act(session: Session, principal: Principal, inquiry_id: int, action: str, *, text: str | None = None,
-        now: datetime | None = None) -> InquiryOut:
-    """Take one transition (answer, ask_back, reply, escalate, close, reopen) with its text or reason."""
+        ministry: str | None = None, now: datetime | None = None) -> InquiryOut:
+    """Take one transition (answer, ask_back, reply, escalate, route, close, reopen) with its text or reason."""
     now = now or utcnow()
     inq, labels = _load(session, principal, inquiry_id, for_update=True)
     t = _transition(principal, inq, action, now)
+    if action == "route":
+        from pmo.accounts.service import ministries
+
+        known = ministries(session)
+        if ministry not in known:
+            raise InvalidInput.at(["body", "ministry"], f"回付先は {'・'.join(known)} のいずれかです（{ministry!r}）。", input=ministry)
     party = t.party
     from_state, from_tier = inq.state, inq.current_tier
     note = None
@@ -338,6 +359,10 @@ def act(session: Session, principal: Principal, inquiry_id: int, action: str, *,
         inq.helpdesk_since = inq.helpdesk_since or now
         _start_clock(inq, t.to_tier or "helpdesk", now)
         note = text
+    elif action == "route":
+        inq.routed_to = ministry
+        _start_clock(inq, "ministry", now)
+        note = f"{ministry}: {text}"
     elif action == "close":
         inq.closed_at, inq.due_at, inq.paused_at = now, None, None
         note = text

@@ -25,6 +25,7 @@ class Faq(Base):
     source_inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(80))
+    publisher: Mapped[str] = mapped_column(String(40), server_default="デジタル庁", comment="publishing organisation")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

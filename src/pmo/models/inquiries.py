@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pmo.db import Base, UTCDateTime
 
 INQUIRY_STATES = ("open", "awaiting_asker", "answered", "closed")
-TIERS = ("prefecture", "helpdesk")
-VISIBILITIES = ("public", "prefecture", "helpdesk")  # public, or internal to that tier
+TIERS = ("prefecture", "helpdesk", "ministry")
+VISIBILITIES = ("public", "prefecture", "helpdesk", "ministry")  # public, or internal to that tier
 
 
 class Inquiry(Base):
@@ -42,6 +42,7 @@ class Inquiry(Base):
     current_tier: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
     helpdesk_since: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="escalated or addressed to the helpdesk")
+    routed_to: Mapped[str | None] = mapped_column(String(40), index=True, comment="the ministry the helpdesk routed it to")
     tier_since: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the current tier's clock started")
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="the current tier's due time (null once settled)")
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="waiting on the asker since")

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
 
-NOTICE_AUDIENCES = ("all", "prefectures", "municipalities", "prefecture_municipalities")
+NOTICE_AUDIENCES = ("all", "prefectures", "municipalities", "prefecture_municipalities", "vendors")
 
 
 class Notice(Base):
@@ -27,6 +27,7 @@ class Notice(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_by: Mapped[str] = mapped_column(String(80))
+    publisher: Mapped[str] = mapped_column(String(40), server_default="デジタル庁", comment="publishing organisation")
 
 
 class NoticeRead(Base):

@@ -12,6 +12,7 @@ from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, NoticePage,
 router = APIRouter(tags=["notices"])
 NoticeId = Annotated[int, Path(ge=1, le=2_147_483_647, description="notice id")]
 Sender = Annotated[Principal, require_role(*service.SENDERS)]
+Publisher = Annotated[Principal, require_role(*service.PUBLISHERS)]
 
 
 @router.get("/notices", response_model=NoticePage)
@@ -28,7 +29,7 @@ def list_notices(
 
 
 @router.post("/notices", response_model=NoticeOut, status_code=201)
-def publish_notice(data: NoticeIn, session: SessionDep, principal: Sender):
+def publish_notice(data: NoticeIn, session: SessionDep, principal: Publisher):
     """Publish a notice to all bodies, the prefectures, the municipalities or one prefecture's municipalities."""
     return service.publish(session, principal, data)
 

@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NoticeCategory = Literal["basic_policy", "specification", "administrative_notice", "schedule", "funding", "event", "other"]
-Audience = Literal["all", "prefectures", "municipalities", "prefecture_municipalities"]
+Audience = Literal["all", "prefectures", "municipalities", "prefecture_municipalities", "vendors"]
 CATEGORY_LABELS = {
     "basic_policy": "基本方針", "specification": "標準仕様書", "administrative_notice": "事務連絡", "schedule": "スケジュール",
     "funding": "補助金", "event": "説明会・研修", "other": "その他",
 }
 AUDIENCE_LABELS = {
     "all": "全団体", "prefectures": "都道府県", "municipalities": "市区町村", "prefecture_municipalities": "特定の都道府県の市区町村",
+    "vendors": "事業者",
 }
 
 
@@ -31,6 +32,7 @@ class NoticeIn(BaseModel):
     operation: Annotated[str | None, Field(max_length=40)] = None
     faq_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="a published FAQ entry to link")] = None
     inquiry_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="an inquiry to link")] = None
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)")] = None
 
     @model_validator(mode="after")
     def _prefecture_with_audience(self):
@@ -55,6 +57,7 @@ class NoticeOut(BaseModel):
     inquiry_id: int | None
     published_at: datetime
     published_by: str
+    publisher: str = Field(description="publishing organisation (デジタル庁, 総務省 …)")
     read_at: datetime | None = Field(None, description="when the caller's body marked it read (bodies only)")
     n_recipients: int | None = Field(None, description="bodies in the audience (senders only)")
     n_read: int | None = Field(None, description="of them, bodies that have read it (senders only)")

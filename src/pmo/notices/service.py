@@ -14,13 +14,16 @@ from pmo.models import Account, Body, Faq, Inquiry, Notice, NoticeRead, Operatio
 from pmo.notices.schemas import AUDIENCE_LABELS, CATEGORY_LABELS, NoticeIn, NoticeOut, NoticePage, ReadOut, Reader, Readers
 
 SENDERS = ("helpdesk", "admin")
+PUBLISHERS = (*SENDERS, "ministry")  # a ministry publishes for its own operations only
 READERS = ("municipality", "prefecture")
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """Senders see every notice; a body sees those addressed to it; nobody else sees any."""
-    if principal.role in SENDERS:
+    if principal.role in PUBLISHERS:
         return true()
+    if principal.role == "vendor":
+        return Notice.audience == "vendors"
     if principal.role == "prefecture":
         return Notice.audience.in_(("all", "prefectures"))
     if principal.role == "municipality":
@@ -39,6 +42,8 @@ def recipients(notice: Notice) -> ColumnElement[bool]:
         return Body.kind == "prefecture"
     if notice.audience == "municipalities":
         return Body.kind != "prefecture"
+    if notice.audience == "vendors":
+        return false()  # vendors are companies, not bodies: their reading is not tracked by body
     return and_(Body.kind != "prefecture", Body.prefecture_code == notice.audience_prefecture_code)
 
 
@@ -51,7 +56,8 @@ def _audience_sizes(session: Session) -> dict[str, int]:
         else:
             counts["municipalities"] += n
             by_prefecture[pref] = by_prefecture.get(pref, 0) + n
-    return {"all": counts["prefectures"] + counts["municipalities"], **counts, **{f"p{k}": v for k, v in by_prefecture.items()}}
+    return {"all": counts["prefectures"] + counts["municipalities"], "vendors": 0, **counts,
+            **{f"p{k}": v for k, v in by_prefecture.items()}}
 
 
 def _size(sizes: dict[str, int], n: Notice) -> int:
@@ -63,21 +69,33 @@ def _out(n: Notice, operation: str | None, **extra) -> NoticeOut:
         id=n.id, title=n.title, body=n.body, category=n.category, category_label=CATEGORY_LABELS[n.category],
         audience=n.audience, audience_label=AUDIENCE_LABELS[n.audience], prefecture=n.audience_prefecture_code,
         operation=operation, faq_id=n.faq_id, inquiry_id=n.inquiry_id, published_at=n.published_at,
-        published_by=n.created_by, **extra,
+        published_by=n.created_by, publisher=n.publisher, **extra,
     )
 
 
 def publish(session: Session, principal: Principal, data: NoticeIn, *, now: datetime | None = None) -> NoticeOut:
-    """Publish a notice to its audience (helpdesk and admin)."""
+    """Publish a notice to its audience (helpdesk and admin; a ministry for an operation it owns)."""
+    from pmo.accounts.service import ministries
     from pmo.inquiries import service as inquiries
 
     now = now or utcnow()
-    op_id = None
+    op = None
     if data.operation:
-        op_id = session.scalar(select(Operation.id).where(Operation.code == data.operation))
-        if op_id is None:
+        op = session.scalar(select(Operation).where(Operation.code == data.operation))
+        if op is None:
             raise InvalidInput.at(["body", "operation"], f"業務コード {data.operation!r} はありません（/api/v1/operations を参照）。",
                                   input=data.operation)
+    op_id = op.id if op else None
+    if principal.role == "ministry":
+        if op is None or op.ministry != principal.organization:
+            raise Forbidden(f"{principal.organization}が発信できるのは所管業務（operation に{principal.organization}の業務を指定）のお知らせだけです。")
+        if data.publisher not in (None, principal.organization):
+            raise InvalidInput.at(["body", "publisher"], f"発信元は{principal.organization}です。", input=data.publisher)
+        publisher = principal.organization
+    else:
+        publisher = data.publisher or "デジタル庁"
+        if publisher not in ministries(session):
+            raise InvalidInput.at(["body", "publisher"], f"発信元は {'・'.join(ministries(session))} のいずれかです。", input=publisher)
     if data.faq_id is not None:
         status = session.scalar(select(Faq.status).where(Faq.id == data.faq_id))
         if status is None:
@@ -92,7 +110,7 @@ def publish(session: Session, principal: Principal, data: NoticeIn, *, now: date
     notice = Notice(
         title=data.title, body=data.body, category=data.category, audience=data.audience,
         audience_prefecture_code=data.prefecture, operation_id=op_id, faq_id=data.faq_id, inquiry_id=data.inquiry_id,
-        published_at=now, created_by_account_id=principal.account_id, created_by=principal.name,
+        published_at=now, created_by_account_id=principal.account_id, created_by=principal.name, publisher=publisher,
     )
     session.add(notice)
     session.flush()
