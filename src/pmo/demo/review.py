@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from pmo import periods
-from pmo.models import Body, FollowUp, System, SystemVersion
+from pmo.models import AdviserRequest, AdviserVisit, Body, FollowUp, System, SystemVersion
 from pmo.reports.grid import load_catalog
 
 VENDORS = (
@@ -78,4 +78,34 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None,
     for model, rows in ((System, systems), (SystemVersion, versions), (FollowUp, follow_ups)):
         if rows:
             session.execute(insert(model.__table__), rows)
+    _adviser_requests(session, seed, now)
     return len(systems), len(follow_ups)
+
+
+ADVISERS = ("標準化アドバイザー 佐藤", "標準化アドバイザー 鈴木", "標準化アドバイザー 高橋", "標準化アドバイザー 田中")
+
+
+def _adviser_requests(session: Session, seed: int, now: datetime) -> None:
+    """Every shared follow-up becomes an adviser request, at some stage between requested and completed."""
+    rng = random.Random(f"{seed}-advisers")
+    shared = session.execute(
+        select(FollowUp.id, FollowUp.body_id, FollowUp.prefecture_code, FollowUp.held_on, FollowUp.created_by)
+        .where(FollowUp.shared_with_national.is_(True)).order_by(FollowUp.id)
+    ).all()
+    for follow_up_id, body_id, pref, held_on, by in shared:
+        stage = rng.choice(("requested", "assigned", "visiting", "visiting", "completed"))
+        created = datetime.combine(held_on, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
+        request_id = session.execute(insert(AdviserRequest.__table__).returning(AdviserRequest.__table__.c.id), [dict(
+            body_id=body_id, prefecture_code=pref, requester_account_id=None, requester_role="prefecture",
+            requested_by=by, follow_up_id=follow_up_id, topic="移行計画の見直しと事業者との調整", detail=None,
+            operations=[], state=stage, adviser=None if stage == "requested" else rng.choice(ADVISERS),
+            outcome="改訂した移行計画について庁内合意を得た。" if stage == "completed" else None,
+            created_at=created, updated_at=created,
+        )]).scalar_one()
+        if stage in ("visiting", "completed"):
+            visited = min(held_on + timedelta(days=rng.randint(10, 30)), now.date())
+            session.execute(insert(AdviserVisit.__table__), [dict(
+                request_id=request_id, visited_on=visited, mode=rng.choice(("onsite", "online")),
+                summary="事業者との協議に同席し、移行時期と作業分担の見直しを助言した。", recorded_by="ヘルプデスク",
+                created_at=created,
+            )])
