@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: help venv run test test-pg openapi bench bench-stats loadtest
+.PHONY: help venv run test test-pg openapi bench bench-stats loadtest browser-deps test-browser screenshots bench-dashboard
 
 help:
 	@echo "make run      migrate, seed, (demo data), print one token per role, serve at http://$(HOST):$(PORT)"
@@ -20,6 +20,9 @@ help:
 	@echo "make bench    run bench/run.py (reporting benchmarks)"
 	@echo "make bench-stats  statistics benchmarks (bench/stats.py; needs wrk)"
 	@echo "make loadtest     60 s mixed load against 1 and 2 workers on PostgreSQL (bench/load.py)"
+	@echo "make test-browser the dashboards in headless Chromium (installs chromium, chromium-driver, fonts-noto-cjk)"
+	@echo "make screenshots  a PNG of each dashboard page (full demo data) in screenshots/"
+	@echo "make bench-dashboard  server time of the dashboard pages with the full demo history (bench/dashboard.py)"
 
 venv: $(VENV)/.installed
 
@@ -73,3 +76,26 @@ bench-stats: venv
 
 loadtest: venv
 	$(BIN)/python bench/load.py --db postgresql --seconds 60
+
+# Headless Chromium for the dashboard test: Debian's packages, installed only when missing (root, or sudo).
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then \
+		echo "chromium, chromium-driver and fonts-noto-cjk are installed"; \
+	else \
+		echo "installing $(BROWSER_PACKAGES)"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
+
+test-browser: venv browser-deps
+	PMO_REQUIRE_BROWSER=1 $(BIN)/pytest -m browser
+
+# Full demo data (about 2 minutes to generate), then one full-page PNG per page.
+screenshots: venv browser-deps
+	PMO_REQUIRE_BROWSER=1 PMO_BROWSER_DEMO=all PMO_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/pytest -m browser
+	@ls screenshots/*.png
+
+bench-dashboard: venv
+	$(BIN)/python bench/dashboard.py

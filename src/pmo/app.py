@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pmo.accounts.router import router as accounts_router
 from pmo.advisers.router import router as advisers_router
 from pmo.config import get_settings
+from pmo.dashboard.router import install as install_dashboard
 from pmo.directory.router import router as directory_router
 from pmo.errors import PmoError
 from pmo.logs import configure_logging
@@ -144,6 +145,7 @@ def create_app() -> FastAPI:
         advisers_router, inquiries_router, faqs_router, notices_router, stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     return app

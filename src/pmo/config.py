@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     sla_prefecture_days: int = Field(default=5, ge=1, le=60, description="Inquiries: business days a prefecture has to answer.")
     sla_helpdesk_days: int = Field(default=10, ge=1, le=60, description="Inquiries: business days the helpdesk has to answer.")
     inquiry_reopen_days: int = Field(default=14, ge=0, le=365, description="Inquiries: days after the answer (or closing) within which the asker may reopen.")
+    session_secret: str | None = Field(
+        default=None, description="Key that signs dashboard session cookies; unset: a random key kept in var/session-secret.",
+    )
+    session_hours: int = Field(default=12, ge=1, le=720, description="Dashboards: hours a sign-in lasts.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 
 

@@ -16,6 +16,7 @@ from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 
 MAX_CACHED_MATRICES = 80
+MAX_DERIVED = 512  # derived values kept (dashboards cache one per filter combination: bound them)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ class StatsCache:
         value = compute()
         with self._lock:
             self.derived[key] = (depends_on, value)
+            while len(self.derived) > MAX_DERIVED:  # oldest first (dicts keep insertion order)
+                del self.derived[next(iter(self.derived))]
         return value
 
     def get_directory(self, session: Session) -> Directory:

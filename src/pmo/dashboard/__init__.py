@@ -1,0 +1,1 @@
+"""HTML dashboards: pages in Japanese built on the same service functions as the JSON API."""

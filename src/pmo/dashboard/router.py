@@ -1,0 +1,163 @@
+"""HTML pages: sign-in, the national, prefecture and body dashboards, report forms, plotly.js (not in OpenAPI)."""
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData, UploadFile
+
+from pmo.auth import Principal, principal_for_token
+from pmo.config import get_settings
+from pmo.dashboard import assets, inquiry_pages, session as page_session, views
+from pmo.dashboard.forms import CsrfForm, text, validated
+from pmo.dashboard.pages import html_errors, render
+from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep
+from pmo.directory import service as directory
+from pmo.errors import InvalidInput, NotFound, Unauthenticated
+from pmo.reports import service as reports, spreadsheet
+from pmo.reports.schemas import ReportIn
+from pmo.stats.matrix import cache
+
+router = APIRouter(include_in_schema=False)
+PageUser = Annotated[Principal | None, Depends(page_session.page_user)]
+SignedIn = Annotated[Principal, Depends(page_session.require_user)]
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None):
+    """The sign-in form (a token issued by `pmo tokens issue`)."""
+    fresh = page_session.read(request) is None
+    if fresh:  # an anonymous session carries the form's CSRF token
+        page_session.start(request, None)
+    response = render(request, "login.html", next=_safe_next(next), error=None)
+    if fresh:
+        page_session.save(request, response)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, session: ReadSessionDep, form: CsrfForm, token: Annotated[str, Form(max_length=200)],
+          next: Annotated[str, Form()] = "/"):
+    """Check the token and start a new session: the cookie names the token's id, never the token."""
+    try:
+        principal = principal_for_token(session, token.strip())
+    except Unauthenticated as exc:
+        return render(request, "login.html", status_code=401, next=_safe_next(next), error=exc.message)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    page_session.start(request, principal.token_id)
+    page_session.save(request, response)
+    return response
+
+
+@router.post("/logout")
+def logout(form: CsrfForm):
+    """End the session."""
+    response = RedirectResponse("/login", status_code=303)
+    page_session.clear(response)
+    return response
+
+
+@router.get("/")
+def national(
+    request: Request, session: StatsSessionDep, user: PageUser, period: str | None = None, kind: str | None = None,
+    prefecture: str | None = None, operation: str | None = None,
+):
+    """The national dashboard: statistics only (any signed-in role; anyone when PMO_PUBLIC_STATS is on)."""
+    if user is None and not get_settings().public_stats:
+        raise Unauthenticated("ログインしてください。")
+    cache.sync(session)
+    filters = views.parse_filters(cache.get_directory(session), period, kind, prefecture, operation)
+    return render(request, "national.html", f=filters, **views.national(session, filters))
+
+
+@router.get("/prefectures/{code}")
+def prefecture_page(request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None):
+    """A prefecture's municipalities: table, heatmap, laggards with reasons, missing reports, follow-ups."""
+    return render(request, "prefecture.html", **views.prefecture(session, user, code, period))
+
+
+@router.get("/bodies/{code}")
+def body_page(request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None,
+              op: str | None = None, saved: int | None = None, changed: int | None = None, warnings: int | None = None):
+    """A body's grid for a period with its charts, report form, upload and download."""
+    data = views.body(session, user, directory.get_body(session, code), period, op)
+    return render(request, "body.html", saved=saved, changed=changed, warnings=warnings, **data)
+
+
+def _cells_from_form(form: FormData, operation: str, steps: list[str]) -> ReportIn:
+    cells = []
+    for step in steps:
+        status = text(form, f"status-{step}")
+        if status is None:
+            continue
+        cell = {"operation": operation, "step": step, "status": status}
+        for field in ("planned_start", "planned_end", "note"):
+            cell[field] = text(form, f"{field}-{step}")
+        if status == "done":  # an end month belongs to done steps only
+            cell["actual_end"] = text(form, f"actual_end-{step}")
+        cells.append(cell)
+    return validated(ReportIn, {"cells": cells})
+
+
+def _back(code: str, period: str, op: str | None, out) -> RedirectResponse:
+    query = {"period": period, "saved": out.revision, "changed": out.changed, "warnings": len(out.warnings)}
+    if op:
+        query["op"] = op
+    return RedirectResponse(f"/bodies/{code}?{urlencode(query)}", status_code=303)
+
+
+@router.post("/bodies/{code}/reports/{period}")
+def submit_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+    """The report form: the shown operation's cells, or "no change this month" — the same service as PUT."""
+    body = directory.get_body(session, code)
+    op = text(form, "operation")
+    if text(form, "action") == "no_change":
+        report, op = ReportIn(), None
+    else:
+        report = _cells_from_form(form, op or "", [f"S{i:02d}" for i in range(1, 41)])
+    out = reports.submit_report(session, user, body, period, report, source="web", if_match=text(form, "etag"))
+    return _back(code, period, op, out)
+
+
+@router.post("/bodies/{code}/reports/{period}/upload")
+def upload_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+    """An Excel/CSV file as the period's report: all rows or none, like the upload API."""
+    body = directory.get_body(session, code)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput.at(["file"], "ファイルを選んでください。")
+    out = reports.submit_upload(session, user, body, period, upload)
+    return _back(code, period, None, out)
+
+
+@router.get("/bodies/{code}/reports/{period}/download")
+def download(code: str, period: str, session: ReadSessionDep, user: SignedIn, format: spreadsheet.Format = "xlsx"):
+    """The grid as Excel or CSV, as the download API gives it."""
+    grid = reports.get_grid(session, user, directory.get_body(session, code), period)
+    content, media_type, filename = spreadsheet.export_grid(session, grid, format)
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "Cache-Control": "no-store"})
+
+
+@router.get("/static/vendor/plotly-{version}.min.js")
+def plotly_js(version: str):
+    """plotly.js from the installed plotly package (no CDN); the URL changes with the version."""
+    if version != assets.PLOTLY_VERSION:
+        raise NotFound("plotly.js のこの版はありません。")
+    return FileResponse(assets.PLOTLY_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and static files to the app, and show errors of page requests as pages (after the handlers)."""
+    app.include_router(router)
+    app.include_router(inquiry_pages.router)
+    app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")
+    html_errors(app)
+

@@ -1,0 +1,129 @@
+"""Dashboard sign-in: a signed HttpOnly cookie holding the token's id (never the token) and a CSRF token.
+
+The cookie is signed and time-stamped (itsdangerous); every request re-checks the token it names, so
+revoking the token or disabling the account ends the session at once. Logout deletes the cookie."""
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from pmo.auth import Principal, principal_for_token_id
+from pmo.config import PROJECT_ROOT, get_settings
+from pmo.db import session_scope
+from pmo.errors import Forbidden, PmoError, Unauthenticated
+
+COOKIE = "pmo_session"
+SECRET_FILE = PROJECT_ROOT / "var" / "session-secret"
+
+
+@dataclass(frozen=True)
+class PageSession:
+    """What the cookie says: the signed-in token's id (if any) and the session's CSRF token."""
+
+    token_id: int | None
+    csrf: str
+
+
+def _file_secret(path: Path) -> str:
+    """A random key kept in a file (created once, readable by the owner only), shared by all workers."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker won the race
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+
+@lru_cache
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="pmo-dashboard-session")
+
+
+def serializer() -> URLSafeTimedSerializer:
+    """The cookie signer keyed by PMO_SESSION_SECRET, or by the key file."""
+    return _serializer(get_settings().session_secret or _file_secret(SECRET_FILE))
+
+
+def read(request: Request) -> PageSession | None:
+    """The request's session, or None when there is no valid, unexpired cookie."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        data = serializer().loads(raw, max_age=get_settings().session_hours * 3600)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+        return None
+    token_id = data.get("t")
+    return PageSession(token_id if isinstance(token_id, int) else None, data["c"])
+
+
+def start(request: Request, token_id: int | None) -> PageSession:
+    """A fresh session for this request (a new CSRF token); save() puts it on the response."""
+    page = PageSession(token_id, secrets.token_urlsafe(24))
+    request.state.page_session = page
+    return page
+
+
+def save(request: Request, response: Response) -> None:
+    """The request's new session as a cookie: HttpOnly, SameSite=Lax, Secure over https."""
+    page: PageSession = request.state.page_session
+    response.set_cookie(
+        COOKIE, serializer().dumps({"t": page.token_id, "c": page.csrf}), max_age=get_settings().session_hours * 3600,
+        httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/",
+    )
+
+
+def clear(response: Response) -> None:
+    """End the session."""
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def csrf_token(request: Request) -> str | None:
+    """The CSRF token forms of this page must carry (None before any session exists)."""
+    page = getattr(request.state, "page_session", None) or read(request)
+    return page.csrf if page else None
+
+
+def check_csrf(request: Request, sent: str | None) -> None:
+    """403 unless the form carried this session's CSRF token."""
+    page = read(request)
+    if page is None or not sent or not hmac.compare_digest(page.csrf, sent):
+        raise Forbidden("フォームの有効期限が切れたか、不正な送信です。ページを開き直してからもう一度送信してください。")
+
+
+def page_user(request: Request) -> Principal | None:
+    """The signed-in user of a page, or None (an invalid or revoked sign-in counts as none)."""
+    if hasattr(request.state, "page_user"):
+        return request.state.page_user
+    page = read(request)
+    principal = None
+    if page is not None and page.token_id is not None:
+        try:
+            with session_scope(read_only=True) as session:
+                principal = principal_for_token_id(session, page.token_id)
+        except PmoError:
+            principal = None
+    request.state.page_user = principal
+    return principal
+
+
+def require_user(request: Request) -> Principal:
+    """The signed-in user; Unauthenticated (which pages turn into a redirect to /login) otherwise."""
+    principal = page_user(request)
+    if principal is None:
+        raise Unauthenticated("ログインしてください。")
+    return principal
