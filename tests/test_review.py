@@ -224,3 +224,16 @@ def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):
                 {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "next_check_on": "2026-09-01"},
                 {"held_on": "2099-01-01", "channel": "phone", "learned": "x"}):
         assert client.post(url, headers=toyama, json=bad).status_code == 422, bad
+
+
+def test_many_open_inquiries_count(client, toyama, token_for):
+    for code in municipalities("16"):
+        steady(code)
+    kamiichi = token_for("municipality", KAMIICHI)
+    for i in range(4):
+        r = client.post("/api/v1/inquiries", headers=kamiichi, json={
+            "title": f"質問{i}", "question": "移行計画の作り方を教えてください。", "category": "other"})
+        assert r.status_code == 201, r.text
+    first = lagging(client, toyama)[0]
+    assert first["body"] == KAMIICHI
+    assert first["reasons"][0]["code"] == "open_inquiries" and first["reasons"][0]["figures"] == {"open_inquiries": 4}

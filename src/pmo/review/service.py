@@ -22,7 +22,7 @@ from pmo.stats.matrix import cache, completion
 from pmo.systems.service import deferred_counts
 
 KIND_LABELS = {"designated_city": "政令指定都市", "city": "市", "special_ward": "特別区", "town": "町", "village": "村"}
-POINTS = {"plan_month": 0.1, "peer_month": 0.5, "stalled_month": 0.4, "missing": 1.0, "late": 0.3, "inquiry": 0.3,
+POINTS = {"plan_month": 0.1, "peer_month": 0.5, "stalled_month": 0.4, "missing": 1.0, "late": 0.3, "inquiry": 0.5,
           "deferred": 0.5}
 
 
@@ -172,8 +172,10 @@ def _report_record(session: Session, ids: list[int], window: list[int]) -> dict[
     return {i: (len(window) - len(seen.get(i, {})), sum(seen.get(i, {}).values())) for i in ids}
 
 
-def lagging(session: Session, prefecture: Body, period: int, open_inquiries: dict[int, int] | None = None) -> LaggingList:
+def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
     """Municipalities ranked by how far behind they are, each reason's contribution shown."""
+    from pmo.inquiries.service import open_by_body
+
     settings = get_settings()
     bodies = _municipalities(session, prefecture)
     ids = [b.id for b in bodies]
@@ -184,7 +186,7 @@ def lagging(session: Session, prefecture: Body, period: int, open_inquiries: dic
     due_periods = [p for p in periods.span(periods.add_months(period, 1 - settings.lag_window_months), period)
                    if periods.due_at(p) < utcnow()]
     record = _report_record(session, ids, due_periods)
-    open_inquiries = open_inquiries or {}
+    open_inquiries = open_by_body(session, prefecture.prefecture_code)
     ranked = []
     for i, body in enumerate(bodies):
         reasons: list[Reason] = []
