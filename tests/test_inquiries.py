@@ -371,7 +371,7 @@ def test_queue_sorts_by_due_time_flags_overdue_and_pages(client, who, clock):
 def test_queue_parameters_are_checked(client, who):
     for params, loc in (({"status": "pending"}, ["query", "status"]), ({"limit": 100000}, ["query", "limit"]),
                         ({"operation": "nope"}, ["query", "operation"]), ({"tier": "cabinet"}, ["query", "tier"]),
-                        ({"overdue": "maybe"}, ["query", "overdue"])):
+                        ({"overdue": "maybe"}, ["query", "overdue"]), ({"operation": "a\u0000b"}, ["query", "operation"])):
         r = client.get(API, headers=who["tokyo"], params=params)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, (params, r.text)
     assert client.get(f"{API}/99999999999999", headers=who["tokyo"]).status_code == 422
@@ -381,7 +381,8 @@ def test_queue_parameters_are_checked(client, who):
 
 def test_filing_is_validated_field_by_field(client, who):
     for changes, loc in (({"operation": "jumin"}, ["body", "operation"]), ({"step": "S41"}, ["body", "step"]),
-                         ({"category": "misc"}, ["body", "category"]), ({"title": ""}, ["body", "title"])):
+                         ({"category": "misc"}, ["body", "category"]), ({"title": ""}, ["body", "title"]),
+                         ({"question": "NUL\u0000"}, ["body", "question"])):
         r = client.post(API, headers=who["chiyoda"], json={**QUESTION, **changes})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, (changes, r.text)
         assert r.json()["detail"][0]["msg"]

@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pmo.inquiries.schemas import Category
+from pmo.inquiries.schemas import Category, NoNul
 
 FaqStatus = Literal["draft", "published"]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(min_length=1, max_length=20000)]
+Title = Annotated[str, Field(min_length=1, max_length=200), NoNul]
+LongText = Annotated[str, Field(min_length=1, max_length=20000), NoNul]
 
 
 class FaqCreate(BaseModel):
@@ -22,8 +22,8 @@ class FaqCreate(BaseModel):
     question: LongText | None = None
     answer: LongText | None = None
     category: Category | None = None
-    operation: Annotated[str | None, Field(max_length=40)] = None
-    step: Annotated[str | None, Field(max_length=3)] = None
+    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
+    step: Annotated[str | None, Field(max_length=3), NoNul] = None
     status: FaqStatus = "draft"
     publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
 
@@ -37,8 +37,8 @@ class FaqUpdate(BaseModel):
     question: LongText
     answer: LongText
     category: Category | None = None
-    operation: Annotated[str | None, Field(max_length=40)] = None
-    step: Annotated[str | None, Field(max_length=3)] = None
+    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
+    step: Annotated[str | None, Field(max_length=3), NoNul] = None
     status: FaqStatus
     publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
 

@@ -28,7 +28,7 @@ def list_inquiries(
     overdue: Annotated[bool | None, Query(description="only (true) or no (false) inquiries past their due time")] = None,
     tier: Tier | None = None,
     category: Category | None = None,
-    operation: Annotated[str | None, Query(max_length=40)] = None,
+    operation: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")] = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):

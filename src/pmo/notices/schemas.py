@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pmo.inquiries.schemas import NoNul
+
 NoticeCategory = Literal["basic_policy", "specification", "administrative_notice", "schedule", "funding", "event", "other"]
 Audience = Literal["all", "prefectures", "municipalities", "prefecture_municipalities", "vendors"]
 CATEGORY_LABELS = {
@@ -22,14 +24,14 @@ class NoticeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    body: Annotated[str, Field(min_length=1, max_length=20000)]
+    title: Annotated[str, Field(min_length=1, max_length=200), NoNul]
+    body: Annotated[str, Field(min_length=1, max_length=20000), NoNul]
     category: NoticeCategory
     audience: Audience
     prefecture: Annotated[
         str | None, Field(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number (prefecture_municipalities only)")
     ] = None
-    operation: Annotated[str | None, Field(max_length=40)] = None
+    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
     faq_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="a published FAQ entry to link")] = None
     inquiry_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="an inquiry to link")] = None
     publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)")] = None
