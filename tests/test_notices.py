@@ -134,3 +134,29 @@ def test_publishing_and_reading_are_audited(client, who, notices):
     entries = client.get("/api/v1/audit", headers=who["admin"], params={"limit": 50}).json()
     target = f"notice:{notices['all']['id']}"
     assert [e["action"] for e in entries if e["target"] == target] == ["notice.read", "notice.publish"]
+
+
+def test_colleagues_marking_read_at_the_same_moment_all_succeed(client, token_for, who, notices):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    colleagues = [token_for("municipality", CHIYODA) for _ in range(8)]
+    barrier, results = threading.Barrier(len(colleagues)), []
+    app = client.app
+
+    def mark(headers):
+        with TestClient(app) as c:
+            barrier.wait()
+            r = c.post(f"{API}/{notices['all']['id']}/read", headers=headers)
+            results.append((r.status_code, r.json().get("read_at")))
+
+    threads = [threading.Thread(target=mark, args=(h,)) for h in colleagues]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [status for status, _ in results] == [200] * len(colleagues), results
+    assert len({read_at for _, read_at in results}) == 1  # one reading: the first
+    readers = client.get(f"{API}/{notices['all']['id']}/readers", headers=who["helpdesk"]).json()
+    assert readers["n_read"] == 1

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, null, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pmo import audit
@@ -186,13 +187,18 @@ def mark_read(session: Session, principal: Principal, notice_id: int, *, now: da
     notice = _visible(session, principal, notice_id)
     if principal.role not in READERS or principal.body_id is None:
         raise Forbidden("既読にできるのは宛先の団体（市区町村・都道府県）のアカウントだけです。")
-    existing = session.scalar(select(NoticeRead).where(NoticeRead.notice_id == notice.id, NoticeRead.body_id == principal.body_id))
+    mine = (NoticeRead.notice_id == notice.id, NoticeRead.body_id == principal.body_id)
+    existing = session.scalar(select(NoticeRead).where(*mine))
     if existing is None:
-        existing = NoticeRead(notice_id=notice.id, body_id=principal.body_id, read_at=now or utcnow(),
-                              account_id=principal.account_id)
-        session.add(existing)
-        session.flush()
-        audit.record(session, principal, "notice.read", f"notice:{notice.id}", None)
+        try:  # two colleagues of one body may mark it at the same moment: the first one wins, neither fails
+            with session.begin_nested():
+                existing = NoticeRead(notice_id=notice.id, body_id=principal.body_id, read_at=now or utcnow(),
+                                      account_id=principal.account_id)
+                session.add(existing)
+                session.flush()
+            audit.record(session, principal, "notice.read", f"notice:{notice.id}", None)
+        except IntegrityError:
+            existing = session.scalar(select(NoticeRead).where(*mine))
     return ReadOut(notice_id=notice.id, body=principal.body_code or "", read_at=existing.read_at)
 
 
