@@ -4,47 +4,20 @@ migrated and seeded once; every test starts from master data only."""
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
 
 from pmo.db import Base, reset_engines, session_scope
+from tests.serverproc import cli, drop_database, fresh_database
 
 MASTER_TABLES = {"bodies", "operations", "steps", "alembic_version"}
-
-
-def _database_url(tmp_dir: Path) -> str:
-    url = os.environ.get("PMO_TEST_DATABASE_URL")
-    if not url:
-        return f"sqlite:///{tmp_dir / 'test.sqlite3'}"
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return url
-    # A throwaway database per run, so parallel runs and leftovers never interfere.
-    name = f"pmo_test_{secrets.token_hex(4)}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     """A migrated, seeded database for the whole run; PMO_DATABASE_URL points at it."""
-    url = _database_url(tmp_path_factory.mktemp("db"))
+    url = fresh_database(tmp_path_factory.mktemp("db"))
     os.environ["PMO_DATABASE_URL"] = url
     os.environ.pop("PMO_STATS_DATABASE_URL", None)
     os.environ["PMO_WARM_CACHE"] = "false"  # tests change data under the cache; a background load would race them
@@ -55,7 +28,7 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     seed(None)
     yield url
     reset_engines()
-    _drop_database(url)
+    drop_database(url)
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +70,13 @@ def token_for(database_url) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {issued.token}"}
 
     return make
+
+
+@pytest.fixture
+def prepared(tmp_path) -> Iterator[str]:
+    """Another migrated, seeded database, for tests that run the service or the CLI in other processes."""
+    url = fresh_database(tmp_path)
+    cli(url, "db", "upgrade")
+    cli(url, "seed")
+    yield url
+    drop_database(url)

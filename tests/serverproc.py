@@ -22,12 +22,15 @@ def free_port() -> int:
 
 
 def fresh_database(tmp_path: Path) -> str:
-    """A new empty database of the kind the suite runs on (SQLite file, or a throwaway PostgreSQL db)."""
+    """A new empty database of the kind the suite runs on: a SQLite file, or a throwaway PostgreSQL database
+    (so parallel runs and leftovers never interfere) when PMO_TEST_DATABASE_URL names a PostgreSQL server."""
     base = os.environ.get("PMO_TEST_DATABASE_URL")
-    if not base or make_url(base).get_backend_name() != "postgresql":
-        return f"sqlite:///{tmp_path / f'proc-{secrets.token_hex(3)}.sqlite3'}"
+    if base and make_url(base).get_backend_name() != "postgresql":
+        return base
+    if not base:
+        return f"sqlite:///{tmp_path / f'db-{secrets.token_hex(3)}.sqlite3'}"
     url = make_url(base)
-    name = f"pmo_proc_{secrets.token_hex(4)}"
+    name = f"pmo_test_{secrets.token_hex(4)}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -4,13 +4,12 @@ revisions gap-free, no 500."""
 from concurrent.futures import ProcessPoolExecutor
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from pmo import periods
 from pmo.db import build_engine
 from pmo.models import CellVersion, Operation, ReportRevision, Step
-from tests.serverproc import Server, cli, drop_database, fresh_database
+from tests.serverproc import Server
 from tests.test_resilience import check_integrity, tokens
 
 PERIOD = periods.fmt(periods.current())
@@ -29,15 +28,6 @@ def client_process(url: str, code: str, token: str, worker: int, n: int) -> list
             assert r.status_code == 200, (r.status_code, r.text)
             acknowledged.append((r.json()["revision"], code, op + "/" + step, r.json()["revision_id"]))
     return acknowledged
-
-
-@pytest.fixture
-def prepared(tmp_path):
-    url = fresh_database(tmp_path)
-    cli(url, "db", "upgrade")
-    cli(url, "seed")
-    yield url
-    drop_database(url)
 
 
 def test_concurrent_submissions_lose_nothing(prepared):

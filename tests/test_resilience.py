@@ -17,19 +17,10 @@ from pmo import periods
 from pmo.accounts import service as accounts
 from pmo.db import build_engine
 from pmo.models import BodyPeriod, CellVersion, ReportRevision
-from tests.serverproc import Server, cli, drop_database, fresh_database
+from tests.serverproc import Server, cli
 
 PERIOD = periods.fmt(periods.current())
 CODES = ["011002", "012025", "012033", "012041", "012050", "012068"]
-
-
-@pytest.fixture
-def prepared(tmp_path):
-    url = fresh_database(tmp_path)
-    cli(url, "db", "upgrade")
-    cli(url, "seed")
-    yield url
-    drop_database(url)
 
 
 def tokens(url: str, codes: list[str]) -> dict[str, str]:
