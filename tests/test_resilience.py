@@ -85,7 +85,10 @@ def test_kill_9_during_submissions_keeps_every_acknowledged_one_whole(prepared):
     threads = [threading.Thread(target=submit, args=(c,)) for c in CODES]
     for t in threads:
         t.start()
-    time.sleep(3)
+    deadline = time.time() + 60  # kill once some submissions are through and more are in flight
+    while len(acknowledged) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)
     server.kill()
     stop.set()
     for t in threads:
