@@ -1,0 +1,632 @@
+"""Authorization matrix: every route of the app × every role × every scope, asserted against DESIGN §2.
+
+The routes come from the app itself (API, HTML pages, docs, static files — include_in_schema or not), so
+a route without an entry in RULES fails here with a message to add one. Each entry says who may call
+the route; everyone else is refused (a new role included), the project's way (README "Who may see what"):
+401 without credentials (a page: 303 to /login); 403 for anything under /bodies/{code} or /prefectures/{code}
+(the directory is public) and for a wrong role; 404 for rows whose existence is private (inquiries,
+follow-ups, FAQ drafts, notices addressed to others) — the same 404 a row that does not exist gets.
+An allowed call must not be refused (nor 404, nor 422: the table's requests are valid); none may be a 5xx.
+Lists must hold exactly the rows the caller may see.
+
+Callers: one account per role (ROLES) and an anonymous one. Scopes: the caller's own body, its
+prefecture, a municipality of the same prefecture, another prefecture's bodies, and national routes
+without a body; rows (inquiries, follow-ups, FAQ, notices) are made per test through the API."""
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pmo import periods
+from pmo.db import session_scope
+from pmo.directory.codes import prefecture_body_code
+
+CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO = "131016", "131024", "130001", "011002", "010006"  # 千代田区 中央区 東京都 札幌市 北海道
+BODIES = (CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO)
+PERIOD = periods.fmt(periods.current())
+MISSING_ID = 2_000_000_000
+
+
+# --- callers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Role:
+    """What an account of the role is bound to: a body's code, or nothing (national); extra account fields."""
+
+    body: str | None = None
+    account: dict = field(default_factory=dict)
+
+
+# Adding a role is one line here; every rule refuses it until the rule names it (DESIGN §2).
+ROLES: dict[str, Role] = {
+    "municipality": Role(body=CHIYODA),
+    "prefecture": Role(body=TOKYO),
+    "helpdesk": Role(),
+    "admin": Role(),
+    "viewer": Role(),
+    # issue 9 — uncomment, then name the roles in the rules that let them in (DESIGN §2: vendors file inquiries
+    # straight to the helpdesk; ministries answer what the helpdesk routes to them and send notices):
+    # "vendor": Role(account={"organization": "株式会社サンプル情報システム", "operations": ["koseki"]}),
+    # "ministry": Role(account={"organization": "総務省"}),
+}
+
+
+@dataclass
+class Caller:
+    """Someone calling: a role's account (token, and a dashboard session made on demand) or anonymous."""
+
+    name: str
+    role: str | None
+    body: str | None = None
+    token: str | None = None
+    cookie: str | None = None
+    csrf: str | None = None
+
+    @property
+    def pref(self) -> str | None:
+        return self.body[:2] if self.body else None
+
+
+# --- what is called -------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """What a call is about: a body, a row (with the body it belongs to and its facts), or nothing (national)."""
+
+    kind: str  # national | body | inquiry | follow_up | faq | notice
+    label: str
+    code: str | None = None
+    id: int | None = None
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def pref(self) -> str | None:
+        return self.code[:2] if self.code else None
+
+    @property
+    def is_prefecture(self) -> bool:
+        return self.code is not None and self.code[2:5] == "000"
+
+
+def scope(c: Caller, t: Target) -> str:
+    """How the target relates to the caller (for the report)."""
+    if t.code is None:
+        return "national"
+    if c.body is None:
+        return "any body"
+    if t.code == c.body:
+        return "own"
+    if t.pref != c.pref:
+        return "other prefecture"
+    return "own prefecture" if t.is_prefecture else "municipality of own prefecture"
+
+
+# --- who (predicates of caller and target) ----------------------------------------------------------
+
+
+class Who:
+    """A named predicate of (caller, target); `a | b` lets in either."""
+
+    def __init__(self, name: str, test: Callable[[Caller, Target], bool]):
+        self.name, self.test = name, test
+
+    def __call__(self, c: Caller, t: Target) -> bool:
+        return c.role is not None and bool(self.test(c, t))
+
+    def __or__(self, other: "Who") -> "Who":
+        return Who(f"{self.name} | {other.name}", lambda c, t: self(c, t) or other(c, t))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def roles(*names: str) -> Who:
+    return Who("/".join(names), lambda c, t: c.role in names)
+
+
+anyone_signed_in = Who("anyone_signed_in", lambda c, t: True)
+admin = roles("admin")
+owner = Who("owner", lambda c, t: c.body is not None and c.body == t.code)
+its_prefecture = Who("its_prefecture", lambda c, t: c.role == "prefecture" and not t.is_prefecture and t.pref == c.pref)
+body_readers = owner | its_prefecture | admin  # "reads row-level" of DESIGN §2
+# Inquiries: the asker (its body), the prefecture handling it, the helpdesk once it reached it.
+asker = Who("asker", lambda c, t: c.body == t.code and c.role == t.facts["asker_role"])
+handling_prefecture = Who("handling_prefecture", lambda c, t: c.role == "prefecture" and c.pref == t.pref and c.body != t.code)
+helpdesk_once_escalated = Who("helpdesk_once_escalated", lambda c, t: c.role == "helpdesk" and t.facts["escalated"])
+inquiry_readers = asker | handling_prefecture | helpdesk_once_escalated | admin
+# Follow-ups: the municipality's prefecture; the helpdesk the shared ones.
+helpdesk_if_shared = Who("helpdesk_if_shared", lambda c, t: c.role == "helpdesk" and t.facts["shared"])
+follow_up_readers = its_prefecture | helpdesk_if_shared | admin
+faq_readers = roles("helpdesk", "admin") | Who("published", lambda c, t: t.facts["status"] == "published")
+senders = roles("helpdesk", "admin")
+addressed = Who("addressed", lambda c, t: (
+    (c.role == "prefecture" and t.facts["audience"] in ("all", "prefectures"))
+    or (c.role == "municipality" and (t.facts["audience"] in ("all", "municipalities")
+                                      or (t.facts["audience"] == "prefecture_municipalities" and t.facts["prefecture"] == c.pref)))
+))
+notice_readers = senders | addressed
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route, about what, and the valid request to send.
+
+    target: national | body | prefecture (a prefecture's code) | inquiry | follow_up | faq | notice.
+    auth: token (API), session (dashboard cookie) or public. Refusals: anonymous → 401 (token) or
+    303 to /login (session); gate fails → 403 (a role check before any row is read); see fails → 404
+    (rows whose existence is private); allow fails → 403."""
+
+    allow: Who
+    target: str = "national"
+    auth: str = "token"
+    gate: Who | None = None
+    see: Who | None = None
+    json: Any = None  # a value, or a function of the target
+    form: Any = None
+    files: Any = None
+    query: dict | None = None
+    path: dict = field(default_factory=dict)
+    lists: str | None = None  # the JSON answer lists rows of this kind: exactly those the caller may see
+    anonymous: int | None | str = "default"
+
+    def refusal(self, c: Caller, t: Target) -> int | None:
+        """The status a refused caller gets; None when the call is allowed."""
+        if c.role is None:
+            if self.anonymous != "default":
+                return self.anonymous  # type: ignore[return-value]
+            return {"token": 401, "session": 303, "public": None}[self.auth]
+        if self.auth == "public":
+            return None
+        if self.gate is not None and not self.gate(c, t):
+            return 403
+        if self.see is not None and not self.see(c, t):
+            return 404
+        return None if self.allow(c, t) else 403
+
+
+def public(**kw) -> Rule:
+    return Rule(anyone_signed_in, auth="public", **kw)
+
+
+def body(allow: Who, **kw) -> Rule:
+    return Rule(allow, target="body", **kw)
+
+
+def rows(kind: str, see: Who, allow: Who | None = None, **kw) -> Rule:
+    return Rule(allow or see, target=kind, see=see, **kw)
+
+
+def page(allow: Who, **kw) -> Rule:
+    return Rule(allow, auth="session", **kw)
+
+
+def _op(t: Target) -> str:
+    return "seikatsu_hogo" if t.is_prefecture else "koseki"  # an operation the body reports
+
+
+def _csv(t: Target) -> dict:
+    return {"file": ("report.csv", f"業務コード,ステップ,状況\n{_op(t)},S01,完了済み\n".encode(), "text/csv")}
+
+
+QUESTION = {"title": "Fit&Gap分析の進め方について", "question": "独自施策の扱いはどう整理すればよいでしょうか。", "category": "fit_gap"}
+TEXT = {"text": "標準仕様書 第4.0版 の該当箇所をご確認ください。"}
+REASON = {"reason": "国の解釈が必要なため。"}
+FOLLOW_UP = {"held_on": (date.today() - timedelta(days=1)).isoformat(), "channel": "phone", "learned": "事業者の体制を確認した。"}
+FAQ = {"title": "ガバメントクラウドの利用料", "question": "利用料の負担は？", "answer": "団体の負担です。"}
+NOTICE = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other", "audience": "all"}
+API = "/api/v1"
+B, P, INQ = f"{API}/bodies/{{code}}", f"{API}/prefectures/{{code}}", f"{API}/inquiries/{{inquiry_id}}"
+
+RULES: dict[tuple[str, str], Rule] = {
+    # health, metrics (aggregates only), the OpenAPI document and its viewers
+    **{(m, p): public() for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc") for m in ("GET", "HEAD")},
+    ("GET", "/healthz"): public(),
+    ("GET", "/readyz"): public(),
+    ("GET", "/metrics"): public(),
+    # directory, who am I, audit
+    ("GET", f"{API}/operations"): Rule(anyone_signed_in),
+    ("GET", f"{API}/steps"): Rule(anyone_signed_in),
+    ("GET", f"{API}/bodies"): Rule(anyone_signed_in),
+    ("GET", B): body(anyone_signed_in),
+    ("GET", f"{API}/me"): Rule(anyone_signed_in),
+    ("GET", f"{API}/audit"): Rule(admin),
+    # reports: only the body writes; the body, its prefecture and admin read
+    ("PUT", f"{B}/reports/{{period}}"): body(owner, json={}),
+    ("GET", f"{B}/reports/{{period}}"): body(body_readers),
+    ("GET", f"{B}/reports"): body(body_readers),
+    ("GET", f"{B}/reports/{{period}}/revisions"): body(body_readers),
+    ("GET", f"{B}/progress"): body(body_readers),
+    ("GET", f"{B}/reports/{{period}}/download"): body(body_readers, query={"format": "csv"}),
+    ("POST", f"{B}/reports/{{period}}/upload"): body(owner, files=_csv),
+    ("GET", f"{B}/missing-reports"): body(body_readers),
+    # systems register
+    ("GET", f"{B}/systems"): body(body_readers),
+    ("GET", f"{B}/systems/{{operation}}"): body(body_readers),
+    ("PUT", f"{B}/systems/{{operation}}"): body(owner, json={"vendor": "株式会社サンプル情報システム"}),
+    # prefecture review: the prefecture itself and admin
+    ("GET", f"{P}/bodies"): Rule(owner | admin, target="prefecture"),
+    ("GET", f"{P}/lagging"): Rule(owner | admin, target="prefecture"),
+    ("GET", f"{P}/missing-reports"): Rule(owner | admin, target="prefecture"),
+    # follow-ups: written by the municipality's prefecture; read by it, the helpdesk (shared ones) and admin
+    ("POST", f"{B}/follow-ups"): body(its_prefecture, json=FOLLOW_UP),
+    ("GET", f"{B}/follow-ups"): body(its_prefecture | roles("helpdesk", "admin"), lists="follow_up"),
+    ("GET", f"{API}/follow-ups"): Rule(anyone_signed_in, lists="follow_up"),
+    ("GET", f"{API}/follow-ups/{{follow_up_id}}"): rows("follow_up", follow_up_readers),
+    # inquiries: bodies file; each transition belongs to one party of the inquiry (admin only reads)
+    ("POST", f"{API}/inquiries"): Rule(roles("municipality", "prefecture"), json=QUESTION),
+    ("GET", f"{API}/inquiries"): Rule(anyone_signed_in, lists="inquiry"),
+    ("GET", f"{API}/inquiries/similar"): Rule(anyone_signed_in, query={"q": "Fit&Gap分析"}),
+    ("GET", INQ): rows("inquiry", inquiry_readers),
+    ("POST", f"{INQ}/messages"): rows("inquiry", inquiry_readers, asker | handling_prefecture | helpdesk_once_escalated, json=TEXT),
+    ("POST", f"{INQ}/answer"): rows("inquiry", inquiry_readers, handling_prefecture | helpdesk_once_escalated, json=TEXT),
+    ("POST", f"{INQ}/ask-back"): rows("inquiry", inquiry_readers, handling_prefecture | helpdesk_once_escalated, json=TEXT),
+    ("POST", f"{INQ}/reply"): rows("inquiry", inquiry_readers, asker, json=TEXT),
+    ("POST", f"{INQ}/escalate"): rows("inquiry", inquiry_readers, handling_prefecture, json=REASON),
+    ("POST", f"{INQ}/close"): rows("inquiry", inquiry_readers, asker),
+    ("POST", f"{INQ}/reopen"): rows("inquiry", inquiry_readers, asker, json=REASON),
+    # FAQ: published entries for every signed-in caller, drafts and writing for the helpdesk
+    ("GET", f"{API}/faqs"): Rule(anyone_signed_in, lists="faq"),
+    ("GET", f"{API}/faqs/{{faq_id}}"): rows("faq", faq_readers),
+    ("POST", f"{API}/faqs"): Rule(roles("helpdesk"), json={**FAQ, "status": "published"}),
+    ("PUT", f"{API}/faqs/{{faq_id}}"): rows("faq", faq_readers, roles("helpdesk"), gate=roles("helpdesk"),
+                                           json=lambda t: {**FAQ, "status": t.facts["status"]}),
+    # notices: senders publish and see who read; bodies see what is addressed to them and mark it read
+    ("GET", f"{API}/notices"): Rule(anyone_signed_in, lists="notice"),
+    ("POST", f"{API}/notices"): Rule(senders, gate=senders, json=NOTICE),
+    ("GET", f"{API}/notices/{{notice_id}}"): rows("notice", notice_readers),
+    ("POST", f"{API}/notices/{{notice_id}}/read"): rows("notice", notice_readers, roles("municipality", "prefecture")),
+    ("GET", f"{API}/notices/{{notice_id}}/readers"): rows("notice", notice_readers, senders, gate=senders),
+    # statistics: aggregates for every signed-in caller (anonymous only with PMO_PUBLIC_STATS)
+    **{(m, f"{API}/stats/{s}"): Rule(anyone_signed_in)
+       for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries") for m in ("GET", "HEAD")},
+    # dashboard pages (session cookie; forms carry the CSRF token; the same services decide)
+    ("GET", "/login"): public(),
+    ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
+    ("POST", "/logout"): page(anyone_signed_in, anonymous=None, form=lambda t: {}),
+    ("GET", "/"): page(anyone_signed_in),
+    ("GET", "/prefectures/{code}"): page(owner | admin, target="prefecture"),
+    ("GET", "/bodies/{code}"): page(body_readers, target="body"),
+    ("POST", "/bodies/{code}/reports/{period}"): page(owner, target="body", form=lambda t: {"action": "no_change"}),
+    ("POST", "/bodies/{code}/reports/{period}/upload"): page(owner, target="body", form=lambda t: {}, files=_csv),
+    ("GET", "/bodies/{code}/reports/{period}/download"): page(body_readers, target="body", query={"format": "csv"}),
+    ("GET", "/static/vendor/plotly-{version}.min.js"): public(),
+    ("MOUNT", "/static"): public(path={"": "/dashboard.css"}),
+    ("GET", "/inquiries"): page(anyone_signed_in),
+    ("POST", "/inquiries"): page(roles("municipality", "prefecture"), form=lambda t: dict(QUESTION)),
+    ("GET", "/inquiries/{inquiry_id}"): page(inquiry_readers, target="inquiry", see=inquiry_readers),
+    ("POST", "/inquiries/{inquiry_id}/{action}"): page(handling_prefecture | helpdesk_once_escalated, target="inquiry",
+                                                      see=inquiry_readers, path={"action": "answer"}, form=lambda t: dict(TEXT)),
+    ("GET", "/faqs"): page(anyone_signed_in),
+    ("GET", "/notices"): page(anyone_signed_in),
+    ("POST", "/notices/{notice_id}/read"): page(roles("municipality", "prefecture"), target="notice", see=notice_readers,
+                                               form=lambda t: {}),
+}
+
+
+# --- the routes the app has -----------------------------------------------------------------------
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, mounts as ("MOUNT", path)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+
+        found = [(r.original_route, r.path) for r in iter_route_contexts(app.routes)]
+    except ImportError:  # FastAPI before lazily included routers
+        found = [(r, r.path) for r in app.routes]
+    out = []
+    for route, path in found:
+        methods = getattr(route, "methods", None)
+        out.extend((m, path) for m in sorted(methods)) if methods else out.append(("MOUNT", path))
+    return sorted(set(out), key=lambda k: (k[1], k[0]))
+
+
+def _collect() -> list[tuple[str, str]]:
+    from pmo.app import create_app
+
+    return app_routes(create_app())
+
+
+ROUTES = _collect()
+
+
+# --- making the world ------------------------------------------------------------------------------
+
+
+class World:
+    """Callers and, on demand, rows of every kind in every scope, made through the API."""
+
+    def __init__(self, client: TestClient, make_token: Callable[..., str]):
+        self.client, self.make_token = client, make_token
+        self.callers = [Caller("anonymous", None)] + [
+            Caller(name, name, r.body, make_token(name, r.body, **r.account)) for name, r in ROLES.items()
+        ]
+        self._tokens: dict[tuple[str, str | None], str] = {(c.role, c.body): c.token for c in self.callers if c.role}
+        self._rows: dict[str, list[Target]] = {}
+
+    def auth(self, role: str, code: str | None = None) -> dict[str, str]:
+        key = (role, code)
+        if key not in self._tokens:
+            self._tokens[key] = self.make_token(role, code)
+        return {"Authorization": f"Bearer {self._tokens[key]}"}
+
+    def post(self, url: str, headers: dict, json: Any, status: int = 201) -> dict:
+        r = self.client.post(url, headers=headers, json=json)
+        assert r.status_code == status, (url, r.text)
+        return r.json()
+
+    def rows(self, kind: str) -> list[Target]:
+        if kind not in self._rows:
+            self._rows[kind] = getattr(self, f"_make_{kind}")()
+        return self._rows[kind]
+
+    def _make_inquiry(self) -> list[Target]:
+        out = []
+        for code, role, escalate in ((CHIYODA, "municipality", False), (CHUO, "municipality", False),
+                                     (SAPPORO, "municipality", False), (CHIYODA, "municipality", True),
+                                     (SAPPORO, "municipality", True), (TOKYO, "prefecture", True), (HOKKAIDO, "prefecture", True)):
+            made = self.post(f"{API}/inquiries", self.auth(role, code), QUESTION)
+            if escalate and role == "municipality":
+                handler = self.auth("prefecture", prefecture_body_code(code[:2]))
+                self.post(f"{API}/inquiries/{made['id']}/escalate", handler, REASON, 200)
+            where = "at the helpdesk" if escalate else "at its prefecture"
+            out.append(Target("inquiry", f"inquiry of {code} {where}", code, made["id"],
+                              {"asker_role": role, "escalated": escalate}))
+        return out
+
+    def _make_follow_up(self) -> list[Target]:
+        out = []
+        for code, prefecture, shared in ((CHIYODA, TOKYO, False), (CHUO, TOKYO, True), (SAPPORO, HOKKAIDO, False),
+                                         (SAPPORO, HOKKAIDO, True)):
+            data = {**FOLLOW_UP, "shared_with_national": shared, "delay_cause": "staffing" if shared else None}
+            made = self.post(f"{API}/bodies/{code}/follow-ups", self.auth("prefecture", prefecture), data)
+            out.append(Target("follow_up", f"follow-up of {code}{' shared' if shared else ''}", code, made["id"],
+                              {"shared": shared}))
+        return out
+
+    def _make_faq(self) -> list[Target]:
+        return [
+            Target("faq", f"{status} FAQ", None, self.post(f"{API}/faqs", self.auth("helpdesk"), {**FAQ, "status": status})["id"],
+                   {"status": status})
+            for status in ("published", "draft")
+        ]
+
+    def _make_notice(self) -> list[Target]:
+        out = []
+        for audience, prefecture in (("all", None), ("prefectures", None), ("municipalities", None),
+                                     ("prefecture_municipalities", "13"), ("prefecture_municipalities", "01")):
+            made = self.post(f"{API}/notices", self.auth("helpdesk"), {**NOTICE, "audience": audience, "prefecture": prefecture})
+            out.append(Target("notice", f"notice to {audience}{' ' + prefecture if prefecture else ''}", None, made["id"],
+                              {"audience": audience, "prefecture": prefecture}))
+        return out
+
+    def targets(self, rule: Rule) -> list[Target]:
+        if rule.target == "national":
+            return [Target("national", "national")]
+        if rule.target == "body":
+            return [Target("body", code, code) for code in BODIES]
+        if rule.target == "prefecture":
+            return [Target("body", code, code) for code in BODIES if code[2:5] == "000"]
+        return self.rows(rule.target)
+
+    def sign_in(self, c: Caller) -> None:
+        """A dashboard session for the caller (anonymous: the session the sign-in form starts)."""
+        if c.csrf is not None:
+            return
+        r = self.client.get("/login")
+        cookie, csrf = r.cookies.get("pmo_session"), _csrf(r.text)
+        if c.token:
+            r = self.client.post("/login", data={"token": c.token, "csrf": csrf, "next": "/"},
+                                 headers={"Cookie": f"pmo_session={cookie}"}, follow_redirects=False)
+            assert r.status_code == 303, r.text
+            cookie = r.cookies.get("pmo_session")
+            csrf = _csrf(self.client.get("/login", headers={"Cookie": f"pmo_session={cookie}"}).text)
+        self.client.cookies.clear()
+        c.cookie, c.csrf = cookie, csrf
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', html)
+    assert found and found.group(1), "no CSRF token on the sign-in page"
+    return found.group(1)
+
+
+# --- requests and checks --------------------------------------------------------------------------
+
+
+def fill(path: str, rule: Rule, c: Caller, t: Target) -> str:
+    """The path with its parameters taken from the target and the rule."""
+    from pmo.dashboard.assets import PLOTLY_VERSION
+
+    values = {"code": t.code, "period": PERIOD, "operation": _op(t), "version": PLOTLY_VERSION,
+              "inquiry_id": t.id, "follow_up_id": t.id, "faq_id": t.id, "notice_id": t.id, **rule.path}
+
+    def one(m: re.Match) -> str:
+        name = m.group(1)
+        if values.get(name) is None:
+            pytest.fail(f"no value for path parameter {{{name}}} of {path}: add it to fill() in tests/test_authorization.py")
+        return str(values[name])
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", one, path) + rule.path.get("", "")
+
+
+def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: Target):
+    headers: dict[str, str] = {}
+    if c.token and rule.auth in ("token", "public"):
+        headers["Authorization"] = f"Bearer {c.token}"
+    data = rule.form(t) if rule.form else None
+    if rule.auth == "session":
+        headers["Cookie"] = f"pmo_session={c.cookie}"
+        if data is not None:
+            data = {"csrf": c.csrf, **data}
+            if path == "/login":
+                data["token"] = c.token or "pmo_not-a-token"
+    kwargs: dict[str, Any] = {"headers": headers, "params": rule.query, "follow_redirects": False}
+    if rule.json is not None:
+        kwargs["json"] = rule.json(t) if callable(rule.json) else rule.json
+    if data is not None:
+        kwargs["data"] = data
+    if rule.files is not None:
+        kwargs["files"] = rule.files(t)
+    r = client.request("GET" if method == "MOUNT" else method, fill(path, rule, c, t), **kwargs)
+    client.cookies.clear()
+    return r
+
+
+ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+
+def brief(r) -> str:
+    """The answer in a few words: a page's title, or the start of the JSON."""
+    title = re.search(r"<title>(.*?)</title>", r.text, re.S)
+    return title.group(1).strip() if title else r.text[:300]
+
+
+def problem(r, want: int | None, rule: Rule) -> str | None:
+    """What is wrong with the answer, or None."""
+    s = r.status_code
+    if s >= 500:
+        return f"{s} — never a 5xx: {brief(r)}"
+    if want is None:
+        if s >= 400 and s != 409:  # 409: the right caller at the wrong moment (an inquiry's state)
+            return f"allowed, but {s}: {brief(r)}"
+        if rule.auth == "session" and rule.anonymous == "default" and s == 303 and r.headers["location"].startswith("/login"):
+            return "allowed, but sent to the sign-in form"
+        return None
+    if s != want:
+        return f"expected {want}, got {s}: {brief(r)}"
+    if want == 303:
+        return None if r.headers.get("location", "").startswith("/login") else f"303 to {r.headers.get('location')}, not /login"
+    if rule.auth == "token" and r.request.method != "HEAD":
+        body = r.json()
+        if set(body) != {"error", "message", "detail"} or body["error"] != ERROR_CODES[want] or not body["message"]:
+            return f"{want} without the error shape: {body}"
+        if want == 401 and r.headers.get("www-authenticate") != 'Bearer realm="pmo"':
+            return "401 without WWW-Authenticate: Bearer"
+    return None
+
+
+def ids_in(answer: Any) -> set[int]:
+    items = answer["items"] if isinstance(answer, dict) else answer
+    return {item["id"] for item in items}
+
+
+ASSERTED: Counter = Counter()  # (route, role, scope) → calls asserted
+REFUSED: Counter = Counter()
+
+
+@pytest.fixture(scope="module")
+def app_client(database_url):
+    """One app for the module (its OpenAPI document and caches are built once); a 500 is an answer, not a raise."""
+    from pmo.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def world(database_url, app_client) -> World:
+    from pmo.accounts import service
+
+    counter = iter(range(1_000_000))
+
+    def make_token(role: str, code: str | None, **account) -> str:
+        with session_scope() as session:
+            made = service.create_account(session, f"matrix-{role}-{next(counter)}", role, code, actor="test", **account)
+            return service.issue_token(session, made, actor="test", ttl_days=1).token
+
+    return World(app_client, make_token)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route(route, world):
+    method, path = route
+    rule = RULES.get(route)
+    if rule is None:
+        pytest.fail(f"{method} {path} has no entry in RULES of tests/test_authorization.py: add one saying who may call "
+                    "it (DESIGN §2; roles not named are refused)")
+    targets = world.targets(rule)
+    # Anonymous callers are refused whatever the target: one target is enough for them.
+    cases = [(c, t, rule.refusal(c, t)) for c in world.callers for t in (targets if c.role else targets[:1])]
+    if rule.auth == "session":
+        for c in world.callers:
+            world.sign_in(c)
+    if rule.lists:
+        world.rows(rule.lists)
+    problems, compared = [], set()
+    # Refused calls first: they change nothing, and allowed writes (an escalation) must not change what they see.
+    for c, t, want in sorted(cases, key=lambda case: case[2] is None):
+        r = send(world.client, method, path, rule, c, t)
+        found = problem(r, want, rule)
+        if found is None and want is None and rule.lists and r.status_code == 200:
+            expected = _visible_ids(world, rule, c, t)
+            if ids_in(r.json()) != expected:
+                found = f"lists {sorted(ids_in(r.json()))}, may see {sorted(expected)}"
+        if found is None and want == 404 and rule.auth == "token" and method != "HEAD" and c.name not in compared:
+            compared.add(c.name)  # once per caller and route
+            found = _same_as_missing(world, method, path, rule, c, t, r)
+        if found:
+            problems.append(f"{c.name} → {t.label} ({scope(c, t)}): {found}")
+        ASSERTED[(method, path, c.name, scope(c, t))] += 1
+        REFUSED[want] += 1
+    assert not problems, f"{method} {path}:\n  " + "\n  ".join(problems)
+
+
+SEES = {"inquiry": inquiry_readers, "follow_up": follow_up_readers, "faq": faq_readers, "notice": notice_readers}
+
+
+def _visible_ids(world: World, rule: Rule, c: Caller, t: Target) -> set[int]:
+    return {row.id for row in world.rows(rule.lists) if SEES[rule.lists](c, row) and (t.code is None or row.code == t.code)}
+
+
+def _same_as_missing(world: World, method: str, path: str, rule: Rule, c: Caller, t: Target, refused) -> str | None:
+    """A row the caller may not see answers exactly like a row that does not exist."""
+    missing = Target(t.kind, "missing", t.code, MISSING_ID, t.facts)
+    r = send(world.client, method, path, rule, c, missing)
+    def strip(answer: dict, row_id: int) -> dict:
+        return {**answer, "message": re.sub(rf"\b{row_id}\b", "#", answer["message"])}
+
+    if r.status_code != 404 or strip(r.json(), MISSING_ID) != strip(refused.json(), t.id):
+        return f"refused as {refused.json()}, but a missing row answers {r.status_code} {r.text[:200]}"
+    return None
+
+
+def test_every_role_is_in_the_matrix():
+    from pmo.models import ROLES as MODEL_ROLES
+
+    missing = [r for r in MODEL_ROLES if r not in ROLES]
+    assert not missing, f"roles {missing} are not in ROLES of tests/test_authorization.py: add one line each"
+
+
+def test_no_rule_for_a_route_that_is_gone():
+    gone = sorted(set(RULES) - set(ROUTES))
+    assert not gone, f"RULES of tests/test_authorization.py names routes the app no longer has: {gone} — remove them"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report(request):
+    yield
+    if not ASSERTED:
+        return
+    routes = {(m, p) for m, p, _, _ in ASSERTED}
+    callers = {c for _, _, c, _ in ASSERTED}
+    line = (f"authorization matrix: {len(routes)} routes × {len(callers)} callers ({len(callers) - 1} roles + anonymous), "
+            f"{len(ASSERTED)} (route, caller, scope) cells, {sum(ASSERTED.values())} calls asserted "
+            f"({sum(v for k, v in REFUSED.items() if k is not None)} refusals)")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
