@@ -29,11 +29,17 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 TOKYO, CHIYODA, SHINJUKU, TOYAMA, TOYAMA_CITY = "130001", "131016", "131041", "160008", "162019"
 SCREENSHOTS = os.environ.get("PMO_SCREENSHOTS")
+
+
+def wait(driver, condition, seconds: int = 60):
+    """Wait for condition, ignoring elements that went stale because the page navigated meanwhile."""
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _free_port() -> int:
@@ -161,7 +167,7 @@ class Walk:
 
     def settle(self, name: str, charts: int = 0) -> None:
         if charts:
-            WebDriverWait(self.driver, 60).until(lambda d: d.execute_script(
+            wait(self.driver, lambda d: d.execute_script(
                 "const all = document.querySelectorAll('[data-figure]');"
                 "return all.length > 0 && [...all].every(e => e.dataset.rendered === 'true');"))
             found = self.driver.execute_script(
@@ -189,7 +195,7 @@ class Walk:
         self.driver.get(f"{self.base}/login?next={next_path}")
         self.driver.find_element(By.NAME, "token").send_keys(token)
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-        WebDriverWait(self.driver, 30).until(lambda d: "/login" not in d.current_url)
+        wait(self.driver, lambda d: "/login" not in d.current_url)
         self.drain("login")
 
     def text(self) -> str:
@@ -230,17 +236,17 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
     walk.settle("body-chiyoda", charts=2)
     Select(walk.driver.find_element(By.NAME, "status-S40")).select_by_value("in_progress")
     walk.driver.find_element(By.ID, "save-report").click()
-    WebDriverWait(walk.driver, 30).until(lambda d: d.find_elements(By.ID, "flash"))
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "flash"))
     walk.settle("body-chiyoda-saved", charts=2)
     assert "として登録しました（変更したセル 1 件）" in walk.text()
     walk.driver.find_element(By.ID, "no-change").click()
-    WebDriverWait(walk.driver, 30).until(lambda d: "changed=0" in d.current_url)
+    wait(walk.driver, lambda d: "changed=0" in d.current_url)
     walk.settle("body-chiyoda-no-change", charts=2)
     walk.open(f"/inquiries/{site['inquiry']}", "inquiry-thread")
     assert "国のヘルプデスク" in walk.text()
     walk.open("/notices", "notices")
     walk.driver.find_element(By.CSS_SELECTOR, "form[action$='/read'] button").click()
-    WebDriverWait(walk.driver, 30).until(lambda d: "既読（" in d.find_element(By.TAG_NAME, "main").text)
+    wait(walk.driver, lambda d: "既読（" in d.find_element(By.TAG_NAME, "main").text)
     walk.drain("notice read")
 
     walk.sign_in(tokens["helpdesk"], "/inquiries")

@@ -47,10 +47,10 @@ def _gap_marks(places: list[tuple]) -> list[dict]:
     return [{"x": x, "y": y, "text": "秘匿", "showarrow": False, "bgcolor": GAP, "font": {"color": "#222"}} for x, y in places]
 
 
-def _all_hidden(cells: list[dict]) -> list[dict]:
-    """When every figure of a chart is suppressed, a note in the middle of it."""
+def _all_hidden(cells: list[dict], places: list[tuple] = ()) -> list[dict]:
+    """A note in the middle when every figure is suppressed; otherwise '秘匿' at each gap (places)."""
     if not cells or not all(c["suppressed"] for c in cells):
-        return []
+        return _gap_marks(list(places))
     return [{"x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False, "bgcolor": "white",
              "text": "この条件の値はすべて秘匿しています", "font": {"size": 14}}]
 
@@ -73,8 +73,8 @@ def operation_bars(cells: list[dict], op_names: dict[str, str], k: int) -> str:
         })
     gaps = [(50, label) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
     return _json(traces + ([_gap_legend(k)] if gaps else []), {
-        "height": 120 + 26 * len(cells), "barmode": "stack", "xaxis": {"range": [0, 100], "ticksuffix": "%"},
-        "yaxis": {"autorange": "reversed"}, "annotations": _gap_marks(gaps) + _all_hidden(cells),
+        "height": 120 + 26 * len(cells), "barmode": "stack", "xaxis": {"range": [0, 100.5], "ticksuffix": "%"},
+        "yaxis": {"autorange": "reversed"}, "annotations": _all_hidden(cells, gaps),
     })
 
 
@@ -95,8 +95,10 @@ def step_heatmap(cells: list[dict], op_names: dict[str, str], step_names: dict[s
     hidden = any(c["suppressed"] for c in cells)
     return _json([trace] + ([_gap_legend(k)] if hidden else []), {
         "height": 140 + 24 * len(ops), "plot_bgcolor": GAP, "annotations": _all_hidden(cells),
-        "yaxis": {"autorange": "reversed", "type": "category", "categoryarray": labels},
-        "xaxis": {"side": "top", "tickangle": 0, "dtick": 2, "type": "category", "categoryarray": steps},
+        # Explicit ranges: the full 20 × 40 frame shows even when every cell is hidden.
+        "yaxis": {"type": "category", "categoryarray": labels, "range": [len(ops) - 0.5, -0.5]},
+        "xaxis": {"side": "top", "tickangle": 0, "dtick": 2, "type": "category", "categoryarray": steps,
+                  "range": [-0.5, len(steps) - 0.5]},
     })
 
 
@@ -144,7 +146,7 @@ def distribution(dist: dict, gap_points: float = 0.2) -> str:
     top = max((b["n_bodies"] or 0 for b in bins), default=0)
     gaps = [(b["bin"], top * 0.05) for b in bins if b["suppressed"]]
     notes = [] if median is None else [{
-        "x": 1, "y": 1, "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "right",
+        "x": 0.01, "y": 0.98, "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top",
         "text": f"平均 {dist['mean_completion'] * 100:.1f}%　中央値 {median * 100:.1f}%"}]
     return _json(traces + ([_gap_legend(dist["k"])] if gaps else []), {
         "height": 340, "barmode": "overlay", "bargap": 0.08, "yaxis": {"title": {"text": "団体数"}},
@@ -184,7 +186,7 @@ def deferred_systems(cells: list[dict], reason_labels: dict[str, str], k: int) -
     gaps = [(top * 0.1 or 1, label) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
     return _json([trace] + ([_gap_legend(k)] if gaps else []), {
         "height": 120 + 40 * max(len(cells), 1), "yaxis": {"autorange": "reversed"},
-        "xaxis": {"title": {"text": "システム数"}}, "annotations": _gap_marks(gaps) + _all_hidden(cells),
+        "xaxis": {"title": {"text": "システム数"}}, "annotations": _all_hidden(cells, gaps),
     })
 
 
@@ -192,12 +194,16 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
     """47 prefectures as tiles coloured by completion; suppressed prefectures grey."""
     z = [[None] * N_COLS for _ in range(N_ROWS)]
     hidden = [[None] * N_COLS for _ in range(N_ROWS)]
+    empty = [[None] * N_COLS for _ in range(N_ROWS)]
     text = [[""] * N_COLS for _ in range(N_ROWS)]
+    for code, (r, col) in TILES.items():  # prefectures without such bodies stay visible, marked なし
+        empty[r][col], text[r][col] = 1, f"{short_name(pref_names.get(code, code))}<br>なし"
     values = []
     for c in cells:
         if c["prefecture"] not in TILES:
             continue
         r, col = TILES[c["prefecture"]]
+        empty[r][col] = None
         name = short_name(pref_names.get(c["prefecture"], c["prefecture"]))
         if c["suppressed"]:
             hidden[r][col], text[r][col] = 1, f"{name}<br>秘匿"
@@ -210,6 +216,9 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
              "hoverongaps": False, "hovertemplate": "%{text}<extra></extra>"}
     traces = [{**tiles, "z": z, "zmin": low, "zmax": 100, "colorscale": SCALE,
                "colorbar": {"title": {"text": "完了率"}, "ticksuffix": "%", "len": 0.8}}]
+    if any(v is not None for row in empty for v in row):
+        traces.append({**tiles, "z": empty, "showscale": False, "colorscale": [[0, "#f1f3f5"], [1, "#f1f3f5"]],
+                       "textfont": {"size": 10, "color": "#8a939f"}})
     if any(v is not None for row in hidden for v in row):
         traces += [{**tiles, "z": hidden, "showscale": False, "colorscale": [[0, GAP], [1, GAP]]}, _gap_legend(k)]
     shapes = []
@@ -218,7 +227,7 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
         shapes.append({"type": "rect", "x0": col - 0.5, "x1": col + 0.5, "y0": r - 0.5, "y1": r + 0.5,
                        "line": {"color": "#111", "width": 3}})
     return _json(traces, {
-        "height": 480, "plot_bgcolor": "white", "shapes": shapes,
+        "height": 480, "plot_bgcolor": "white", "shapes": shapes, "showlegend": any(t["type"] == "scatter" for t in traces),
         "xaxis": {"visible": False, "range": [-0.6, N_COLS - 0.4]},
         "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
     })

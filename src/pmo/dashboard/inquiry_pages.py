@@ -21,8 +21,7 @@ from pmo.notices import service as notices
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_session.require_user)]
-FILERS = ("municipality", "prefecture")
-HANDLERS = ("municipality", "prefecture", "helpdesk", "admin")
+FILERS = ("municipality", "prefecture", "vendor")  # who may file (the service has the last word)
 # What each action's form field is called in the API's own payload model.
 ACTION_MODELS = {"answer": (TextIn, "text"), "ask_back": (TextIn, "text"), "reply": (TextIn, "text"),
                  "escalate": (ReasonIn, "reason"), "reopen": (ReasonIn, "reason"), "close": (CloseIn, "note")}
@@ -31,9 +30,9 @@ STATUS_CHOICES = {"active": "対応中・回答待ち", "answered": "回答済�
 
 def nav_links(user: Principal) -> list[tuple[str, str]]:
     """Menu entries of these pages for the user's role."""
-    links = [("/inquiries", "問合せ")] if user.role in HANDLERS else []
+    links = [("/inquiries", "問合せ")] if user.role != "viewer" else []
     links.append(("/faqs", "FAQ"))
-    if user.role in HANDLERS:
+    if user.role in (*notices.READERS, *notices.SENDERS):
         links.append(("/notices", "お知らせ"))
     return links
 
@@ -69,7 +68,8 @@ def thread_page(request: Request, inquiry_id: int, session: ReadSessionDep, user
     similar = inquiries.similar(session, user, inquiry.title, exclude_id=inquiry.id) if filed else None
     return render(request, "inquiry.html", inquiry=inquiry, similar=similar, action_labels=inquiries.ACTION_LABELS,
                   party_labels=inquiries.PARTY_LABELS, state_labels=STATE_LABELS, tier_labels=TIER_LABELS,
-                  op_names=dict(_operations(session)), can_note_internally=user.role in inquiries.INTERNAL_TO)
+                  op_names=dict(_operations(session)), can_note_internally=user.role in inquiries.INTERNAL_TO,
+                  on_page=(*ACTION_MODELS, "comment"))
 
 
 @router.post("/inquiries/{inquiry_id}/{action}")

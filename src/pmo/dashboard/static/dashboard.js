@@ -35,6 +35,12 @@
     registerJapanese();
     document.querySelectorAll("[data-figure]").forEach(draw);
   }
+  document.querySelectorAll("input[type=file][data-shows]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var shown = document.getElementById(input.getAttribute("data-shows"));
+      shown.textContent = input.files.length ? input.files[0].name : "未選択";
+    });
+  });
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
