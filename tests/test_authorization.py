@@ -51,10 +51,8 @@ ROLES: dict[str, Role] = {
     "helpdesk": Role(),
     "admin": Role(),
     "viewer": Role(),
-    # issue 9 — uncomment, then name the roles in the rules that let them in (DESIGN §2: vendors file inquiries
-    # straight to the helpdesk; ministries answer what the helpdesk routes to them and send notices):
-    # "vendor": Role(account={"organization": "株式会社サンプル情報システム", "operations": ["koseki"]}),
-    # "ministry": Role(account={"organization": "総務省"}),
+    "vendor": Role(account={"organization": "みらい情報システム株式会社", "operations": ["koseki"]}),
+    "ministry": Role(account={"organization": "総務省"}),
 }
 
 
@@ -65,6 +63,7 @@ class Caller:
     name: str
     role: str | None
     body: str | None = None
+    org: str | None = None
     token: str | None = None
     cookie: str | None = None
     csrf: str | None = None
@@ -137,22 +136,32 @@ admin = roles("admin")
 owner = Who("owner", lambda c, t: c.body is not None and c.body == t.code)
 its_prefecture = Who("its_prefecture", lambda c, t: c.role == "prefecture" and not t.is_prefecture and t.pref == c.pref)
 body_readers = owner | its_prefecture | admin  # "reads row-level" of DESIGN §2
-# Inquiries: the asker (its body), the prefecture handling it, the helpdesk once it reached it.
-asker = Who("asker", lambda c, t: c.body == t.code and c.role == t.facts["asker_role"])
+national = roles("helpdesk", "admin")
+# Inquiries: the asker (its body; a vendor: its account), the prefecture handling it, the helpdesk once it
+# reached it, the ministry it was routed to.
+asker = Who("asker", lambda c, t: c.name == t.facts["asker_account"] if t.facts.get("asker_account")
+            else c.body == t.code and c.role == t.facts["asker_role"])
 handling_prefecture = Who("handling_prefecture", lambda c, t: c.role == "prefecture" and c.pref == t.pref and c.body != t.code)
 helpdesk_once_escalated = Who("helpdesk_once_escalated", lambda c, t: c.role == "helpdesk" and t.facts["escalated"])
-inquiry_readers = asker | handling_prefecture | helpdesk_once_escalated | admin
+ministry_routed_to = Who("ministry_routed_to", lambda c, t: c.role == "ministry" and c.org == t.facts.get("routed_to"))
+inquiry_parties = asker | handling_prefecture | helpdesk_once_escalated | ministry_routed_to
+inquiry_readers = inquiry_parties | admin
+handlers = handling_prefecture | helpdesk_once_escalated | ministry_routed_to  # the tiers that answer
 # Follow-ups: the municipality's prefecture; the helpdesk the shared ones.
 helpdesk_if_shared = Who("helpdesk_if_shared", lambda c, t: c.role == "helpdesk" and t.facts["shared"])
 follow_up_readers = its_prefecture | helpdesk_if_shared | admin
 faq_readers = roles("helpdesk", "admin") | Who("published", lambda c, t: t.facts["status"] == "published")
 senders = roles("helpdesk", "admin")
+publishers = roles("helpdesk", "admin", "ministry")  # a ministry for its own operations
 addressed = Who("addressed", lambda c, t: (
-    (c.role == "prefecture" and t.facts["audience"] in ("all", "prefectures"))
+    (c.role == "vendor" and t.facts["audience"] == "vendors")
+    or (c.role == "prefecture" and t.facts["audience"] in ("all", "prefectures"))
     or (c.role == "municipality" and (t.facts["audience"] in ("all", "municipalities")
                                       or (t.facts["audience"] == "prefecture_municipalities" and t.facts["prefecture"] == c.pref)))
 ))
-notice_readers = senders | addressed
+notice_readers = publishers | addressed
+# Adviser requests: the body, its prefecture, the national tier.
+adviser_readers = owner | its_prefecture | national
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -162,7 +171,7 @@ notice_readers = senders | addressed
 class Rule:
     """Who may call a route, about what, and the valid request to send.
 
-    target: national | body | prefecture (a prefecture's code) | inquiry | follow_up | faq | notice.
+    target: national | body | prefecture (a prefecture's code) | inquiry | follow_up | faq | notice | adviser_request.
     auth: token (API), session (dashboard cookie) or public. Refusals: anonymous → 401 (token) or
     303 to /login (session); gate fails → 403 (a role check before any row is read); see fails → 404
     (rows whose existence is private); allow fails → 403."""
@@ -224,9 +233,12 @@ TEXT = {"text": "標準仕様書 第4.0版 の該当箇所をご確認くださ�
 REASON = {"reason": "国の解釈が必要なため。"}
 FOLLOW_UP = {"held_on": (date.today() - timedelta(days=1)).isoformat(), "channel": "phone", "learned": "事業者の体制を確認した。"}
 FAQ = {"title": "ガバメントクラウドの利用料", "question": "利用料の負担は？", "answer": "団体の負担です。"}
-NOTICE = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other", "audience": "all"}
+NOTICE = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other", "audience": "all",
+          "operation": "jumin_kiroku"}  # 総務省's: the ministry caller may publish it
+ADVISER = {"topic": "移行計画の見直しとベンダー調整"}
 API = "/api/v1"
 B, P, INQ = f"{API}/bodies/{{code}}", f"{API}/prefectures/{{code}}", f"{API}/inquiries/{{inquiry_id}}"
+ADV = f"{API}/adviser-requests/{{request_id}}"
 
 RULES: dict[tuple[str, str], Rule] = {
     # health, metrics (aggregates only), the OpenAPI document and its viewers
@@ -264,15 +276,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/follow-ups"): Rule(anyone_signed_in, lists="follow_up"),
     ("GET", f"{API}/follow-ups/{{follow_up_id}}"): rows("follow_up", follow_up_readers),
     # inquiries: bodies file; each transition belongs to one party of the inquiry (admin only reads)
-    ("POST", f"{API}/inquiries"): Rule(roles("municipality", "prefecture"), json=QUESTION),
+    ("POST", f"{API}/inquiries"): Rule(roles("municipality", "prefecture", "vendor"), json=QUESTION),
     ("GET", f"{API}/inquiries"): Rule(anyone_signed_in, lists="inquiry"),
     ("GET", f"{API}/inquiries/similar"): Rule(anyone_signed_in, query={"q": "Fit&Gap分析"}),
     ("GET", INQ): rows("inquiry", inquiry_readers),
-    ("POST", f"{INQ}/messages"): rows("inquiry", inquiry_readers, asker | handling_prefecture | helpdesk_once_escalated, json=TEXT),
-    ("POST", f"{INQ}/answer"): rows("inquiry", inquiry_readers, handling_prefecture | helpdesk_once_escalated, json=TEXT),
-    ("POST", f"{INQ}/ask-back"): rows("inquiry", inquiry_readers, handling_prefecture | helpdesk_once_escalated, json=TEXT),
+    ("POST", f"{INQ}/messages"): rows("inquiry", inquiry_readers, inquiry_parties, json=TEXT),
+    ("POST", f"{INQ}/answer"): rows("inquiry", inquiry_readers, handlers, json=TEXT),
+    ("POST", f"{INQ}/ask-back"): rows("inquiry", inquiry_readers, handlers, json=TEXT),
     ("POST", f"{INQ}/reply"): rows("inquiry", inquiry_readers, asker, json=TEXT),
     ("POST", f"{INQ}/escalate"): rows("inquiry", inquiry_readers, handling_prefecture, json=REASON),
+    ("POST", f"{INQ}/route"): rows("inquiry", inquiry_readers, helpdesk_once_escalated, json={"ministry": "総務省", **REASON}),
     ("POST", f"{INQ}/close"): rows("inquiry", inquiry_readers, asker),
     ("POST", f"{INQ}/reopen"): rows("inquiry", inquiry_readers, asker, json=REASON),
     # FAQ: published entries for every signed-in caller, drafts and writing for the helpdesk
@@ -283,13 +296,23 @@ RULES: dict[tuple[str, str], Rule] = {
                                            json=lambda t: {**FAQ, "status": t.facts["status"]}),
     # notices: senders publish and see who read; bodies see what is addressed to them and mark it read
     ("GET", f"{API}/notices"): Rule(anyone_signed_in, lists="notice"),
-    ("POST", f"{API}/notices"): Rule(senders, gate=senders, json=NOTICE),
+    ("POST", f"{API}/notices"): Rule(publishers, gate=publishers, json=NOTICE),
     ("GET", f"{API}/notices/{{notice_id}}"): rows("notice", notice_readers),
     ("POST", f"{API}/notices/{{notice_id}}/read"): rows("notice", notice_readers, roles("municipality", "prefecture")),
     ("GET", f"{API}/notices/{{notice_id}}/readers"): rows("notice", notice_readers, senders, gate=senders),
+    # adviser support: the body or its prefecture asks; the national tier assigns, visits, completes
+    ("POST", f"{B}/adviser-requests"): body(owner | its_prefecture, json=ADVISER),
+    ("GET", f"{B}/adviser-requests"): body(adviser_readers, lists="adviser_request"),
+    ("GET", f"{API}/adviser-requests"): Rule(anyone_signed_in, lists="adviser_request"),
+    ("GET", ADV): rows("adviser_request", adviser_readers),
+    ("POST", f"{ADV}/assign"): rows("adviser_request", adviser_readers, national, json={"adviser": "標準化アドバイザー 山田"}),
+    ("POST", f"{ADV}/visits"): rows("adviser_request", adviser_readers, national,
+                                    json={"visited_on": FOLLOW_UP["held_on"], "mode": "online", "summary": "計画を確認した。"}),
+    ("POST", f"{ADV}/complete"): rows("adviser_request", adviser_readers, national, json={"outcome": "計画を見直した。"}),
+    ("POST", f"{ADV}/cancel"): rows("adviser_request", adviser_readers, owner | its_prefecture | national, json={}),
     # statistics: aggregates for every signed-in caller (anonymous only with PMO_PUBLIC_STATS)
-    **{(m, f"{API}/stats/{s}"): Rule(anyone_signed_in)
-       for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries") for m in ("GET", "HEAD")},
+    **{(m, f"{API}/stats/{s}"): Rule(anyone_signed_in) for m in ("GET", "HEAD")
+       for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries", "advisers")},
     # dashboard pages (session cookie; forms carry the CSRF token; the same services decide)
     ("GET", "/login"): public(),
     ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
@@ -303,9 +326,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/static/vendor/plotly-{version}.min.js"): public(),
     ("MOUNT", "/static"): public(path={"": "/dashboard.css"}),
     ("GET", "/inquiries"): page(anyone_signed_in),
-    ("POST", "/inquiries"): page(roles("municipality", "prefecture"), form=lambda t: dict(QUESTION)),
+    ("POST", "/inquiries"): page(roles("municipality", "prefecture", "vendor"), form=lambda t: dict(QUESTION)),
     ("GET", "/inquiries/{inquiry_id}"): page(inquiry_readers, target="inquiry", see=inquiry_readers),
-    ("POST", "/inquiries/{inquiry_id}/{action}"): page(handling_prefecture | helpdesk_once_escalated, target="inquiry",
+    ("POST", "/inquiries/{inquiry_id}/{action}"): page(handlers, target="inquiry",
                                                       see=inquiry_readers, path={"action": "answer"}, form=lambda t: dict(TEXT)),
     ("GET", "/faqs"): page(anyone_signed_in),
     ("GET", "/notices"): page(anyone_signed_in),
@@ -350,15 +373,17 @@ class World:
     def __init__(self, client: TestClient, make_token: Callable[..., str]):
         self.client, self.make_token = client, make_token
         self.callers = [Caller("anonymous", None)] + [
-            Caller(name, name, r.body, make_token(name, r.body, **r.account)) for name, r in ROLES.items()
+            Caller(name, name, r.body, r.account.get("organization"), make_token(name, r.body, **r.account))
+            for name, r in ROLES.items()
         ]
         self._tokens: dict[tuple[str, str | None], str] = {(c.role, c.body): c.token for c in self.callers if c.role}
         self._rows: dict[str, list[Target]] = {}
 
     def auth(self, role: str, code: str | None = None) -> dict[str, str]:
         key = (role, code)
-        if key not in self._tokens:
-            self._tokens[key] = self.make_token(role, code)
+        if key not in self._tokens:  # "other vendor": a second company
+            extra = {"organization": "東和データサービス株式会社"} if role == "other vendor" else {}
+            self._tokens[key] = self.make_token(role.removeprefix("other "), code, **extra)
         return {"Authorization": f"Bearer {self._tokens[key]}"}
 
     def post(self, url: str, headers: dict, json: Any, status: int = 201) -> dict:
@@ -373,16 +398,31 @@ class World:
 
     def _make_inquiry(self) -> list[Target]:
         out = []
-        for code, role, escalate in ((CHIYODA, "municipality", False), (CHUO, "municipality", False),
-                                     (SAPPORO, "municipality", False), (CHIYODA, "municipality", True),
-                                     (SAPPORO, "municipality", True), (TOKYO, "prefecture", True), (HOKKAIDO, "prefecture", True)):
+        for role, code, escalate, route in (
+            ("municipality", CHIYODA, False, None), ("municipality", CHUO, False, None), ("municipality", SAPPORO, False, None),
+            ("municipality", CHIYODA, True, None), ("municipality", SAPPORO, True, None), ("prefecture", TOKYO, True, None),
+            ("prefecture", HOKKAIDO, True, None), ("prefecture", TOKYO, True, "総務省"), ("municipality", SAPPORO, True, "厚生労働省"),
+            ("vendor", None, True, None), ("other vendor", None, True, None),
+        ):
             made = self.post(f"{API}/inquiries", self.auth(role, code), QUESTION)
             if escalate and role == "municipality":
                 handler = self.auth("prefecture", prefecture_body_code(code[:2]))
                 self.post(f"{API}/inquiries/{made['id']}/escalate", handler, REASON, 200)
-            where = "at the helpdesk" if escalate else "at its prefecture"
-            out.append(Target("inquiry", f"inquiry of {code} {where}", code, made["id"],
-                              {"asker_role": role, "escalated": escalate}))
+            if route:
+                self.post(f"{API}/inquiries/{made['id']}/route", self.auth("helpdesk"), {"ministry": route, **REASON}, 200)
+            where = f"routed to {route}" if route else "at the helpdesk" if escalate else "at its prefecture"
+            facts = {"asker_role": role, "escalated": escalate, "routed_to": route,
+                     "asker_account": role if role in ("vendor", "other vendor") else None}
+            out.append(Target("inquiry", f"inquiry of {code or role} {where}", code, made["id"], facts))
+        return out
+
+    def _make_adviser_request(self) -> list[Target]:
+        out = []
+        for code, role in ((CHIYODA, "municipality"), (CHUO, "prefecture"), (SAPPORO, "municipality"), (TOKYO, "prefecture"),
+                           (HOKKAIDO, "prefecture")):
+            by = code if role == "municipality" else prefecture_body_code(code[:2])
+            made = self.post(f"{API}/bodies/{code}/adviser-requests", self.auth(role, by), ADVISER)
+            out.append(Target("adviser_request", f"adviser request for {code} by {by}", code, made["id"]))
         return out
 
     def _make_follow_up(self) -> list[Target]:
@@ -405,7 +445,7 @@ class World:
     def _make_notice(self) -> list[Target]:
         out = []
         for audience, prefecture in (("all", None), ("prefectures", None), ("municipalities", None),
-                                     ("prefecture_municipalities", "13"), ("prefecture_municipalities", "01")):
+                                     ("prefecture_municipalities", "13"), ("prefecture_municipalities", "01"), ("vendors", None)):
             made = self.post(f"{API}/notices", self.auth("helpdesk"), {**NOTICE, "audience": audience, "prefecture": prefecture})
             out.append(Target("notice", f"notice to {audience}{' ' + prefecture if prefecture else ''}", None, made["id"],
                               {"audience": audience, "prefecture": prefecture}))
@@ -450,7 +490,7 @@ def fill(path: str, rule: Rule, c: Caller, t: Target) -> str:
     from pmo.dashboard.assets import PLOTLY_VERSION
 
     values = {"code": t.code, "period": PERIOD, "operation": _op(t), "version": PLOTLY_VERSION,
-              "inquiry_id": t.id, "follow_up_id": t.id, "faq_id": t.id, "notice_id": t.id, **rule.path}
+              "inquiry_id": t.id, "follow_up_id": t.id, "faq_id": t.id, "notice_id": t.id, "request_id": t.id, **rule.path}
 
     def one(m: re.Match) -> str:
         name = m.group(1)
@@ -583,7 +623,8 @@ def test_route(route, world):
     assert not problems, f"{method} {path}:\n  " + "\n  ".join(problems)
 
 
-SEES = {"inquiry": inquiry_readers, "follow_up": follow_up_readers, "faq": faq_readers, "notice": notice_readers}
+SEES = {"inquiry": inquiry_readers, "follow_up": follow_up_readers, "faq": faq_readers, "notice": notice_readers,
+        "adviser_request": adviser_readers}
 
 
 def _visible_ids(world: World, rule: Rule, c: Caller, t: Target) -> set[int]:

@@ -86,7 +86,9 @@ def get(session: Session, principal: Principal, request_id: int) -> AdviserReque
 
 
 def list_visible(session: Session, principal: Principal, *, state: str | None, body: Body | None = None) -> list[AdviserRequestOut]:
-    """The requests the caller may see (optionally of one body), newest first."""
+    """The requests the caller may see (optionally of one body: 403 outside the caller's scope), newest first."""
+    if body is not None and not (principal.role in NATIONAL or principal.owns(body) or principal.oversees(body)):
+        raise Forbidden(f"{body.name}（{body.code}）のアドバイザー派遣の依頼を閲覧する権限がありません。")
     query = select(AdviserRequest, Body).join(Body, Body.id == AdviserRequest.body_id).where(visible_to(principal))
     if state:
         query = query.where(AdviserRequest.state == state)
