@@ -21,6 +21,8 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     os.environ["PMO_DATABASE_URL"] = url
     os.environ.pop("PMO_STATS_DATABASE_URL", None)
     os.environ["PMO_WARM_CACHE"] = "false"  # tests change data under the cache; a background load would race them
+    os.environ["PMO_STATS_RECHECK_SECONDS"] = "0"  # every request sees the data as it is now
+    os.environ["PMO_AUTH_CACHE_SECONDS"] = "0"
     reset_engines()
     from pmo.cli import db_upgrade, seed
 

@@ -239,3 +239,19 @@ def test_statistics_connection_cannot_write(database_url):
     with engine.connect() as conn:
         with pytest.raises(DBAPIError, match="read-only|readonly"):
             conn.execute(text("UPDATE bodies SET name = 'x'"))
+
+
+def test_statistics_remember_a_token_for_the_configured_time_only(client, token_for, monkeypatch):
+    from pmo.accounts import service as accounts
+    from pmo.config import get_settings
+    from pmo.db import session_scope
+
+    headers = token_for("viewer")
+    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 60.0)
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 200
+    with session_scope() as s:
+        accounts.revoke_tokens(s, actor="test", account_name=client.get("/api/v1/me", headers=headers).json()["name"])
+    assert client.get("/api/v1/me", headers=headers).status_code == 401  # row-level routes check every time
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 200  # remembered for statistics
+    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 0.0)
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 401

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1, description="Largest page size a list endpoint returns.")
     suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
     public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
+    stats_recheck_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="Statistics: how often a worker asks the database whether data changed.",
+    )
+    auth_cache_seconds: float = Field(
+        default=10.0, ge=0, le=300, description="Statistics: how long a token's principal is remembered per worker.",
+    )
     warm_cache: bool = Field(default=True, description="Load every period's statistics matrix in the background at start-up.")
     lag_window_months: int = Field(default=6, ge=1, le=24, description="Lagging: months of report history weighed.")
     lag_stalled_months: int = Field(default=3, ge=1, description="Lagging: months without any changed cell that count as stalled.")

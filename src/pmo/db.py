@@ -114,14 +114,15 @@ def _session_factory(kind: str) -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(read_only: bool = False, *, stats: bool = False) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises (statistics sessions are read-only)."""
     with _session_factory("stats" if stats else "read" if read_only else "write")() as session:
         try:
             yield session
-            if not read_only:
+            if not (read_only or stats):
                 session.commit()  # a read-only session just closes: its objects stay readable
         except BaseException:
-            session.rollback()
+            if not (read_only or stats):  # a read-only session closes without expiring what it loaded: the
+                session.rollback()  # statistics cache keeps catalog objects loaded by a request that then failed
             raise
 
 

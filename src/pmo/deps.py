@@ -16,7 +16,8 @@ ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 StatsSessionDep = Annotated[Session, Depends(stats_session, scope="function")]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of an Authorization: Bearer header; None without one, 401 when it is malformed."""
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -28,7 +29,7 @@ def _bearer(request: Request) -> str | None:
 
 def optional_principal(request: Request) -> Principal | None:
     """The caller if a token was sent (checked in its own short read), else None."""
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         return None
     with session_scope(read_only=True) as session:

@@ -4,6 +4,7 @@ A matrix holds every body's status grid as of a period (one row per body, one by
 The cache is invalidated precisely: a new revision of period P invalidates P and later periods."""
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,8 @@ class PeriodMatrix:
 def load_directory(session: Session) -> Directory:
     """Bodies and the operation × step layout, as the statistics see them."""
     catalog = load_catalog(session)
+    for row in (*catalog.operations, *catalog.steps):
+        session.expunge(row)  # the directory outlives this session: keep its rows loaded, not expired on commit
     bodies = list(session.scalars(select(Body).order_by(Body.id)))
     templates = np.frombuffer(b"".join(grid_template(catalog, b) for b in bodies), dtype=np.uint8)
     width = N_STEPS * max(catalog.op_by_id)
@@ -151,11 +154,21 @@ class StatsCache:
     def clear(self) -> None:
         with self._lock:
             self.version: int | None = None
+            self._checked_at = 0.0
             self.directory: Directory | None = None
             self._n_bodies: int | None = None
             self.matrices: OrderedDict[int, PeriodMatrix] = OrderedDict()
             self.responses: dict[tuple, tuple[int, bytes, str]] = {}
             self.derived: dict[tuple, tuple[int, object]] = {}
+
+    def recheck_due(self, interval: float) -> bool:
+        """Whether it is time to ask the database for its data version again (and note that it is asked)."""
+        now = time.monotonic()
+        with self._lock:
+            if self.version is not None and now - self._checked_at < interval:
+                return False
+            self._checked_at = now
+            return True
 
     def sync(self, session: Session) -> int:
         """Drop whatever newer revisions made stale; returns the data version (newest revision id)."""

@@ -1,15 +1,20 @@
 """Statistics endpoints: GET/HEAD only, aggregates only, cached and served as pre-rendered JSON."""
 
 import hashlib
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from pmo.auth import Principal
+from pmo.auth import Principal, hash_token, principal_for_token
 from pmo.config import get_settings
-from pmo.deps import OptionalUser, StatsSessionDep
+from pmo.db import session_scope
+from pmo.deps import StatsSessionDep, bearer_token
 from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.matrix import cache
@@ -29,10 +34,32 @@ def _get_and_head(path: str, **kwargs):
     return register
 
 
-def stats_reader(principal: OptionalUser) -> Principal | None:
-    """Every signed-in role may read statistics; anonymous callers only when PMO_PUBLIC_STATS is on."""
-    if principal is None and not get_settings().public_stats:
-        raise Unauthenticated()
+_principals: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+_MAX_PRINCIPALS = 10_000
+
+
+def _lookup(token: str) -> Principal:
+    with session_scope(read_only=True) as session:
+        return principal_for_token(session, token)
+
+
+async def stats_reader(request: Request) -> Principal | None:
+    """Every signed-in role may read statistics; anonymous callers only when PMO_PUBLIC_STATS is on.
+    Dashboards poll these endpoints: a token's principal is remembered for PMO_AUTH_CACHE_SECONDS, so a
+    cached answer costs no database round trip (a revoked token still reads aggregates that long)."""
+    token = bearer_token(request)
+    if token is None:
+        if not get_settings().public_stats:
+            raise Unauthenticated()
+        return None
+    key = hash_token(token)
+    hit = _principals.get(key)
+    if hit is not None and time.monotonic() - hit[0] < get_settings().auth_cache_seconds:
+        return hit[1]
+    principal = await run_in_threadpool(_lookup, token)
+    _principals[key] = (time.monotonic(), principal)
+    while len(_principals) > _MAX_PRINCIPALS:
+        _principals.popitem(last=False)
     return principal
 
 
@@ -45,14 +72,26 @@ Period = Annotated[str | None, Query(description="YYYY-MM; default the previous 
 Operation = Annotated[str | None, Query(description="operation code", max_length=40)]
 
 
-def _serve(request: Request, session, key: tuple, compute: Callable[[], tuple[dict, int]]) -> Response:
-    cache.sync(session)
-    hit = cache.responses.get(key)
-    if hit is None:
-        body, depends_on = compute()
-        content = orjson.dumps(body)
-        hit = (depends_on, content, '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"')
-        cache.responses[key] = hit
+def _render(key: tuple, compute: Callable[[Session], tuple[dict, int]]) -> tuple[int, bytes, str]:
+    with session_scope(stats=True) as session:
+        body, depends_on = compute(session)
+    content = orjson.dumps(body)
+    hit = (depends_on, content, '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"')
+    cache.responses[key] = hit
+    return hit
+
+
+def _sync() -> None:
+    with session_scope(stats=True) as session:
+        cache.sync(session)
+
+
+async def _serve(request: Request, key: tuple, compute: Callable[[Session], tuple[dict, int]]) -> Response:
+    """A cached rendering when the data has not changed (checked at most every PMO_STATS_RECHECK_SECONDS),
+    else computed in a worker thread; a hit touches neither the database nor a thread."""
+    if cache.recheck_due(get_settings().stats_recheck_seconds):
+        await run_in_threadpool(_sync)
+    hit = cache.responses.get(key) or await run_in_threadpool(_render, key, compute)
     _, content, etag = hit
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}:
@@ -61,20 +100,24 @@ def _serve(request: Request, session, key: tuple, compute: Callable[[], tuple[di
 
 
 @_get_and_head("/progress", response_model=ProgressTable)
-def progress(
-    request: Request, session: StatsSessionDep, _: Reader, period: Period = None,
+async def progress(
+    request: Request, _: Reader, period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
     prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
 ):
     """Completion rates by operation, step, prefecture, kind or phase, with small groups suppressed."""
-    directory = cache.get_directory(session)
-    q = service.parse_query(period, by, prefecture, kind, operation, directory)
-    return _serve(request, session, ("progress", q), lambda: service.progress(session, q))
+    key = ("progress", service.default_period(period), by, prefecture, kind, operation)
+
+    def compute(session: Session):
+        return service.progress(session, service.parse_query(period, by, prefecture, kind, operation,
+                                                             cache.get_directory(session)))
+
+    return await _serve(request, key, compute)
 
 
 @_get_and_head("/trend", response_model=TrendTable)
-def trend(
-    request: Request, session: StatsSessionDep, _: Reader,
+async def trend(
+    request: Request, _: Reader,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
     to: Annotated[str | None, Query(description="YYYY-MM; default the previous month")] = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "none",
@@ -82,27 +125,31 @@ def trend(
     prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
 ):
     """Monthly (or fiscal-year-end) series of the progress figures between two periods."""
-    directory = cache.get_directory(session)
-    q = service.parse_query(to, by, prefecture, kind, operation, directory)
     start = service.default_period(from_ or "2022-06", "from")
-    return _serve(request, session, ("trend", q, start, interval), lambda: service.trend(session, q, start, q.period, interval))
+    key = ("trend", service.default_period(to, "to"), start, interval, by, prefecture, kind, operation)
+
+    def compute(session: Session):
+        q = service.parse_query(to, by, prefecture, kind, operation, cache.get_directory(session))
+        return service.trend(session, q, start, q.period, interval)
+
+    return await _serve(request, key, compute)
 
 
 @_get_and_head("/distribution", response_model=Distribution)
-def distribution(request: Request, session: StatsSessionDep, _: Reader, period: Period = None, operation: Operation = None):
+async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally, small bins suppressed."""
     p = service.default_period(period)
-    return _serve(request, session, ("distribution", p, operation), lambda: service.distribution(session, p, operation))
+    return await _serve(request, ("distribution", p, operation), lambda session: service.distribution(session, p, operation))
 
 
 @_get_and_head("/reporting", response_model=Reporting)
-def reporting(
-    request: Request, session: StatsSessionDep, _: Reader, period: Period = None,
+async def reporting(
+    request: Request, _: Reader, period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
 ):
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
-    return _serve(request, session, ("reporting", p, by), lambda: service.reporting(session, p, by))
+    return await _serve(request, ("reporting", p, by), lambda session: service.reporting(session, p, by))
 
 
 @_get_and_head("/systems", response_model=SystemsTable)
