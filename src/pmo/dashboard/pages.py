@@ -68,6 +68,11 @@ def error_page(request: Request, status: int, message: str, detail=None, headers
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if status < 500 and not hasattr(request.state, "page_user"):
+        try:  # show who is signed in (e.g. on a 404) unless the database is what failed
+            page_session.page_user(request)
+        except Exception:  # noqa: BLE001 — an error page must render whatever else is wrong
+            request.state.page_user = None
     items = [d.get("msg", "") for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
     response = render(request, "error.html", status_code=status, title=STATUS_TITLES.get(status, "エラー"), message=message,
                       items=items, code=status)

@@ -18,7 +18,6 @@ from pmo.directory import service as directory
 from pmo.errors import InvalidInput, NotFound, Unauthenticated
 from pmo.reports import service as reports, spreadsheet
 from pmo.reports.schemas import ReportIn
-from pmo.stats.matrix import cache
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[Principal | None, Depends(page_session.page_user)]
@@ -71,9 +70,7 @@ def national(
     """The national dashboard: statistics only (any signed-in role; anyone when PMO_PUBLIC_STATS is on)."""
     if user is None and not get_settings().public_stats:
         raise Unauthenticated("ログインしてください。")
-    cache.sync(session)
-    filters = views.parse_filters(cache.get_directory(session), period, kind, prefecture, operation)
-    return render(request, "national.html", f=filters, **views.national(session, filters))
+    return render(request, "national.html", **views.national(session, period, kind, prefecture, operation))
 
 
 @router.get("/prefectures/{code}")

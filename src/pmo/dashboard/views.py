@@ -52,10 +52,12 @@ def names(directory: Directory) -> tuple[dict[str, str], dict[str, str]]:
     return {o.code: o.short_name for o in catalog.operations}, {s.code: s.name for s in catalog.steps}
 
 
-def national(session: Session, f: Filters) -> dict:
-    """Figures and headline numbers of the national page; figures are cached until a report changes them."""
+def national(session: Session, period: str | None, kind: str | None, prefecture: str | None,
+             operation: str | None) -> dict:
+    """Filters, figures and headline numbers of the national page; figures are cached until a report changes them."""
     cache.sync(session)
     directory = cache.get_directory(session)
+    f = parse_filters(directory, period, kind, prefecture, operation)
     op_names, step_names = names(directory)
     k = get_settings().suppression_k
 
@@ -93,7 +95,7 @@ def national(session: Session, f: Filters) -> dict:
     charts["systems"] = cache.remember(("dashboard", "systems", f.prefecture, *version), f.period,
                                        lambda: figures.deferred_systems(deferred, REASON_LABELS, k))
     return {
-        "charts": charts, "headline": cached("headline", headline), "k": k,
+        "f": f, "charts": charts, "headline": cached("headline", headline), "k": k,
         "target_period": figures.TARGET_PERIOD, "target_months": periods.months_between(f.period, figures.TARGET_PERIOD),
         "deferred_total": None if any(c["suppressed"] for c in deferred) else sum(c["deferred_systems"] for c in deferred),
         "periods": list(reversed(periods.span(periods.TRACKING_START, stats.default_period(None)))),
