@@ -15,7 +15,7 @@ from pmo.advisers.router import router as advisers_router
 from pmo.config import get_settings
 from pmo.dashboard.router import install as install_dashboard
 from pmo.directory.router import router as directory_router
-from pmo.errors import PmoError
+from pmo.errors import ErrorOut, PmoError
 from pmo.logs import configure_logging
 from pmo.faqs.router import router as faqs_router
 from pmo.health.router import router as health_router
@@ -31,6 +31,22 @@ from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("pmo")
+# Declared once for every API route, so the OpenAPI document shows (and clients and the fuzzer can check)
+# the shape of each error an API route may answer with.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "The request body cannot be read (broken or too deeply nested JSON)"),
+        (401, "No valid token (missing, malformed, expired, revoked, or a disabled account)"),
+        (403, "Not allowed: a wrong role, or a body outside the caller's scope"),
+        (404, "No such row, or one whose existence the caller may not learn"),
+        (409, "Conflicts with the current state (an inquiry's state, a reused Idempotency-Key, …)"),
+        (412, "If-Match does not match the current ETag"),
+        (413, "The request body or upload is too large"),
+        (422, "Invalid input; detail lists each field's problem"),
+        (503, "The database is unavailable for a moment; retry after Retry-After seconds"),
+    )
+}
 
 _MESSAGES_JA = {
     "missing": "必須項目です。",
@@ -144,7 +160,7 @@ def create_app() -> FastAPI:
         directory_router, accounts_router, reports_router, systems_router, review_router, followups_router,
         advisers_router, inquiries_router, faqs_router, notices_router, stats_router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from pmo.advisers import service
 from pmo.advisers.schemas import AdviserRequestIn, AdviserRequestOut, AssignIn, OutcomeIn, State, VisitIn
@@ -10,6 +10,7 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 
 router = APIRouter(tags=["advisers"])
+RequestId = Annotated[int, Path(ge=1, le=2_147_483_647, description="adviser request id")]
 
 
 @router.post("/bodies/{code}/adviser-requests", response_model=AdviserRequestOut, status_code=201)
@@ -31,30 +32,30 @@ def adviser_requests(session: ReadSessionDep, principal: CurrentUser, state: Ann
 
 
 @router.get("/adviser-requests/{request_id}", response_model=AdviserRequestOut)
-def adviser_request(request_id: int, session: ReadSessionDep, principal: CurrentUser):
+def adviser_request(request_id: RequestId, session: ReadSessionDep, principal: CurrentUser):
     """One adviser request with its visits."""
     return service.get(session, principal, request_id)
 
 
 @router.post("/adviser-requests/{request_id}/assign", response_model=AdviserRequestOut)
-def assign(request_id: int, data: AssignIn, session: SessionDep, principal: CurrentUser):
+def assign(request_id: RequestId, data: AssignIn, session: SessionDep, principal: CurrentUser):
     """The national tier names the adviser."""
     return service.act(session, principal, request_id, "assign", data)
 
 
 @router.post("/adviser-requests/{request_id}/visits", response_model=AdviserRequestOut)
-def record_visit(request_id: int, data: VisitIn, session: SessionDep, principal: CurrentUser):
+def record_visit(request_id: RequestId, data: VisitIn, session: SessionDep, principal: CurrentUser):
     """The national tier records a visit (on site or online) and what was advised."""
     return service.act(session, principal, request_id, "visit", data)
 
 
 @router.post("/adviser-requests/{request_id}/complete", response_model=AdviserRequestOut)
-def complete(request_id: int, data: OutcomeIn, session: SessionDep, principal: CurrentUser):
+def complete(request_id: RequestId, data: OutcomeIn, session: SessionDep, principal: CurrentUser):
     """The national tier closes the support with its outcome."""
     return service.act(session, principal, request_id, "complete", data)
 
 
 @router.post("/adviser-requests/{request_id}/cancel", response_model=AdviserRequestOut)
-def cancel(request_id: int, data: OutcomeIn, session: SessionDep, principal: CurrentUser):
+def cancel(request_id: RequestId, data: OutcomeIn, session: SessionDep, principal: CurrentUser):
     """Withdraw a request before any visit (the requester's side or the national tier)."""
     return service.act(session, principal, request_id, "cancel", data)

@@ -18,7 +18,7 @@ class AdviserRequestIn(BaseModel):
     topic: Annotated[str, Field(min_length=1, max_length=200, examples=["移行計画の見直しとベンダー調整"])]
     detail: Annotated[str | None, Field(max_length=4000)] = None
     operations: Annotated[list[str], Field(max_length=20, description="operation codes the advice concerns")] = []
-    follow_up_id: int | None = Field(None, description="the prefecture's follow-up this request comes from")
+    follow_up_id: int | None = Field(None, ge=1, le=2_147_483_647, description="the prefecture's follow-up this request comes from")
 
 
 class AssignIn(BaseModel):

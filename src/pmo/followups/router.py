@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
@@ -10,6 +10,7 @@ from pmo.followups import service
 from pmo.followups.schemas import FollowUpIn, FollowUpOut
 
 router = APIRouter(tags=["follow-ups"])
+FollowUpId = Annotated[int, Path(ge=1, le=2_147_483_647, description="follow-up id")]
 
 
 @router.post("/bodies/{code}/follow-ups", response_model=FollowUpOut, status_code=201)
@@ -38,6 +39,6 @@ def list_follow_ups(
 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
-def get_follow_up(follow_up_id: int, session: ReadSessionDep, principal: CurrentUser):
+def get_follow_up(follow_up_id: FollowUpId, session: ReadSessionDep, principal: CurrentUser):
     """One follow-up (404 unless the caller may see it)."""
     return service.get(session, principal, follow_up_id)

@@ -5,7 +5,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pmo.db import get_engine
-from pmo.errors import ServiceUnavailable
+from pmo.errors import ErrorOut, ServiceUnavailable
 from pmo.health.metrics import render
 
 router = APIRouter(tags=["health"])
@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"model": ErrorOut, "description": "The database does not answer"}})
 def readyz() -> dict[str, str]:
     """The database answers; 503 otherwise."""
     try:

@@ -1,0 +1,265 @@
+"""Property-based fuzzing of every operation of openapi/openapi.json (schemathesis), as every role.
+
+Each generated request (valid and invalid data alike) is sent with the token of a role drawn with it
+(anonymous included) to an app holding a little data: demo reports of a few bodies, inquiries in every
+tier, FAQ entries, notices, follow-ups and adviser requests. Path parameters lean towards those rows and
+bodies, so the requests reach the services rather than stopping at validation. Every answer must be no
+5xx, a status the document declares, a body its schema allows, and every 4xx the error shape
+{"error": str, "message": str, "detail": …}.
+
+Bounded for CI: PMO_FUZZ_EXAMPLES examples per operation (default 25), no deadline, derandomized (the
+same cases on every run). `PMO_FUZZ_EXAMPLES=500 pytest tests/test_fuzz.py` for a longer hunt."""
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from pmo import periods
+from pmo.config import PROJECT_ROOT
+from pmo.db import Base, session_scope
+from tests.conftest import MASTER_TABLES
+
+EXAMPLES = int(os.environ.get("PMO_FUZZ_EXAMPLES", "25"))
+CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO = "131016", "131024", "130001", "011002", "010006"
+CODES = (CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO)
+CALLERS = {  # name → (role, body, account fields); None: no token
+    "anonymous": None,
+    "municipality": ("municipality", CHIYODA, {}),
+    "prefecture": ("prefecture", TOKYO, {}),
+    "helpdesk": ("helpdesk", None, {}),
+    "admin": ("admin", None, {}),
+    "viewer": ("viewer", None, {}),
+    "vendor": ("vendor", None, {"organization": "みらい情報システム株式会社", "operations": ["koseki"]}),
+    "ministry": ("ministry", None, {"organization": "総務省"}),
+}
+ROW_IDS = ("inquiry_id", "follow_up_id", "faq_id", "notice_id", "request_id")
+
+schema = schemathesis.openapi.from_path(PROJECT_ROOT / "openapi" / "openapi.json")
+schema.config.phases.coverage.enabled = os.environ.get("PMO_FUZZ_COVERAGE", "0") == "1"
+
+
+@dataclass
+class FuzzWorld:
+    app: object
+    headers: dict[str, dict[str, str]]
+    ids: dict[str, list[int]]
+
+
+WORLD: dict[str, FuzzWorld] = {}
+CASES: Counter = Counter()  # (method path) → requests sent
+CALLED: Counter = Counter()  # caller → requests sent
+
+
+# --- where generated values lean ---------------------------------------------------------------------
+
+
+def _recent_periods() -> list[str]:
+    now = periods.current()
+    return [periods.fmt(periods.add_months(now, -i)) for i in range(3)] + ["2022-06"]
+
+
+def _known(name: str):
+    """A strategy for a parameter's known-good values (drawn after the fixture made the rows), or None."""
+    if name == "code":
+        return st.sampled_from(CODES)
+    if name in ("period", "from", "to"):
+        return st.sampled_from(_recent_periods())
+    if name == "operation":
+        return st.sampled_from(["koseki", "seikatsu_hogo", "jumin_kiroku"])
+    if name in ROW_IDS and WORLD:  # (schema examples are drawn at collection, before there are rows)
+        return st.sampled_from(WORLD["w"].ids[name])
+    return None
+
+
+def _lean(values):
+    """Half the time, the generated values; otherwise the known-good values where we have them."""
+    known = {k: _known(k) for k in values} if isinstance(values, dict) else {}
+    if not any(s is not None for s in known.values()):
+        return st.just(values)
+    return st.one_of(st.just(values), st.fixed_dictionaries({k: st.just(v) if known[k] is None else known[k]
+                                                             for k, v in values.items()}))
+
+
+@schema.hook("flatmap_path_parameters")
+def _path_parameters(context, path_parameters):
+    return _lean(path_parameters)
+
+
+@schema.hook("flatmap_query")
+def _query(context, query):
+    return _lean(query)
+
+
+# --- the custom check ----------------------------------------------------------------------------------
+
+
+def error_shape(ctx, response, case) -> bool | None:
+    """Every 4xx is {"error": str, "message": str, "detail": …} (HEAD and 304 have no body)."""
+    if not 400 <= response.status_code < 500 or case.method.upper() == "HEAD":
+        return None
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}") from exc
+    if not (isinstance(body, dict) and set(body) == {"error", "message", "detail"}
+            and isinstance(body["error"], str) and body["error"] and isinstance(body["message"], str) and body["message"]):
+        raise AssertionError(f"{response.status_code} without the error shape: {str(body)[:300]}")
+    return True
+
+
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, error_shape]
+
+
+# --- the data ------------------------------------------------------------------------------------------
+
+
+def _wipe() -> None:
+    from pmo.stats.matrix import cache
+
+    with session_scope() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in MASTER_TABLES:
+                session.execute(table.delete())
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request):
+    """Overrides the per-test cleanup: the fuzzed world lives for the whole module (fuzz_world wipes it)."""
+    yield
+    if "database_url" in request.fixturenames and "fuzz_world" not in request.fixturenames:
+        _wipe()
+
+
+@pytest.fixture(scope="module")
+def fuzz_world(database_url) -> Iterator[FuzzWorld]:
+    from fastapi.testclient import TestClient
+
+    from pmo.accounts import service
+    from pmo.app import create_app
+    from pmo.demo.reports import generate
+
+    with session_scope() as session:
+        generate(session, only=list(CODES))
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    with session_scope() as session:
+        for name, spec in CALLERS.items():
+            if spec is None:
+                continue
+            role, body, extra = spec
+            account = service.create_account(session, f"fuzz-{name}", role, body, actor="test", **extra)
+            headers[name] = {"Authorization": f"Bearer {service.issue_token(session, account, actor='test', ttl_days=1).token}"}
+        sapporo = service.create_account(session, "fuzz-sapporo", "municipality", SAPPORO, actor="test")
+        headers["sapporo"] = {"Authorization": f"Bearer {service.issue_token(session, sapporo, actor='test', ttl_days=1).token}"}
+    app = create_app()
+    ids: dict[str, list[int]] = {k: [] for k in ROW_IDS}
+    with TestClient(app) as client:
+        def post(url, who, json, status=201):
+            r = client.post(f"/api/v1{url}", headers=headers[who], json=json)
+            assert r.status_code == status, (url, r.text)
+            return r.json()
+
+        question = {"title": "Fit&Gap分析の進め方について", "question": "独自施策の扱いはどう整理すればよいでしょうか。",
+                    "category": "fit_gap", "operation": "jumin_kiroku", "step": "S07"}
+        for who in ("municipality", "sapporo", "prefecture", "vendor"):
+            ids["inquiry_id"].append(post("/inquiries", who, question)["id"])
+        post(f"/inquiries/{ids['inquiry_id'][0]}/answer", "prefecture", {"text": "標準仕様書の該当箇所をご確認ください。"}, 200)
+        post(f"/inquiries/{ids['inquiry_id'][2]}/route", "helpdesk", {"ministry": "総務省", "reason": "所管のため。"}, 200)
+        faq = {"title": "ガバメントクラウドの利用料", "question": "利用料の負担は？", "answer": "団体の負担です。"}
+        ids["faq_id"] += [post("/faqs", "helpdesk", {**faq, "status": s})["id"] for s in ("published", "draft")]
+        notice = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other"}
+        for audience, prefecture in (("all", None), ("prefecture_municipalities", "13"), ("vendors", None)):
+            ids["notice_id"].append(post("/notices", "helpdesk", {**notice, "audience": audience, "prefecture": prefecture})["id"])
+        held = (date.today() - timedelta(days=1)).isoformat()
+        ids["follow_up_id"].append(post(f"/bodies/{CHIYODA}/follow-ups", "prefecture", {
+            "held_on": held, "channel": "phone", "learned": "体制を確認した。", "shared_with_national": True,
+            "delay_cause": "staffing"})["id"])
+        ids["request_id"].append(post(f"/bodies/{CHIYODA}/adviser-requests", "municipality", {"topic": "移行計画の見直し"})["id"])
+        ids["request_id"].append(post(f"/bodies/{CHUO}/adviser-requests", "prefecture", {"topic": "ベンダー調整"})["id"])
+        post(f"/adviser-requests/{ids['request_id'][1]}/assign", "helpdesk", {"adviser": "標準化アドバイザー"}, 200)
+    WORLD["w"] = FuzzWorld(app, headers, ids)
+    yield WORLD["w"]
+    WORLD.clear()
+    _wipe()
+
+
+@pytest.fixture(scope="module")
+def asgi_client(fuzz_world):
+    from schemathesis.python import asgi
+
+    return asgi.get_client(fuzz_world.app)
+
+
+# --- the test --------------------------------------------------------------------------------------------
+
+
+def caller_of(case) -> str:
+    """The caller a case is sent as: a stable function of the case, so every role gets its share and a
+    failing case replays (and shrinks) as the same caller."""
+    content = repr((case.method, case.path, case.path_parameters, case.query, case.headers, case.body)).encode()
+    return list(CALLERS)[int(hashlib.blake2b(content, digest_size=4).hexdigest(), 16) % len(CALLERS)]
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=True,
+          suppress_health_check=list(HealthCheck))
+def test_api(case, fuzz_world, asgi_client):
+    caller = caller_of(case)
+    response = case.call(app=fuzz_world.app, session=asgi_client, headers=fuzz_world.headers[caller])
+    CALLED[caller] += 1
+    CASES[f"{case.method.upper()} {case.operation.path}"] += 1
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_fuzzing_ran(request):
+    """Report how many cases ran (and that every operation ran some)."""
+    operations = {f"{m.upper()} {p}" for p, methods in schema.raw_schema["paths"].items() for m in methods}
+    line = (f"fuzzing: {sum(CASES.values())} cases over {len(operations & set(CASES))} of {len(operations)} operations "
+            f"(up to {EXAMPLES} generated per operation) as {dict(CALLED)}")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+    if CASES:  # not when only this test was selected
+        assert not operations - set(CASES), f"operations never fuzzed: {sorted(operations - set(CASES))}"
+        assert sum(CASES.values()) >= len(operations) * min(EXAMPLES, 5)
+
+
+# --- what fuzzing found, kept as plain regression tests ----------------------------------------------------
+
+
+def test_a_refused_statistics_request_leaves_the_cache_usable(client, token_for):
+    """A 422 from a statistics request that loaded the cached directory rolled its session back, which expired
+    the cached catalog's rows: every later statistics request was a 500 (DetachedInstanceError)."""
+    from pmo.stats.matrix import cache
+
+    admin = token_for("admin")
+    cache.clear()
+    assert client.get("/api/v1/stats/progress", params={"by": "nonsense"}, headers=admin).status_code == 422
+    for url in ("/api/v1/stats/distribution", "/api/v1/stats/progress", "/api/v1/stats/trend"):
+        assert client.get(url, headers=admin).status_code == 200, url
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("GET", "/api/v1/follow-ups/99999999999999999999", None),
+    ("GET", "/api/v1/adviser-requests/-99999999999999999999", None),
+    ("POST", "/api/v1/adviser-requests/99999999999999999999/assign", {"adviser": "山田"}),
+    ("POST", f"/api/v1/bodies/{CHIYODA}/adviser-requests", {"topic": "計画", "follow_up_id": 99999999999999999999}),
+])
+def test_ids_beyond_the_database_integer_are_422(client, token_for, method, url, body):
+    """Ids are 32-bit in the database; bigger ones were a 500 (SQLite OverflowError, PostgreSQL out of range)."""
+    r = client.request(method, url, headers=token_for("municipality", CHIYODA), json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation_error"
