@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
 from pmo.auth import Principal
@@ -20,6 +20,7 @@ from pmo.inquiries.schemas import (
 from pmo.notices import service as notices
 
 router = APIRouter(include_in_schema=False)
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # ids are 32-bit in the database: bigger ones are a 422, not a 500
 SignedIn = Annotated[Principal, Depends(page_session.require_user)]
 FILERS = ("municipality", "prefecture", "vendor")  # who may file (the service has the last word)
 # What each action's form field is called in the API's own payload model.
@@ -62,7 +63,7 @@ def file_page(session: SessionDep, user: SignedIn, form: CsrfForm):
 
 
 @router.get("/inquiries/{inquiry_id}")
-def thread_page(request: Request, inquiry_id: int, session: ReadSessionDep, user: SignedIn, filed: int | None = None):
+def thread_page(request: Request, inquiry_id: RowId, session: ReadSessionDep, user: SignedIn, filed: int | None = None):
     """One inquiry: the question, the messages the caller may read, its history and the actions open now."""
     inquiry = inquiries.get(session, user, inquiry_id)
     similar = inquiries.similar(session, user, inquiry.title, exclude_id=inquiry.id) if filed else None
@@ -73,7 +74,7 @@ def thread_page(request: Request, inquiry_id: int, session: ReadSessionDep, user
 
 
 @router.post("/inquiries/{inquiry_id}/{action}")
-def act_page(inquiry_id: int, action: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+def act_page(inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn, form: CsrfForm):
     """Take one action on the inquiry (answer, ask back, reply, escalate, close, reopen) or add a message."""
     if action == "comment":
         message = validated(MessageIn, {"text": text(form, "text") or "", "internal": form.get("internal") == "on"})
@@ -111,7 +112,7 @@ def notices_page(request: Request, session: ReadSessionDep, user: SignedIn):
 
 
 @router.post("/notices/{notice_id}/read")
-def read_page(notice_id: int, session: SessionDep, user: SignedIn, form: CsrfForm):
+def read_page(notice_id: RowId, session: SessionDep, user: SignedIn, form: CsrfForm):
     """Mark a notice read for the caller's body."""
     notices.mark_read(session, user, notice_id)
     return RedirectResponse(f"/notices#notice-{notice_id}", status_code=303)
