@@ -257,9 +257,13 @@ def test_a_refused_statistics_request_leaves_the_cache_usable(client, token_for)
     ("GET", "/api/v1/adviser-requests/-99999999999999999999", None),
     ("POST", "/api/v1/adviser-requests/99999999999999999999/assign", {"adviser": "山田"}),
     ("POST", f"/api/v1/bodies/{CHIYODA}/adviser-requests", {"topic": "計画", "follow_up_id": 99999999999999999999}),
+    ("GET", "/api/v1/bodies?offset=13082325553070653215", None),
+    ("GET", "/api/v1/follow-ups?offset=13082325553070653215", None),
+    ("GET", "/api/v1/audit?offset=13082325553070653215", None),
 ])
-def test_ids_beyond_the_database_integer_are_422(client, token_for, method, url, body):
-    """Ids are 32-bit in the database; bigger ones were a 500 (SQLite OverflowError, PostgreSQL out of range)."""
-    r = client.request(method, url, headers=token_for("municipality", CHIYODA), json=body)
+def test_numbers_beyond_the_database_integer_are_422(client, token_for, method, url, body):
+    """Ids are 32-bit in the database and offsets 64-bit; bigger ones were a 500 (SQLite OverflowError)."""
+    who = token_for("admin") if "audit" in url else token_for("municipality", CHIYODA)
+    r = client.request(method, url, headers=who, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "validation_error"

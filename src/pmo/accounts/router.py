@@ -25,7 +25,7 @@ def audit_log(
     session: ReadSessionDep,
     _: Annotated[Principal, require_role("admin")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """The newest writes first: who did what, when (administrators only)."""
     return [AuditOut.model_validate(e, from_attributes=True) for e in service.recent_audit(session, limit, offset)]

@@ -32,7 +32,7 @@ def list_bodies(
     ] = None,
     kind: BodyKind | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """Bodies in code order, filtered by prefecture and kind, paged."""
     bodies, total = service.list_bodies(session, prefecture=prefecture, kind=kind, limit=limit, offset=offset)

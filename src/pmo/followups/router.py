@@ -32,7 +32,7 @@ def list_follow_ups(
     shared: bool | None = None,
     prefecture: Annotated[str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """The caller's follow-ups: a prefecture's own; for the helpdesk, those shared with the national tier."""
     return service.list_visible(session, principal, shared=shared, prefecture=prefecture, limit=limit, offset=offset)
