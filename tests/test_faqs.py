@@ -186,3 +186,16 @@ def test_promotion_overrides_and_refusals(client, token_for, helpdesk, answered)
     r = client.post(API, headers=helpdesk, json={"from_inquiry": fresh["id"]})
     assert r.status_code == 409 and r.json()["detail"]["state"] == "open"
     assert client.post(API, headers=helpdesk, json={"from_inquiry": 10**12}).status_code == 422
+
+
+def test_a_new_entry_is_found_by_a_query_that_found_nothing_before(client, token_for, helpdesk, entries):
+    chiyoda = token_for("municipality", CHIYODA)
+    assert titles(client, chiyoda, q="住基ネットの接続") == []  # term statistics are cached per data version
+    r = client.post(API, headers=helpdesk, json={"title": "住基ネットの接続試験", "question": "接続試験の時期は？",
+                                                 "answer": "移行リハーサルの前に実施してください。", "status": "published"})
+    assert r.status_code == 201
+    assert titles(client, chiyoda, q="住基ネットの接続") == ["住基ネットの接続試験"]
+    client.put(f"{API}/{r.json()['id']}", headers=helpdesk, json={
+        "title": "住民基本台帳ネットワークの接続試験", "question": "時期は？", "answer": "リハーサル前です。", "status": "draft"})
+    assert titles(client, chiyoda, q="住基ネットの接続") == []
+    assert titles(client, helpdesk, q="住基ネットの接続") == ["住民基本台帳ネットワークの接続試験"]

@@ -5,9 +5,10 @@ Search runs the same SQL on SQLite and PostgreSQL: faq_terms holds each entry's 
 is Σ idf × tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen)) computed with GROUP BY faq_id."""
 
 import math
+import threading
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, case, delete, func, insert, not_, select, true
 from sqlalchemy.orm import Session
 
 from pmo import audit
@@ -69,42 +70,76 @@ def index(session: Session, faq: Faq) -> None:
 # --- search -------------------------------------------------------------------------------------
 
 
-def _ranked(session: Session, terms: list[str], where: list, coverage: float) -> list[tuple[int, float]]:
-    """(faq id, BM25 score) of the entries holding enough of the terms, best first."""
-    n_docs, avg_len = session.execute(select(func.count(Faq.id), func.avg(Faq.length))).one()
-    if not n_docs or not terms:
+class _TermStats:
+    """Document frequencies per data version of the FAQ: entries change rarely and searches are many,
+    so each process counts a term's postings once per version (checked with one small query per search)."""
+
+    MAX_TERMS = 50_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple | None = None
+        self._df: dict[str, int] = {}
+
+    def get(self, session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
+        """(number of entries, average length, {term: entries containing it}) as of now."""
+        version = tuple(session.execute(
+            select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
+        ).one())
+        n_docs, total = version[0] or 0, float(version[1] or 0.0)
+        with self._lock:
+            if version != self._version or len(self._df) > self.MAX_TERMS:
+                self._version, self._df = version, {}
+            known = {t: self._df[t] for t in terms if t in self._df}
+        missing = [t for t in terms if t not in known]
+        if missing:
+            counted = dict(session.execute(
+                select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(missing)).group_by(FaqTerm.term)
+            ).all())
+            fresh = {t: counted.get(t, 0) for t in missing}
+            known.update(fresh)
+            with self._lock:
+                if self._version == version:
+                    self._df.update(fresh)
+        return n_docs, (total / n_docs if n_docs else 1.0), known
+
+
+term_stats = _TermStats()
+
+
+def _ranked(session: Session, terms: list[str], coverage: float, *, visible: ColumnElement[bool],
+            where: list | None = None) -> list[tuple[int, float]]:
+    """(faq id, BM25 score) of the entries holding enough of the terms, best first, among those
+    visible (a visible_to clause) and matching where (further filters on faqs)."""
+    if not terms:
         return []
-    df = dict(session.execute(
-        select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(terms)).group_by(FaqTerm.term)
-    ).all())
+    n_docs, avg_len, df = term_stats.get(session, terms)
     need = needed_matches(len(terms), coverage)
-    present = [t for t in terms if t in df]
-    if len(present) < need:
+    present = [t for t in terms if df.get(t)]
+    if not n_docs or len(present) < need:
         return []
     idf = {t: math.log(1.0 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
-    norm = K1 * (1.0 - B) + (K1 * B / float(avg_len or 1.0)) * FaqTerm.length
+    norm = K1 * (1.0 - B) + (K1 * B / (avg_len or 1.0)) * FaqTerm.length
     score = func.sum(case(idf, value=FaqTerm.term, else_=0.0) * FaqTerm.weight * (K1 + 1.0) / (FaqTerm.weight + norm))
-    # Aggregate the postings alone first (one range of the primary key per term), then keep the entries
-    # the caller may see: joining faqs inside the aggregate makes planners probe it once per posting.
-    scored = (
-        select(FaqTerm.faq_id.label("faq_id"), score.label("score"))
+    # The postings alone (one range of the primary key per term, index-only); which entries the caller
+    # may see is applied afterwards — joining faqs inside the aggregate makes planners probe it per posting.
+    ranked = session.execute(
+        select(FaqTerm.faq_id, score.label("score"))
         .where(FaqTerm.term.in_(present))
         .group_by(FaqTerm.faq_id)
         .having(func.count() >= need)
-        .subquery()
-    )
-    query = (
-        select(scored.c.faq_id, scored.c.score)
-        .join(Faq, Faq.id == scored.c.faq_id)
-        .where(*where)
-        .order_by(scored.c.score.desc(), scored.c.faq_id)
-    )
-    return [(faq_id, float(s)) for faq_id, s in session.execute(query)]
+        .order_by(score.desc(), FaqTerm.faq_id)
+    ).all()
+    if where:
+        keep = set(session.scalars(select(Faq.id).where(visible, *where)))
+        return [(i, float(s)) for i, s in ranked if i in keep]
+    hidden = set(session.scalars(select(Faq.id).where(not_(visible))))  # e.g. drafts, for bodies: a handful
+    return [(i, float(s)) for i, s in ranked if i not in hidden]
 
 
-def _filters(session: Session, principal: Principal, operation: str | None, step: str | None,
-             status: str | None, category: str | None) -> list:
-    where = [visible_to(principal)]
+def _filters(session: Session, operation: str | None, step: str | None, status: str | None, category: str | None) -> list:
+    """Clauses on Faq for the query's filters (codes checked: 422 naming the parameter)."""
+    where = []
     if operation:
         op_id = session.scalar(select(Operation.id).where(Operation.code == operation))
         if op_id is None:
@@ -130,21 +165,22 @@ def search(
     """Entries the caller may see: ranked by relevance to q, or newest first without q."""
     if limit > get_settings().page_size_max:
         raise InvalidInput.at(["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit)
-    where = _filters(session, principal, operation, step, status, category)
+    visible = visible_to(principal)
+    where = _filters(session, operation, step, status, category)
     if q is not None and q.strip():
         terms = query_terms(q)
         if not terms:
             raise InvalidInput.at(["query", "q"], "検索語に検索できる語がありません。2文字以上の語句（漢字は1文字から）で指定してください。",
                                   input=q)
-        ranked = _ranked(session, terms, where, SEARCH_COVERAGE)
+        ranked = _ranked(session, terms, SEARCH_COVERAGE, visible=visible, where=where)
         page = ranked[offset : offset + limit]
         rows = {f.id: f for f in session.scalars(select(Faq).where(Faq.id.in_([i for i, _ in page])))} if page else {}
         ops, steps = _codes(session, list(rows.values()))
         return FaqPage(items=[_out(principal, rows[i], ops, steps, s) for i, s in page], total=len(ranked),
                        limit=limit, offset=offset)
-    total = session.scalar(select(func.count()).select_from(Faq).where(*where)) or 0
+    total = session.scalar(select(func.count()).select_from(Faq).where(visible, *where)) or 0
     faqs = list(session.scalars(
-        select(Faq).where(*where).order_by(Faq.published_at.desc().nulls_last(), Faq.id.desc()).limit(limit).offset(offset)
+        select(Faq).where(visible, *where).order_by(Faq.published_at.desc().nulls_last(), Faq.id.desc()).limit(limit).offset(offset)
     ))
     ops, steps = _codes(session, faqs)
     return FaqPage(items=[_out(principal, f, ops, steps) for f in faqs], total=total, limit=limit, offset=offset)
@@ -152,7 +188,7 @@ def search(
 
 def search_ids(session: Session, principal: Principal, text: str, *, coverage: float, limit: int) -> list[SimilarFaq]:
     """Published entries resembling text (for duplicate suggestions when filing an inquiry)."""
-    ranked = _ranked(session, query_terms(text), [Faq.status == "published"], coverage)[:limit]
+    ranked = _ranked(session, query_terms(text), coverage, visible=Faq.status == "published")[:limit]
     titles = dict(session.execute(select(Faq.id, Faq.title).where(Faq.id.in_([i for i, _ in ranked]))).all()) if ranked else {}
     return [SimilarFaq(id=i, title=titles[i], score=round(s, 4)) for i, s in ranked]
 
