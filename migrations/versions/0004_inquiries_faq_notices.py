@@ -47,7 +47,9 @@ def upgrade() -> None:
     with op.batch_alter_table('inquiries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inquiries_asker_account_id'), ['asker_account_id'], unique=False)
         batch_op.create_index('ix_inquiries_asker_queue', ['asker_body_id', 'state', 'due_at', 'id'], unique=False)
-        batch_op.create_index('ix_inquiries_helpdesk_queue', ['helpdesk_since', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_inquiries_helpdesk_queue', ['due_at', 'id'], unique=False,
+                              postgresql_where=sa.text('helpdesk_since IS NOT NULL'),
+                              sqlite_where=sa.text('helpdesk_since IS NOT NULL'))
         batch_op.create_index('ix_inquiries_helpdesk_state_queue', ['state', 'helpdesk_since', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_inquiries_prefecture_queue', ['prefecture_code', 'state', 'due_at', 'id'], unique=False)
 

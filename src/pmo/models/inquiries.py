@@ -6,7 +6,7 @@ tiers can be added without reshaping the table."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
@@ -24,7 +24,9 @@ class Inquiry(Base):
         # the queues: scope (and state), then due time — the page and its count are read from the index alone
         # (id is the rowid in SQLite; PostgreSQL needs it in the index for an index-only scan)
         Index("ix_inquiries_prefecture_queue", "prefecture_code", "state", "due_at", "id"),
-        Index("ix_inquiries_helpdesk_queue", "helpdesk_since", "due_at", "id"),
+        # the helpdesk's whole queue in due order: a partial index walked in order, stopping after a page
+        Index("ix_inquiries_helpdesk_queue", "due_at", "id", postgresql_where=text("helpdesk_since IS NOT NULL"),
+              sqlite_where=text("helpdesk_since IS NOT NULL")),
         Index("ix_inquiries_helpdesk_state_queue", "state", "helpdesk_since", "due_at", "id"),
         Index("ix_inquiries_asker_queue", "asker_body_id", "state", "due_at", "id"),
     )
