@@ -172,6 +172,7 @@ def run(kind: str, repeat: int) -> dict:
 
         tokyo, helpdesk, chiyoda = token("prefecture", "130001"), token("helpdesk"), token("municipality", "131016")
         cases = {
+            "baseline: GET /me (auth, middleware only)": (chiyoda, "/api/v1/me", {}),
             "queue: prefecture (東京都), first page": (tokyo, "/api/v1/inquiries", {}),
             "queue: prefecture, status=active": (tokyo, "/api/v1/inquiries", {"status": "active"}),
             "queue: prefecture, overdue=true": (tokyo, "/api/v1/inquiries", {"overdue": "true"}),
