@@ -95,3 +95,11 @@ def test_vendors_read_published_faq_and_statistics_but_no_rows(client, accounts)
                  f"/api/v1/prefectures/{TOKYO}/bodies"):
         for who in ("vendor", "soumu"):
             assert client.get(path, headers=accounts[who]).status_code == 403, (who, path)
+
+
+def test_vendor_inquiries_are_suppressed_like_a_small_group_of_bodies(client, accounts):
+    client.post("/api/v1/inquiries", headers=accounts["vendor"], json=QUESTION)
+    stats = client.get("/api/v1/stats/inquiries", params={"by": "tier"}, headers=accounts["viewer"]).json()
+    assert stats["total"]["suppressed"] == "primary" and stats["total"]["n_inquiries"] is None
+    helpdesk = next(c for c in stats["cells"] if c["tier"] == "helpdesk")
+    assert helpdesk["suppressed"] and helpdesk["n_inquiries"] is None

@@ -1,7 +1,7 @@
 """Inquiry counts by operation, tier, state or category — counts only, small groups suppressed.
 
-Each group counts inquiries and the distinct bodies that asked them; a group of fewer than k
-bodies is hidden (primary), and with the total published, so is the smallest other group of the
+Each group counts inquiries and the distinct askers — bodies, or vendor accounts, which have no body;
+a group of fewer than k askers is hidden (primary), and with the total published, so is the smallest other group of the
 line until no hidden figure can be recovered by subtraction (suppression.line_pattern)."""
 
 from sqlalchemy import distinct, func, select
@@ -14,6 +14,8 @@ from pmo.models import INQUIRY_STATES, TIERS, Inquiry, Operation
 from pmo.stats.suppression import PRIMARY, line_pattern
 
 INQUIRY_BY = ("operation", "tier", "state", "category")
+# Who asked: the body, or for a vendor (no body) its account, negated so it never meets a body id.
+ASKER = func.coalesce(Inquiry.asker_body_id, -Inquiry.asker_account_id)
 
 
 def inquiries(session: Session, by: str) -> dict:
@@ -22,7 +24,7 @@ def inquiries(session: Session, by: str) -> dict:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(INQUIRY_BY)} のいずれかです（{by!r}）。", input=by)
     k = get_settings().suppression_k
     column = {"operation": Operation.code, "tier": Inquiry.current_tier, "state": Inquiry.state, "category": Inquiry.category}[by]
-    query = select(column, func.count(), func.count(distinct(Inquiry.asker_body_id))).select_from(Inquiry)
+    query = select(column, func.count(), func.count(distinct(ASKER))).select_from(Inquiry)
     if by == "operation":
         query = query.outerjoin(Operation, Operation.id == Inquiry.operation_id)
         keys = [*session.scalars(select(Operation.code).order_by(Operation.order)), None]
@@ -30,7 +32,7 @@ def inquiries(session: Session, by: str) -> dict:
         keys = list({"tier": TIERS, "state": INQUIRY_STATES, "category": tuple(CATEGORY_LABELS)}[by])
     counts = {key: (n, b) for key, n, b in session.execute(query.group_by(column))}
     keys += [key for key in counts if key not in keys]
-    n_total, b_total = session.execute(select(func.count(), func.count(distinct(Inquiry.asker_body_id)))).one()
+    n_total, b_total = session.execute(select(func.count(), func.count(distinct(ASKER)))).one()
     total_mark = PRIMARY if 0 < b_total < k else None
     marks = line_pattern([counts.get(key, (0, 0))[1] for key in keys], k)
     cells = []

@@ -112,7 +112,7 @@ class SystemsTable(BaseModel):
 class InquiryCount(BaseModel):
     suppressed: Suppressed
     n_inquiries: int | None = Field(description="inquiries in the group")
-    n_bodies: int | None = Field(description="distinct bodies that asked them")
+    n_bodies: int | None = Field(description="distinct askers: bodies, and vendor accounts (which have no body)")
 
 
 class InquiryCell(InquiryCount):
