@@ -1,6 +1,7 @@
 """The `pmo` command: serve, db, seed, accounts, tokens, export-openapi, demo."""
 
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -170,7 +171,8 @@ def tokens_issue(
 
     if name is None and role is None:
         _fail("give an account name, or --role to create one")
-    name = name or f"{role}-{body}" if body else name or f"{role}-{__import__('secrets').token_hex(3)}"
+    if name is None:
+        name = f"{role}-{body}" if body else f"{role}-{secrets.token_hex(3)}"
     try:
         with session_scope() as session:
             try:

@@ -1,6 +1,7 @@
 """Periods (reporting months) as 'YYYY-MM' outside and yyyymm integers inside; deadlines in JST."""
 
 import re
+from functools import lru_cache
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ def parse(text: str) -> int | None:
     return int(text[:4]) * 100 + int(text[5:])
 
 
+@lru_cache(maxsize=4096)  # a grid formats 3,200 months; there are only a few hundred distinct ones
 def fmt(period: int | None) -> str | None:
     """202504 → '2025-04'."""
     return None if period is None else f"{period // 100:04d}-{period % 100:02d}"

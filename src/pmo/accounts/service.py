@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pmo import audit
@@ -150,17 +150,17 @@ def disable_account(session: Session, name: str, *, actor: str) -> Account:
 
 def list_accounts(session: Session) -> list[tuple[Account, str | None, int]]:
     """Every account with its body code and number of live tokens."""
-    now = utcnow()
-    rows = []
-    for account, code in session.execute(
-        select(Account, Body.code).outerjoin(Body, Account.body_id == Body.id).order_by(Account.name)
-    ):
-        live = [
-            t for t in session.scalars(select(Token).where(Token.account_id == account.id))
-            if t.revoked_at is None and t.expires_at > now
-        ]
-        rows.append((account, code, len(live)))
-    return rows
+    live = (
+        select(Token.account_id, func.count().label("n")).where(Token.revoked_at.is_(None), Token.expires_at > utcnow())
+        .group_by(Token.account_id).subquery()
+    )
+    return [
+        (account, code, n or 0)
+        for account, code, n in session.execute(
+            select(Account, Body.code, live.c.n).outerjoin(Body, Account.body_id == Body.id)
+            .outerjoin(live, live.c.account_id == Account.id).order_by(Account.name)
+        )
+    ]
 
 
 def recent_audit(session: Session, limit: int, offset: int) -> list[AuditEntry]:

@@ -78,9 +78,11 @@ def latest_period(session: Session, body_id: int) -> int | None:
     return session.scalar(select(func.max(ReportRevision.period)).where(ReportRevision.body_id == body_id))
 
 
-def state_as_of(session: Session, body_id: int, period: int) -> dict[Key, CellState]:
-    """Every cell that has a version, as of period (newest by period, then revision)."""
-    newest = latest_period(session, body_id)
+def state_as_of(session: Session, body_id: int, period: int, *, newest: int | None = ...) -> dict[Key, CellState]:
+    """Every cell that has a version, as of period (newest by period, then revision); pass newest
+    (the body's latest reported period) when the caller already knows it."""
+    if newest is ...:
+        newest = latest_period(session, body_id)
     if newest is None:
         return {}
     if period >= newest:
@@ -100,7 +102,7 @@ def state_as_of(session: Session, body_id: int, period: int) -> dict[Key, CellSt
             .where(v.body_id == body_id, v.period <= period)
             .order_by(v.operation_id, v.step_id, v.period, v.revision_id)
         )
-    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows.tuples()}
+    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows}
 
 
 def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:

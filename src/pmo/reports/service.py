@@ -165,7 +165,8 @@ def submit_report(
 
     catalog = load_catalog(session)
     resolved = _resolve_cells(catalog, body, period, report.cells)
-    state = state_as_of(session, body.id, period) if resolved else {}
+    newest = latest_period(session, body.id)
+    state = state_as_of(session, body.id, period, newest=newest) if resolved else {}
     changes: dict[Key, Value] = {}
     errors: list[dict] = []
     for index, (key, cell) in enumerate(resolved):
@@ -177,7 +178,6 @@ def submit_report(
     if errors:
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
 
-    newest = latest_period(session, body.id)
     correction = newest is not None and period < newest
     superseded: frozenset[Key] = frozenset()
     if correction and changes:
