@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from pmo.db import session_scope
 from pmo.demo.reports import generate
-from pmo.models import CellVersion, ReportRevision
+from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
+from pmo.reports.cellgrid import unpack_changes
 
 BODIES = ["011002", "131016", "013331", "130001", "463035"]  # 札幌市, 千代田区, a town, 東京都, a village
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -16,10 +17,13 @@ def _snapshot():
     with session_scope(read_only=True) as s:
         revs = s.execute(select(ReportRevision.body_id, ReportRevision.period, ReportRevision.revision,
                                 ReportRevision.late).order_by(ReportRevision.id)).all()
-        versions = s.execute(select(CellVersion.body_id, CellVersion.operation_id, CellVersion.step_id,
-                                    CellVersion.period, CellVersion.status)
-                             .order_by(CellVersion.body_id, CellVersion.operation_id, CellVersion.step_id, CellVersion.period)).all()
-    return revs, versions
+        rows = s.execute(select(RevisionCells.body_id, RevisionCells.period, RevisionCells.revision_id, RevisionCells.cells))
+        versions = sorted(
+            ((body_id, *key, period, revision_id), value)
+            for body_id, period, revision_id, blob in rows for key, value in unpack_changes(blob).items()
+        )
+    first_id = min((k[-1] for k, _ in versions), default=0)  # ids need not restart at 1 after the delete
+    return revs, [(k[:-1], k[-1] - first_id, v) for k, v in versions]
 
 
 def test_demo_is_deterministic_and_realistic(client, token_for, database_url):
@@ -28,10 +32,8 @@ def test_demo_is_deterministic_and_realistic(client, token_for, database_url):
     assert result.bodies == 5 and result.first_period == 202206 and result.last_period == 202610
     first = _snapshot()
     with session_scope() as s:
-        s.execute(CellVersion.__table__.delete())
-        from pmo.models import Cell
-        s.execute(Cell.__table__.delete())
-        s.execute(ReportRevision.__table__.delete())
+        for table in (RevisionCells, BodyCells, BodyPeriod, ReportRevision):
+            s.execute(table.__table__.delete())
     with session_scope() as s:
         generate(s, seed=7, now=NOW, only=BODIES)
     assert _snapshot() == first

@@ -1,6 +1,6 @@
 """Inquiries through HTTP: every path of the state machine, who sees what, internal notes, due times."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 

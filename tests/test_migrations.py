@@ -98,3 +98,65 @@ def test_round_trip_on_a_fresh_postgresql_database():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+CELL_COLUMNS = "body_id, operation_id, step_id, period, revision_id, status, planned_start, planned_end, actual_end, note"
+
+
+def test_packed_cells_migration_converts_history_both_ways(tmp_path):
+    """0008 turns cell rows into packed rows and back without losing a value (a correction included)."""
+    from pmo.directory.seed import load_seeds
+    from pmo.config import get_settings
+    from pmo.reports.grid import grid_template, load_catalog
+    from pmo.reports.history import current_cells, replayed_cells
+    from sqlalchemy.orm import Session
+    from tests.serverproc import drop_database, fresh_database
+
+    url = fresh_database(tmp_path)
+    engine = build_engine(url)
+    try:
+        _migrate(engine, "0007")
+        with Session(engine) as s:
+            load_seeds(s, get_settings().seeds_dir)
+            s.commit()
+        revisions = [(1, 131016, 202509, 1), (2, 131016, 202510, 1), (3, 131016, 202509, 2), (4, 130001, 202510, 1)]
+        versions = [  # chiyoda: koseki S01 twice, S02 with months and a note, corrected in 2025-09 revision 2
+            (131016, 11, 1, 202509, 1, 2, 202508, 202511, None, "調整中"),
+            (131016, 11, 1, 202510, 2, 1, 202508, 202511, 202510, None),
+            (131016, 11, 2, 202509, 1, 2, None, 202512, None, None),
+            (131016, 11, 2, 202509, 3, 4, None, None, None, "訂正"),
+            (130001, 18, 40, 202510, 4, 1, None, None, 202510, None),
+        ]
+        newest = [versions[1], versions[3], versions[4]]
+        with engine.begin() as conn:
+            for rev_id, body, period, n in revisions:
+                conn.execute(text(
+                    "INSERT INTO report_revisions (id, body_id, period, revision, submitted_at, submitted_by, late, "
+                    "n_changed, source) VALUES (:i, :b, :p, :n, '2025-11-01 00:00:00', 'test', false, 1, 'api')"
+                ), {"i": rev_id, "b": body, "p": period, "n": n})
+            names = ("b", "o", "s", "p", "r", "st", "ps", "pe", "ae", "n")
+            for table, rows in (("cell_versions", versions), ("cells", newest)):
+                conn.execute(text(f"INSERT INTO {table} ({CELL_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})"),
+                             [dict(zip(names, row)) for row in rows])
+        _migrate(engine, "head")
+        with Session(engine) as s:
+            catalog = load_catalog(s)
+            chiyoda = s.get(pmo.models.Body, 131016)
+            template = grid_template(catalog, chiyoda)
+            now = current_cells(s, 131016, template)
+            assert now == replayed_cells(s, 131016, template)
+            assert now.value((11, 1)) == (1, 202508, 202511, 202510, None) and now.updated_period((11, 1)) == 202510
+            assert now.value((11, 2)) == (4, None, None, None, "訂正") and now.updated_period((11, 2)) == 202509
+            assert now.value((11, 3)) == (3, None, None, None, None) and now.updated_period((11, 3)) is None
+            september = replayed_cells(s, 131016, template, 202509)
+            assert september.value((11, 1)) == (2, 202508, 202511, None, "調整中")
+            tokyo = current_cells(s, 130001, grid_template(catalog, s.get(pmo.models.Body, 130001)))
+            assert tokyo.value((18, 40))[0] == 1 and tokyo.value((1, 1))[0] == 0  # prefectures: not 児童手当
+        _migrate(engine, "0007", down=True)
+        with engine.connect() as conn:
+            order = "ORDER BY body_id, operation_id, step_id, period, revision_id"
+            assert [tuple(r) for r in conn.execute(text(f"SELECT {CELL_COLUMNS} FROM cell_versions {order}"))] == sorted(versions)
+            assert [tuple(r) for r in conn.execute(text(f"SELECT {CELL_COLUMNS} FROM cells {order}"))] == sorted(newest)
+    finally:
+        engine.dispose()
+        drop_database(url)

@@ -99,6 +99,29 @@ def test_correction_of_earlier_period_shows_later_only_where_not_set(client, chi
     assert first["before"]["status"] == "not_started" and first["after"]["status"] == "in_progress"
 
 
+def test_correction_carries_every_field_to_the_current_grid(client, chiyoda):
+    put = lambda period, *cells: client.put(url(CHIYODA, period), headers=chiyoda, json={"cells": list(cells)})
+    put(TWO_AGO, {"operation": "shugaku", "step": "S07", "status": "in_progress", "planned_end": LAST})
+    put(THIS, {"operation": "shugaku", "step": "S08", "status": "done", "actual_end": THIS})
+    before = client.get(url(CHIYODA, THIS), headers=chiyoda).json()
+    r = put(TWO_AGO, {"operation": "shugaku", "step": "S07", "status": "in_progress", "planned_start": TWO_AGO,
+                      "note": "訂正: 着手月を追記"})
+    assert r.status_code == 200 and r.json()["changed"] == 1
+    after = client.get(url(CHIYODA, THIS), headers=chiyoda).json()
+    assert cell(after, "shugaku", "S07") == {
+        "operation": "shugaku", "step": "S07", "status": "in_progress", "planned_start": TWO_AGO, "planned_end": LAST,
+        "actual_end": None, "note": "訂正: 着手月を追記", "updated_period": TWO_AGO,
+    }
+    assert cell(after, "shugaku", "S08") == cell(before, "shugaku", "S08")
+    assert after["etag"] != before["etag"]
+    # every other cell is untouched, and the last month (read from history) agrees with the current grid
+    changed = [c for c, b in zip(after["cells"], before["cells"]) if c != b]
+    assert [(c["operation"], c["step"]) for c in changed] == [("shugaku", "S07")]
+    last = client.get(url(CHIYODA, LAST), headers=chiyoda).json()
+    assert cell(last, "shugaku", "S07") == cell(after, "shugaku", "S07")
+    assert cell(last, "shugaku", "S08")["status"] == "not_started"
+
+
 def test_deadline_flags_late_reports_and_future_is_refused(client, chiyoda):
     on_time = client.put(url(CHIYODA, THIS), headers=chiyoda).json()
     assert on_time["late"] is False

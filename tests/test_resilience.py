@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session
 from pmo import periods
 from pmo.accounts import service as accounts
 from pmo.db import build_engine
-from pmo.models import BodyPeriod, CellVersion, ReportRevision
+from pmo.models import Body, BodyCells, BodyPeriod, ReportRevision, RevisionCells
+from pmo.reports.cellgrid import CellGrid, unpack_changes
+from pmo.reports.grid import grid_template, load_catalog
+from pmo.reports.history import replayed_cells
 from tests.serverproc import Server, cli
 
 PERIOD = periods.fmt(periods.current())
@@ -42,7 +45,8 @@ def check_integrity(url: str) -> None:
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        counts = dict(conn.execute(select(CellVersion.revision_id, func.count()).group_by(CellVersion.revision_id)).all())
+        counts = {rev_id: len(unpack_changes(blob))
+                  for rev_id, blob in conn.execute(select(RevisionCells.revision_id, RevisionCells.cells))}
         for rev_id, n_changed in conn.execute(select(ReportRevision.id, ReportRevision.n_changed)):
             assert counts.get(rev_id, 0) == n_changed, f"revision {rev_id} is partial"
         per_period = {(b, p): n for b, p, n in conn.execute(
@@ -51,6 +55,11 @@ def check_integrity(url: str) -> None:
         summaries = {(b, p): n for b, p, n in conn.execute(
             select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.revisions))}
         assert summaries == per_period
+    with Session(engine) as session:  # every body's current cells are its whole history replayed
+        catalog = load_catalog(session)
+        for body, blob in session.execute(select(Body, BodyCells.cells).join(BodyCells, BodyCells.body_id == Body.id)):
+            template = grid_template(catalog, body)
+            assert CellGrid.unpack(blob, template) == replayed_cells(session, body.id, template), body.code
     engine.dispose()
 
 
@@ -122,7 +131,7 @@ def test_kill_9_during_demo_leaves_no_partial_history(prepared):
     process.wait()
     engine = build_engine(prepared)
     with engine.connect() as conn:
-        for table in ("report_revisions", "cell_versions", "cells", "body_periods", "systems"):
+        for table in ("report_revisions", "revision_cells", "body_cells", "body_periods", "systems"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
     engine.dispose()
     check_integrity(prepared)

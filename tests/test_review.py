@@ -6,13 +6,16 @@ import pytest
 from sqlalchemy import func, select
 
 from pmo import periods
-from pmo.db import session_scope
+from pmo.db import session_scope, utcnow
 from pmo.models import Body, ReportRevision
-from pmo.reports.grid import DONE, IN_PROGRESS, grid_as_of, load_catalog
+from pmo.reports.grid import DONE, IN_PROGRESS, grid_template, load_catalog
+from pmo.reports.history import current_cells
 from pmo.reports.writer import NewRevision, write_revisions
 
 NOW = periods.current()
-P = periods.add_months(NOW, -1)  # the period under review
+# The period under review: the newest one already due, so that every period of the lagging window counts
+# (early in a month, last month's reports are not due yet).
+P = next(p for p in (periods.add_months(NOW, -1), periods.add_months(NOW, -2)) if periods.due_at(p) < utcnow())
 TOTTORI, TOYAMA = "310000", "160008"
 FUNAHASHI, KAMIICHI, TATEYAMA, NYUZEN = "163210", "163228", "163236", "163422"
 
@@ -34,7 +37,8 @@ def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, l
                 key = (catalog.op_by_code[op].id, catalog.step_by_code[step].id)
                 changes[key] = (status, extra.get("planned_start"), extra.get("planned_end"), None, None)
             revisions.append(NewRevision(body.id, period, revision, at, None, "test", at > due, "api", changes))
-        write_revisions(s, body.id, revisions, base_grid=grid_as_of(s, catalog, body, min(months)))
+        cells = current_cells(s, body.id, grid_template(catalog, body))  # these periods come after any earlier ones
+        write_revisions(s, body.id, revisions, base_grid=bytes(cells.statuses), cells=cells)
 
 
 def steady(code: str, n_months: int = 6, ops=("koseki",), start_step: int = 1):

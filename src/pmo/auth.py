@@ -58,28 +58,24 @@ def principal_for_token_id(session: Session, token_id: int) -> Principal:
 
 def _principal(session: Session, which) -> Principal:
     row = session.execute(
-        select(Token, Account, Body)
+        select(
+            Token.id, Token.revoked_at, Token.expires_at, Account.id, Account.name, Account.role, Account.disabled_at,
+            Account.organization, Body.id, Body.code, Body.prefecture_code,
+        )
         .join(Account, Token.account_id == Account.id)
         .outerjoin(Body, Account.body_id == Body.id)
         .where(which)
     ).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")
-    tok, account, body = row
-    now = utcnow()
-    if tok.revoked_at is not None:
+    token_id, revoked_at, expires_at, account_id, name, role, disabled_at, organization, body_id, code, pref = row
+    if revoked_at is not None:
         raise Unauthenticated("このアクセストークンは失効しています。")
-    if tok.expires_at <= now:
+    if expires_at <= utcnow():
         raise Unauthenticated("このアクセストークンは有効期限が切れています。")
-    if account.disabled_at is not None:
+    if disabled_at is not None:
         raise Unauthenticated("このアカウントは無効化されています。")
     return Principal(
-        account_id=account.id,
-        name=account.name,
-        role=account.role,
-        body_id=body.id if body else None,
-        body_code=body.code if body else None,
-        prefecture_code=body.prefecture_code if body else None,
-        token_id=tok.id,
-        organization=account.organization,
+        account_id=account_id, name=name, role=role, body_id=body_id, body_code=code, prefecture_code=pref,
+        token_id=token_id, organization=organization,
     )

@@ -1,12 +1,13 @@
 """Engines, the declarative Base, and the only ways to get a session."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import URL, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from pmo.config import get_settings
 
@@ -126,21 +127,40 @@ def session_scope(read_only: bool = False, *, stats: bool = False) -> Iterator[S
             raise
 
 
-def request_session() -> Iterator[Session]:
+async def _request_scope(kind: str) -> AsyncIterator[Session]:
+    # FastAPI runs a plain generator dependency in a worker thread twice (enter and exit); creating a
+    # session does no I/O, so it is made here and only its end (commit or close) goes to a thread.
+    session = _session_factory(kind)()
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, kind, False)
+        raise
+    await run_in_threadpool(_finish, session, kind, True)
+
+
+def _finish(session: Session, kind: str, ok: bool) -> None:
+    """End a request's session: commit the read-write one if the request succeeded, roll back otherwise."""
+    with session:
+        if kind == "write":
+            session.commit() if ok else session.rollback()
+
+
+async def request_session() -> AsyncIterator[Session]:
     """FastAPI dependency: the request's one read-write transaction."""
-    with session_scope() as session:
+    async for session in _request_scope("write"):
         yield session
 
 
-def read_session() -> Iterator[Session]:
+async def read_session() -> AsyncIterator[Session]:
     """FastAPI dependency: the request's one read-only transaction."""
-    with session_scope(read_only=True) as session:
+    async for session in _request_scope("read"):
         yield session
 
 
-def stats_session() -> Iterator[Session]:
+async def stats_session() -> AsyncIterator[Session]:
     """FastAPI dependency: a read-only transaction through the statistics role."""
-    with session_scope(stats=True) as session:
+    async for session in _request_scope("stats"):
         yield session
 
 

@@ -38,7 +38,7 @@ def optional_principal(request: Request) -> Principal | None:
     return principal
 
 
-def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     """The authenticated caller; 401 without a valid token."""
     if principal is None:
         raise Unauthenticated()
@@ -52,7 +52,7 @@ OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 def require_role(*roles: str):
     """A dependency that lets only the given roles through (403 otherwise)."""
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:
         if principal.role not in roles:
             raise Forbidden(f"この操作はロール {', '.join(roles)} に限られます（あなたのロール: {principal.role}）。")
         return principal

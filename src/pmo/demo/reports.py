@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pmo import periods
 from pmo.models import Body
+from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Key, Value, grid_template, load_catalog
 from pmo.reports.writer import NewRevision, write_revisions
 
@@ -143,7 +144,8 @@ def generate(
                     ))
                     versions += 1
             pending = {}
-        write_revisions(session, body.id, batch, base_grid=grid_template(catalog, body))
+        template = grid_template(catalog, body)
+        write_revisions(session, body.id, batch, base_grid=template, cells=CellGrid.blank(template))
         revisions += len(batch)
     session.flush()
     return DemoResult(len(bodies), revisions, versions, DEMO_START, last_period)

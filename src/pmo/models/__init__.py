@@ -7,7 +7,7 @@ from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
 from pmo.models.followups import CHANNELS, DELAY_CAUSES, FollowUp
 from pmo.models.inquiries import INQUIRY_STATES, TIERS, VISIBILITIES, Inquiry, InquiryEvent, InquiryMessage
 from pmo.models.notices import NOTICE_AUDIENCES, Notice, NoticeRead
-from pmo.models.reports import BodyPeriod, Cell, CellVersion, IdempotencyKey, ReportRevision
+from pmo.models.reports import BodyCells, BodyPeriod, IdempotencyKey, ReportRevision, RevisionCells
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
 
 __all__ = [
@@ -15,6 +15,6 @@ __all__ = [
     "FAQ_STATUSES", "INQUIRY_STATES", "NOTICE_AUDIENCES", "TIERS", "VISIBILITIES", "Faq", "FaqTerm", "Inquiry",
     "InquiryEvent", "InquiryMessage", "Notice", "NoticeRead",
     "CHANNELS", "DEFERRAL_REASONS", "DELAY_CAUSES", "FollowUp", "System", "SystemVersion",
-    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "Body", "BodyPeriod", "Cell", "CellVersion", "IdempotencyKey", "Operation",
-    "ReportRevision", "Step", "Token",
+    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "Body", "BodyCells", "BodyPeriod", "IdempotencyKey", "Operation",
+    "ReportRevision", "RevisionCells", "Step", "Token",
 ]

@@ -1,6 +1,6 @@
-"""Monthly reports: revisions (one per submission), cell versions (only changes), the latest cells,
-and idempotency keys. History is never overwritten: a cell as of a period is its newest version
-ordered by (period, revision_id) with period ≤ that period."""
+"""Monthly reports: revisions (one per submission), the cells each changed, every body's current cells,
+period summaries and idempotency keys. History is never overwritten: a cell as of a period is its
+newest change ordered by (period, revision_id) with period ≤ that period."""
 
 from datetime import datetime
 from typing import Any
@@ -29,40 +29,27 @@ class ReportRevision(Base):
     source: Mapped[str] = mapped_column(String(8), comment="api, csv, xlsx or demo")
 
 
-class CellVersion(Base):
-    """A cell's value from a revision on; written only when the value changes."""
+class RevisionCells(Base):
+    """The cells one revision changed, packed (pmo.reports.cellgrid); a revision that changed nothing has none.
+    Replaying a body's rows in (period, revision_id) order gives its grid as of any period."""
 
-    __tablename__ = "cell_versions"
+    __tablename__ = "revision_cells"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
-    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), primary_key=True)
-    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), primary_key=True)
     period: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"), primary_key=True)
-    status: Mapped[int] = mapped_column(SmallInteger)
-    planned_start: Mapped[int | None] = mapped_column(Integer)
-    planned_end: Mapped[int | None] = mapped_column(Integer)
-    actual_end: Mapped[int | None] = mapped_column(Integer)
-    note: Mapped[str | None] = mapped_column(String(1000))
+    cells: Mapped[bytes] = mapped_column(LargeBinary, comment="packed changes: positions, statuses, months, notes")
 
 
-class Cell(Base):
-    """The newest version of every cell that has one (the state as of the body's latest period)."""
+class BodyCells(Base):
+    """Every cell of a body as of its newest report, packed: what submissions and current reads start from."""
 
-    __tablename__ = "cells"
-    __table_args__ = (Index("ix_cells_operation_step", "operation_id", "step_id"), {"sqlite_with_rowid": False})
+    __tablename__ = "body_cells"
 
     body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
-    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), primary_key=True)
-    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), primary_key=True)
-    period: Mapped[int] = mapped_column(Integer)
-    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"))
-    status: Mapped[int] = mapped_column(SmallInteger)
-    planned_start: Mapped[int | None] = mapped_column(Integer)
-    planned_end: Mapped[int | None] = mapped_column(Integer)
-    actual_end: Mapped[int | None] = mapped_column(Integer)
-    note: Mapped[str | None] = mapped_column(String(1000))
+    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"), comment="the newest revision applied")
+    cells: Mapped[bytes] = mapped_column(LargeBinary, comment="packed grid: statuses, months, notes, last change")
 
 
 class IdempotencyKey(Base):

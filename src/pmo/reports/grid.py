@@ -1,14 +1,15 @@
 """The report grid in memory: status codes, cell values, catalogs, and reading a body's state."""
 
+import time
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmo.models import Body, Cell, CellVersion, Operation, ReportRevision, Step
+from pmo.models import Body, BodyPeriod, Operation, Step
 
 STATUS_CODES = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
@@ -21,12 +22,6 @@ Key = tuple[int, int]  # (operation_id, step_id)
 DEFAULT_VALUE: Value = (NOT_STARTED, None, None, None, None)
 
 
-class CellState(NamedTuple):
-    value: Value
-    period: int
-    revision_id: int
-
-
 @dataclass(eq=False)
 class Catalog:
     """Operations and steps of the master data, indexed both ways."""
@@ -37,12 +32,24 @@ class Catalog:
     step_by_code: dict[str, Step] = field(init=False)
     op_by_id: dict[int, Operation] = field(init=False)
     step_by_id: dict[int, Step] = field(init=False)
+    # plain values for the per-cell loops of a submission (ORM attribute access costs more than the work)
+    op_ids: dict[str, int] = field(init=False)
+    step_ids: dict[str, int] = field(init=False)
+    step_order: list[int] = field(init=False)  # step ids in step order
+    applicable: dict[bool, frozenset[int]] = field(init=False)  # for_prefecture → operation ids it reports
 
     def __post_init__(self):
         self.op_by_code = {o.code: o for o in self.operations}
         self.step_by_code = {s.code: s for s in self.steps}
         self.op_by_id = {o.id: o for o in self.operations}
         self.step_by_id = {s.id: s for s in self.steps}
+        self.op_ids = {o.code: o.id for o in self.operations}
+        self.step_ids = {s.code: s.id for s in self.steps}
+        self.step_order = [s.id for s in self.steps]
+        self.applicable = {
+            True: frozenset(o.id for o in self.operations if o.for_prefectures),
+            False: frozenset(o.id for o in self.operations if o.for_municipalities),
+        }
 
     def operations_for(self, body: Body) -> list[Operation]:
         """The operations this kind of body reports, in order."""
@@ -50,7 +57,7 @@ class Catalog:
             return [o for o in self.operations if o.for_prefectures]
         return [o for o in self.operations if o.for_municipalities]
 
-    @lru_cache(maxsize=2)  # noqa: B019 (a catalog lives for one request or one cache generation)
+    @lru_cache(maxsize=2)  # noqa: B019 (a catalog lives for CATALOG_SECONDS or one statistics cache generation)
     def template(self, for_prefecture: bool) -> bytes:
         """The status grid of a body that has not reported yet (see grid_template)."""
         grid = bytearray(N_STEPS * max(self.op_by_id))
@@ -65,44 +72,30 @@ class Catalog:
         return [(o.id, s.id) for o in self.operations_for(body) for s in self.steps]
 
 
+CATALOG_SECONDS = 60.0
+_catalogs: "WeakKeyDictionary[object, tuple[float, Catalog]]" = WeakKeyDictionary()
+
+
 def load_catalog(session: Session) -> Catalog:
-    """Operations and steps in order."""
-    return Catalog(
+    """Operations and steps in order. Master data changes only through `pmo seed`, so each engine keeps
+    them for CATALOG_SECONDS (labels a seed changes in another process show within that time)."""
+    bind = session.get_bind()
+    hit = _catalogs.get(bind)
+    if hit is not None and time.monotonic() - hit[0] < CATALOG_SECONDS:
+        return hit[1]
+    catalog = Catalog(
         list(session.scalars(select(Operation).order_by(Operation.order))),
         list(session.scalars(select(Step).order_by(Step.order))),
     )
+    for row in (*catalog.operations, *catalog.steps):
+        session.expunge(row)  # shared by later sessions and threads: read-only, never expired
+    _catalogs[bind] = (time.monotonic(), catalog)
+    return catalog
 
 
-def latest_period(session: Session, body_id: int) -> int | None:
-    """The newest period the body has reported."""
-    return session.scalar(select(func.max(ReportRevision.period)).where(ReportRevision.body_id == body_id))
-
-
-def state_as_of(session: Session, body_id: int, period: int, *, newest: int | None = ...) -> dict[Key, CellState]:
-    """Every cell that has a version, as of period (newest by period, then revision); pass newest
-    (the body's latest reported period) when the caller already knows it."""
-    if newest is ...:
-        newest = latest_period(session, body_id)
-    if newest is None:
-        return {}
-    if period >= newest:
-        rows = session.execute(
-            select(
-                Cell.operation_id, Cell.step_id, Cell.status, Cell.planned_start, Cell.planned_end, Cell.actual_end,
-                Cell.note, Cell.period, Cell.revision_id,
-            ).where(Cell.body_id == body_id)
-        )
-    else:
-        v = CellVersion
-        rows = session.execute(
-            select(
-                v.operation_id, v.step_id, v.status, v.planned_start, v.planned_end, v.actual_end, v.note, v.period,
-                v.revision_id,
-            )
-            .where(v.body_id == body_id, v.period <= period)
-            .order_by(v.operation_id, v.step_id, v.period, v.revision_id)
-        )
-    return {(r[0], r[1]): CellState((r[2], r[3], r[4], r[5], r[6]), r[7], r[8]) for r in rows}
+def forget_catalogs() -> None:
+    """Read operations and steps afresh on next use (after `pmo seed`)."""
+    _catalogs.clear()
 
 
 def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:
@@ -132,6 +125,11 @@ def grid_position(key: Key) -> int:
     return (key[0] - 1) * N_STEPS + (key[1] - 1)
 
 
+def key_at(position: int) -> Key:
+    """The cell at a grid position (the inverse of grid_position)."""
+    return (position // N_STEPS + 1, position % N_STEPS + 1)
+
+
 def grid_template(catalog: Catalog, body: Body) -> bytes:
     """A body's status grid before any report: not started where it reports, 0 where it does not."""
     return catalog.template(body.kind == "prefecture")
@@ -152,8 +150,6 @@ def compress_grid(grid: bytes | bytearray) -> bytes:
 
 def grid_as_of(session: Session, catalog: Catalog, body: Body, period: int) -> bytes:
     """The body's raw status grid as of period, from its newest period summary (or its template)."""
-    from pmo.models import BodyPeriod
-
     blob = session.scalar(
         select(BodyPeriod.statuses).where(BodyPeriod.body_id == body.id, BodyPeriod.period <= period)
         .order_by(BodyPeriod.period.desc()).limit(1)

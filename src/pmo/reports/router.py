@@ -34,7 +34,7 @@ def submit_report(
     out = service.submit_report(
         session, principal, body, period, report or ReportIn(), idempotency_key=idempotency_key, if_match=if_match
     )
-    response.headers["ETag"] = service.report_etag(session, body.id, service.parse_period(period))
+    response.headers["ETag"] = out.etag
     return out
 
 
@@ -111,5 +111,5 @@ def upload_report(
     """Apply an Excel or CSV file as the period's report: all rows or none, errors by row and column."""
     body = directory.get_body(session, code)
     out = service.submit_upload(session, principal, body, period, file, idempotency_key=idempotency_key, if_match=if_match)
-    response.headers["ETag"] = service.report_etag(session, body.id, service.parse_period(period))
+    response.headers["ETag"] = out.etag
     return out

@@ -53,6 +53,7 @@ class SubmitOut(BaseModel):
     changed: int = Field(description="cells whose value this submission changed")
     unchanged: int = Field(description="cells sent with the value they already had")
     warnings: list[ReportWarning]
+    etag: str = Field("", description="the report's ETag now: send it as If-Match with the next submission")
 
 
 class CellOut(BaseModel):

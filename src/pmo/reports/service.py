@@ -12,17 +12,18 @@ from pmo.access import ensure_owner, ensure_readable
 from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.errors import Conflict, InvalidInput, PreconditionFailed
-from pmo.models import Body, CellVersion, IdempotencyKey, ReportRevision
+from pmo.models import Body, IdempotencyKey, ReportRevision
+from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
-    DEFAULT_VALUE, DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog,
-    CellState, Key, Value, completed_through, grid_as_of, grid_template, latest_period, load_catalog,
-    out_of_order_steps, state_as_of,
+    DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog, Key, Value,
+    completed_through, grid_as_of, grid_position, grid_template, load_catalog, out_of_order_steps,
 )
+from pmo.reports.history import cells_as_of, changes_up_to, standing
 from pmo.reports.schemas import (
     CellChange, CellIn, CellOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
     RevisionDetail, RevisionSummary, SubmitOut,
 )
-from pmo.reports.writer import NewRevision, rebuild_later_grids, write_revisions
+from pmo.reports.writer import NewRevision, rebuild_after_correction, write_revisions
 
 
 def parse_period(text: str, *, loc: list | None = None, now: datetime | None = None) -> int:
@@ -38,20 +39,12 @@ def parse_period(text: str, *, loc: list | None = None, now: datetime | None = N
     return period
 
 
-def report_etag(session: Session, body_id: int, period: int) -> str:
-    """Changes whenever the body's grid as of period changes (any revision of that period or earlier)."""
-    newest = session.scalar(
-        select(func.max(ReportRevision.id)).where(ReportRevision.body_id == body_id, ReportRevision.period <= period)
-    )
-    return f'"r{newest or 0}"'
-
-
-def _cell_out(catalog: Catalog, key: Key, state: CellState | None) -> CellOut:
-    status, p_start, p_end, a_end, note = state.value if state else DEFAULT_VALUE
+def _cell_out(catalog: Catalog, key: Key, value: Value, updated: int | None) -> CellOut:
+    status, p_start, p_end, a_end, note = value
     return CellOut(
         operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code, status=STATUS_NAMES[status],
         planned_start=periods.fmt(p_start), planned_end=periods.fmt(p_end), actual_end=periods.fmt(a_end), note=note,
-        updated_period=periods.fmt(state.period) if state else None,
+        updated_period=periods.fmt(updated),
     )
 
 
@@ -59,6 +52,8 @@ def _merge(old: Value, cell: CellIn) -> Value:
     """The cell's new value: fields the client sent replace, omitted ones keep their last value."""
     sent = cell.model_fields_set
     status = STATUS_CODES[cell.status]
+    if len(sent) == 3:  # operation, step and status only: the usual full-grid submission
+        return (status, old[1], old[2], old[3] if status == DONE else None, old[4])
     p_start = periods.parse(cell.planned_start) if "planned_start" in sent and cell.planned_start else (None if "planned_start" in sent else old[1])
     p_end = periods.parse(cell.planned_end) if "planned_end" in sent and cell.planned_end else (None if "planned_end" in sent else old[2])
     if "actual_end" in sent:
@@ -69,57 +64,81 @@ def _merge(old: Value, cell: CellIn) -> Value:
     return (status, p_start, p_end, a_end, note)
 
 
+def _cell_errors(catalog: Catalog, body: Body, period: int, index: int, cell: CellIn, first: dict[Key, int]) -> list[dict]:
+    """Every problem of one cell: unknown or not applicable codes, a duplicate, a misplaced actual end."""
+    loc = ["body", "cells", index]
+    errors = []
+    op = catalog.op_by_code.get(cell.operation)
+    step = catalog.step_by_code.get(cell.step)
+    if op is None:
+        errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell.operation!r} はありません（/api/v1/operations を参照）。"})
+    elif op.id not in catalog.applicable[body.kind == "prefecture"]:
+        errors.append({"loc": [*loc, "operation"], "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。"})
+    if step is None:
+        errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell.step!r} はありません（S01〜S40）。"})
+    if op is None or step is None:
+        return errors
+    if first.get((op.id, step.id), index) != index:
+        return [*errors, {"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {first[(op.id, step.id)]} 番目のセルと重複しています。"}]
+    if cell.actual_end and periods.parse(cell.actual_end) > period:
+        errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {cell.actual_end} が報告月 {periods.fmt(period)} より後です。"})
+    if cell.actual_end and cell.status != "done":
+        errors.append({"loc": [*loc, "actual_end"], "msg": "完了月は状況が「完了済み」のステップにだけ指定できます。"})
+    return errors
+
+
 def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Key, CellIn]]:
     """Map each cell to its key, collecting every problem (unknown, not applicable, duplicate) before failing."""
-    errors: list[dict] = []
-    applicable = {o.id for o in catalog.operations_for(body)}
-    seen: dict[Key, int] = {}
+    op_ids, step_ids, applicable = catalog.op_ids, catalog.step_ids, catalog.applicable[body.kind == "prefecture"]
+    first: dict[Key, int] = {}
     resolved = []
+    bad = []
     for i, cell in enumerate(cells):
-        loc = ["body", "cells", i]
-        op = catalog.op_by_code.get(cell.operation)
-        step = catalog.step_by_code.get(cell.step)
-        if op is None:
-            errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell.operation!r} はありません（/api/v1/operations を参照）。"})
-        elif op.id not in applicable:
-            errors.append({"loc": [*loc, "operation"], "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。"})
-        if step is None:
-            errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell.step!r} はありません（S01〜S40）。"})
-        if op is None or step is None:
-            continue
-        key = (op.id, step.id)
-        if key in seen:
-            errors.append({"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {seen[key]} 番目のセルと重複しています。"})
-            continue
-        seen[key] = i
-        if cell.actual_end and periods.parse(cell.actual_end) > period:
-            errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {cell.actual_end} が報告月 {periods.fmt(period)} より後です。"})
-        if cell.actual_end and cell.status != "done":
-            errors.append({"loc": [*loc, "actual_end"], "msg": "完了月は状況が「完了済み」のステップにだけ指定できます。"})
+        key = (op_ids.get(cell.operation), step_ids.get(cell.step))
+        if key[0] not in applicable or key[1] is None or key in first or (cell.actual_end is not None and (
+                cell.status != "done" or periods.parse(cell.actual_end) > period)):
+            bad.append(i)
+        first.setdefault(key, i)
         resolved.append((key, cell))
-    if errors:
+    if bad:
+        errors = [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
     return resolved
 
 
-def _check_merged(index: int, cell: CellIn, value: Value, errors: list[dict]) -> None:
-    _, p_start, p_end, _, _ = value
-    if p_start is not None and p_end is not None and p_end < p_start:
-        errors.append({
-            "loc": ["body", "cells", index, "planned_end"],
-            "msg": f"完了予定月 {periods.fmt(p_end)} が着手予定月 {periods.fmt(p_start)} より前です。",
-        })
+def _changes(resolved: list[tuple[Key, CellIn]], cells: CellGrid) -> dict[Key, Value]:
+    """The new value of every cell the report changes; 422 when a merged value is inconsistent."""
+    changes: dict[Key, Value] = {}
+    errors: list[dict] = []
+    for index, (key, cell) in enumerate(resolved):
+        old = cells.value(key)
+        new = _merge(old, cell)
+        if new[1] is not None and new[2] is not None and new[2] < new[1]:
+            errors.append({
+                "loc": ["body", "cells", index, "planned_end"],
+                "msg": f"完了予定月 {periods.fmt(new[2])} が着手予定月 {periods.fmt(new[1])} より前です。",
+            })
+        if new != old:
+            changes[key] = new
+    if errors:
+        raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
+    return changes
 
 
-def _warnings(catalog: Catalog, state: dict[Key, CellState], changes: dict[Key, Value]) -> list[ReportWarning]:
+def _warnings(catalog: Catalog, grid: bytes, changes: dict[Key, Value]) -> list[ReportWarning]:
+    """One out-of-order warning per changed operation with a done step after a not-started one; grid is
+    the raw status grid before the changes."""
+    after = bytearray(grid)
+    for key, value in changes.items():
+        after[grid_position(key)] = value[0]
+    changed_ops = {op_id for op_id, _ in changes}
     warnings = []
-    for op_id in sorted({k[0] for k in changes}, key=lambda i: catalog.op_by_id[i].order):
-        statuses = []
-        for step in catalog.steps:
-            key = (op_id, step.id)
-            statuses.append(changes[key][0] if key in changes else (state[key].value[0] if key in state else NOT_STARTED))
+    for op in catalog.operations:
+        if op.id not in changed_ops:
+            continue
+        base = (op.id - 1) * N_STEPS - 1
+        statuses = [after[base + step_id] for step_id in catalog.step_order]
         for done_i, earlier_i in out_of_order_steps(statuses)[:1]:
-            op = catalog.op_by_id[op_id]
             done_code, earlier_code = catalog.steps[done_i].code, catalog.steps[earlier_i].code
             warnings.append(ReportWarning(
                 code="out_of_order", operation=op.code, step=done_code,
@@ -135,7 +154,8 @@ def _request_hash(period: int, report: ReportIn, source: str) -> str:
 
 def _lock_body(session: Session, body_id: int) -> None:
     # PostgreSQL: serialise submissions of one body; SQLite's BEGIN IMMEDIATE already serialises writers.
-    session.execute(select(Body.id).where(Body.id == body_id).with_for_update())
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Body.id).where(Body.id == body_id).with_for_update())
 
 
 def submit_report(
@@ -148,62 +168,42 @@ def submit_report(
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
         raise InvalidInput.at(["header", "Idempotency-Key"], "Idempotency-Key は1〜200文字です。")
     _lock_body(session, body.id)
+    now_standing = standing(session, body.id, period)
     request_hash = _request_hash(period, report, source) if idempotency_key else ""
     if idempotency_key:
         seen = session.get(IdempotencyKey, (body.id, idempotency_key))
         if seen is not None:
             if seen.request_hash != request_hash:
                 raise Conflict("この Idempotency-Key は別の内容の報告に使われています。新しいキーで送信してください。")
-            return SubmitOut.model_validate(seen.response)
+            return SubmitOut.model_validate({**seen.response, "etag": now_standing.etag})
     if if_match is not None and if_match.strip() != "*":
-        current = report_etag(session, body.id, period)
-        if current not in {tag.strip().removeprefix("W/") for tag in if_match.split(",")}:
+        if now_standing.etag not in {tag.strip().removeprefix("W/") for tag in if_match.split(",")}:
             raise PreconditionFailed(
-                f"この報告は取得後に更新されています（現在の ETag {current}）。最新の内容を取得してから再送してください。",
-                headers={"ETag": current},
+                f"この報告は取得後に更新されています（現在の ETag {now_standing.etag}）。最新の内容を取得してから再送してください。",
+                headers={"ETag": now_standing.etag},
             )
 
     catalog = load_catalog(session)
+    template = grid_template(catalog, body)
     resolved = _resolve_cells(catalog, body, period, report.cells)
-    newest = latest_period(session, body.id)
-    state = state_as_of(session, body.id, period, newest=newest) if resolved else {}
-    changes: dict[Key, Value] = {}
-    errors: list[dict] = []
-    for index, (key, cell) in enumerate(resolved):
-        old = state[key].value if key in state else DEFAULT_VALUE
-        new = _merge(old, cell)
-        _check_merged(index, cell, new, errors)
-        if new != old:
-            changes[key] = new
-    if errors:
-        raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
-
-    correction = newest is not None and period < newest
-    superseded: frozenset[Key] = frozenset()
-    if correction and changes:
-        superseded = frozenset(
-            (op, step) for op, step in session.execute(
-                select(CellVersion.operation_id, CellVersion.step_id).where(
-                    CellVersion.body_id == body.id, CellVersion.period > period
-                ).distinct()
-            )
-        )
-    revision = (session.scalar(
-        select(func.max(ReportRevision.revision)).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
-    ) or 0) + 1
+    correction = now_standing.newest is not None and period < now_standing.newest
+    cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved else None
+    changes = _changes(resolved, cells) if resolved else {}
+    base_grid = bytes(cells.statuses) if cells is not None else grid_as_of(session, catalog, body, period)
+    warnings = _warnings(catalog, base_grid, changes) if changes else []
     now = utcnow()
     due = periods.due_at(period)
     new = NewRevision(
-        body_id=body.id, period=period, revision=revision, submitted_at=now, account_id=principal.account_id,
-        submitted_by=principal.name, late=now > due, source=source, changes=changes, superseded=superseded,
+        body_id=body.id, period=period, revision=now_standing.revisions + 1, submitted_at=now,
+        account_id=principal.account_id, submitted_by=principal.name, late=now > due, source=source, changes=changes,
     )
-    [revision_id] = write_revisions(session, body.id, [new], base_grid=grid_as_of(session, catalog, body, period))
+    [revision_id] = write_revisions(session, body.id, [new], base_grid=base_grid, cells=None if correction else cells)
     if correction and changes:
-        rebuild_later_grids(session, body.id, period, grid_template(catalog, body))
+        rebuild_after_correction(session, body.id, period, template)
     out = SubmitOut(
-        body=body.code, period=periods.fmt(period), revision=revision, revision_id=revision_id, submitted_at=now,
+        body=body.code, period=periods.fmt(period), revision=new.revision, revision_id=revision_id, submitted_at=now,
         submitted_by=principal.name, late=new.late, due_at=due, changed=len(changes),
-        unchanged=len(resolved) - len(changes), warnings=_warnings(catalog, state, changes),
+        unchanged=len(resolved) - len(changes), warnings=warnings, etag=f'"r{revision_id}"',
     )
     if idempotency_key:
         session.add(IdempotencyKey(
@@ -211,19 +211,9 @@ def submit_report(
             response=out.model_dump(mode="json"), created_at=now,
         ))
     audit.record(session, principal, "report.submit", f"body:{body.code}/period:{periods.fmt(period)}",
-                 {"revision": revision, "changed": len(changes), "source": source})
+                 {"revision": new.revision, "changed": len(changes), "source": source})
     session.flush()
     return out
-
-
-def _cell_dict(op_code: str, step_code: str, state: CellState | None) -> dict:
-    status, p_start, p_end, a_end, note = state.value if state else DEFAULT_VALUE
-    fmt = periods.fmt
-    return {
-        "operation": op_code, "step": step_code, "status": STATUS_NAMES[status], "planned_start": fmt(p_start),
-        "planned_end": fmt(p_end), "actual_end": fmt(a_end), "note": note,
-        "updated_period": fmt(state.period) if state else None,
-    }
 
 
 def get_grid(session: Session, principal: Principal, body: Body, period_text: str) -> dict:
@@ -232,23 +222,37 @@ def get_grid(session: Session, principal: Principal, body: Body, period_text: st
     ensure_readable(principal, body)
     period = parse_period(period_text)
     catalog = load_catalog(session)
-    state = state_as_of(session, body.id, period)
+    seen_from = standing(session, body.id, period)
+    cells = cells_as_of(session, body.id, grid_template(catalog, body), period, seen_from.newest)
     revisions = session.execute(
         select(ReportRevision.revision, ReportRevision.submitted_at, ReportRevision.submitted_by, ReportRevision.late)
         .where(ReportRevision.body_id == body.id, ReportRevision.period == period).order_by(ReportRevision.revision)
-    ).all()
+    ).all() if seen_from.revisions else []
     last = revisions[-1] if revisions else None
-    cells = [
-        _cell_dict(op.code, step.code, state.get((op.id, step.id)))
-        for op in catalog.operations_for(body) for step in catalog.steps
-    ]
     return {
         "body": body.code, "body_name": body.name, "period": periods.fmt(period), "reported": bool(revisions),
         "revision": last.revision if last else None,
         "submitted_at": last.submitted_at.isoformat().replace("+00:00", "Z") if last else None,
         "submitted_by": last.submitted_by if last else None, "late": revisions[0].late if revisions else None,
-        "due_at": periods.due_at(period).isoformat(), "etag": report_etag(session, body.id, period), "cells": cells,
+        "due_at": periods.due_at(period).isoformat(), "etag": seen_from.etag, "cells": _cell_dicts(catalog, body, cells),
     }
+
+
+def _cell_dicts(catalog: Catalog, body: Body, cells: CellGrid) -> list[dict]:
+    fmt = periods.fmt
+    st, ps, pe, ae, updated, notes = (
+        cells.statuses, cells.planned_start, cells.planned_end, cells.actual_end, cells.updated, cells.notes
+    )
+    out = []
+    for op in catalog.operations_for(body):
+        for step in catalog.steps:
+            p = grid_position((op.id, step.id))
+            out.append({
+                "operation": op.code, "step": step.code, "status": STATUS_NAMES[st[p]], "planned_start": fmt(ps[p] or None),
+                "planned_end": fmt(pe[p] or None), "actual_end": fmt(ae[p] or None), "note": notes.get(p),
+                "updated_period": fmt(updated[p] or None),
+            })
+    return out
 
 
 def _summary(r: ReportRevision) -> RevisionSummary:
@@ -284,37 +288,21 @@ def list_revisions(session: Session, principal: Principal, body: Body, period_te
     ))
     if not revisions:
         return []
-    history: dict[Key, list[CellState]] = {}
-    for v in session.scalars(
-        select(CellVersion).where(CellVersion.body_id == body.id, CellVersion.period <= period)
-        .order_by(CellVersion.period, CellVersion.revision_id)
-    ):
-        value = (v.status, v.planned_start, v.planned_end, v.actual_end, v.note)
-        history.setdefault((v.operation_id, v.step_id), []).append(CellState(value, v.period, v.revision_id))
-    details = []
-    for r in revisions:
-        changes = []
-        for key, versions in history.items():
-            before = None
-            for state in versions:
-                if state.revision_id == r.id:
-                    changes.append((key, before, state))
-                    break
-                if (state.period, state.revision_id) > (period, r.id):
-                    break
-                before = state
-        changes.sort(key=lambda c: (catalog.op_by_id[c[0][0]].order, catalog.step_by_id[c[0][1]].order))
-        details.append(RevisionDetail(
-            **_summary(r).model_dump(),
-            changes=[
+    cells = CellGrid.blank(grid_template(catalog, body))
+    changes_of: dict[int, list[CellChange]] = {}
+    for row_period, revision_id, changes in changes_up_to(session, body.id, period):
+        if row_period == period:
+            ordered = sorted(changes, key=lambda k: (catalog.op_by_id[k[0]].order, catalog.step_by_id[k[1]].order))
+            changes_of[revision_id] = [
                 CellChange(
                     operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code,
-                    before=_cell_out(catalog, key, before), after=_cell_out(catalog, key, after),
+                    before=_cell_out(catalog, key, cells.value(key), cells.updated_period(key)),
+                    after=_cell_out(catalog, key, changes[key], period),
                 )
-                for key, before, after in changes
-            ],
-        ))
-    return details
+                for key in ordered
+            ]
+        cells.apply(changes, row_period)
+    return [RevisionDetail(**_summary(r).model_dump(), changes=changes_of.get(r.id, [])) for r in revisions]
 
 
 def operation_progress(op_code: str, statuses: list[int], step_codes: list[str]) -> OperationProgress:
@@ -335,11 +323,12 @@ def get_progress(session: Session, principal: Principal, body: Body, period_text
     ensure_readable(principal, body)
     period = parse_period(period_text, loc=["query", "period"]) if period_text else periods.current()
     catalog = load_catalog(session)
-    state = state_as_of(session, body.id, period)
+    grid = grid_as_of(session, catalog, body, period)
+    step_codes = [s.code for s in catalog.steps]
     ops = []
     for op in catalog.operations_for(body):
-        statuses = [state[(op.id, s.id)].value[0] if (op.id, s.id) in state else NOT_STARTED for s in catalog.steps]
-        ops.append(operation_progress(op.code, statuses, [s.code for s in catalog.steps]))
+        statuses = [grid[grid_position((op.id, s.id))] for s in catalog.steps]
+        ops.append(operation_progress(op.code, statuses, step_codes))
     n = len(ops) or 1
     reported = session.scalar(
         select(func.count()).where(ReportRevision.body_id == body.id, ReportRevision.period == period)

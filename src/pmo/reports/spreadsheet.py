@@ -16,7 +16,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from pmo import periods
 from pmo.errors import InvalidInput, PayloadTooLarge
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog

@@ -7,17 +7,15 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pmo.models import BodyPeriod, CellVersion, ReportRevision
-from pmo.reports.grid import Key, Value, compress_grid, encode_grid, grid_position
-
-_CELL_COLUMNS = ("body_id", "operation_id", "step_id", "period", "revision_id", "status", "planned_start",
-                 "planned_end", "actual_end", "note")
-_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _CELL_COLUMNS[3:])
+from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
+from pmo.reports.cellgrid import CellGrid, pack_changes
+from pmo.reports.grid import Key, Value, compress_grid, grid_position
+from pmo.reports.history import changes_up_to
 
 
 @dataclass
 class NewRevision:
-    """One submission to store: its changed cells, and which of them a later period already sets."""
+    """One submission to store, with the cells it changes."""
 
     body_id: int
     period: int
@@ -28,30 +26,19 @@ class NewRevision:
     late: bool
     source: str
     changes: dict[Key, Value]
-    superseded: frozenset[Key] = frozenset()
 
 
-_PG_TYPES = ("int", "int", "int", "int", "int", "smallint", "int", "int", "int", "text")
+def _upsert(conn: Connection, table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _bulk(conn: Connection, statement: str, rows: list[tuple]) -> None:
-    """Insert cell rows in the fastest way each driver offers: the hot path (up to 800 rows a report,
-    millions in the demo), where building SQLAlchemy parameter dicts would cost more than the database.
-    PostgreSQL gets the columns as arrays in one round trip (unnest); SQLite a driver executemany."""
-    columns = ", ".join(_CELL_COLUMNS)
-    if conn.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
-        sql = statement.format(columns=columns, rows=f"SELECT * FROM unnest({arrays})")
-        conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
-    else:
-        sql = statement.format(columns=columns, rows=f"VALUES ({', '.join('?' * len(_CELL_COLUMNS))})")
-        conn.exec_driver_sql(sql, rows)
-
-
-def write_revisions(session: Session, body_id: int, revisions: list[NewRevision], *, base_grid: bytes) -> list[int]:
-    """Insert one body's revisions (in order), their cell versions, the newest cells and the period
-    summaries; base_grid is the raw status grid as of the first revision's period before it.
-    Returns the revision ids."""
+def write_revisions(
+    session: Session, body_id: int, revisions: list[NewRevision], *, base_grid: bytes, cells: CellGrid | None
+) -> list[int]:
+    """Insert one body's revisions (in order), the cells each changed and the period summaries; base_grid
+    is the raw status grid as of the first revision's period before it. Pass cells, the body's current
+    cells, when the revisions come at or after its newest period: they are updated and stored; with
+    None the current cells are left to rebuild_after_correction. Returns the revision ids."""
     if not revisions:
         return []
     conn = session.connection()
@@ -67,30 +54,25 @@ def write_revisions(session: Session, body_id: int, revisions: list[NewRevision]
             for r in revisions
         ],
     ))
-    versions: list[tuple] = []
-    newest: dict[Key, tuple] = {}
+    changed: list[dict] = []
     statuses = bytearray(base_grid)
-    summaries: dict[int, list] = {}
+    summaries: dict[int, dict] = {}
     for rev, rev_id in zip(revisions, ids, strict=True):
-        for key, value in rev.changes.items():
-            row = (body_id, *key, rev.period, rev_id, *value)
-            versions.append(row)
-            statuses[grid_position(key)] = value[0]
-            if key not in rev.superseded:
-                newest[key] = row
-        grid = compress_grid(statuses)
-        if rev.period in summaries:
-            summary = summaries[rev.period]
-            summary[2] += 1
-            summary[5:] = [rev_id, grid]
-        else:
-            summaries[rev.period] = [body_id, rev.period, 1, rev.submitted_at, rev.late, rev_id, grid]
-    if versions:
-        _bulk(conn, "INSERT INTO cell_versions ({columns}) {rows}", versions)
-    if newest:
-        _bulk(conn, "INSERT INTO cells ({columns}) {rows} "
-                    f"ON CONFLICT (body_id, operation_id, step_id) DO UPDATE SET {_UPDATED}", list(newest.values()))
-    upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(BodyPeriod.__table__)
+        if rev.changes:
+            changed.append(dict(body_id=body_id, period=rev.period, revision_id=rev_id, cells=pack_changes(rev.changes)))
+            for key, value in rev.changes.items():
+                statuses[grid_position(key)] = value[0]
+            if cells is not None:
+                cells.apply(rev.changes, rev.period)
+        summary = summaries.setdefault(rev.period, dict(
+            body_id=body_id, period=rev.period, revisions=0, first_submitted_at=rev.submitted_at, late=rev.late,
+        ))
+        summary.update(revisions=summary["revisions"] + 1, last_revision_id=rev_id, statuses=compress_grid(statuses))
+    if changed:
+        conn.execute(insert(RevisionCells.__table__), changed)
+        if cells is not None:
+            _store_cells(conn, body_id, changed[-1]["revision_id"], cells)
+    upsert = _upsert(conn, BodyPeriod.__table__)
     conn.execute(
         upsert.on_conflict_do_update(
             index_elements=["body_id", "period"],
@@ -100,33 +82,44 @@ def write_revisions(session: Session, body_id: int, revisions: list[NewRevision]
                 "statuses": upsert.excluded.statuses,
             },
         ),
-        [
-            dict(body_id=body_id, period=p, revisions=n, first_submitted_at=at, late=late, last_revision_id=rev_id, statuses=grid)
-            for _, p, n, at, late, rev_id, grid in summaries.values()
-        ],
+        list(summaries.values()),
     )
     return ids
 
 
-def rebuild_later_grids(session: Session, body_id: int, period: int, template: bytes) -> None:
-    """After a correction of period, recompute the body's status grids of every later period it reported."""
-    later = list(session.scalars(
-        select(BodyPeriod.period).where(BodyPeriod.body_id == body_id, BodyPeriod.period > period).order_by(BodyPeriod.period)
-    ))
-    if not later:
-        return
-    versions = session.execute(
-        select(CellVersion.operation_id, CellVersion.step_id, CellVersion.period, CellVersion.status)
-        .where(CellVersion.body_id == body_id).order_by(CellVersion.period, CellVersion.revision_id)
-    ).all()
-    statuses: dict[Key, int] = {}
-    i = 0
-    for target in later:
-        while i < len(versions) and versions[i].period <= target:
-            statuses[(versions[i].operation_id, versions[i].step_id)] = versions[i].status
-            i += 1
-        session.execute(
-            BodyPeriod.__table__.update()
-            .where(BodyPeriod.body_id == body_id, BodyPeriod.period == target)
-            .values(statuses=encode_grid(template, statuses))
+def _store_cells(conn: Connection, body_id: int, revision_id: int, cells: CellGrid) -> None:
+    upsert = _upsert(conn, BodyCells.__table__)
+    conn.execute(
+        upsert.values(body_id=body_id, revision_id=revision_id, cells=cells.pack()).on_conflict_do_update(
+            index_elements=["body_id"], set_={"revision_id": upsert.excluded.revision_id, "cells": upsert.excluded.cells}
         )
+    )
+
+
+def rebuild_after_correction(session: Session, body_id: int, period: int, template: bytes) -> None:
+    """After a correction of period: the status grids of every later period the body reported, and its
+    current cells, replayed from its history."""
+    later = iter(session.scalars(
+        select(BodyPeriod.period).where(BodyPeriod.body_id == body_id, BodyPeriod.period > period).order_by(BodyPeriod.period)
+    ).all())
+    target = next(later, None)
+    grid = CellGrid.blank(template)
+    conn = session.connection()
+    summaries = BodyPeriod.__table__
+
+    def store_grid(target_period: int) -> None:
+        conn.execute(summaries.update().where(summaries.c.body_id == body_id, summaries.c.period == target_period)
+                     .values(statuses=compress_grid(grid.statuses)))
+
+    last_revision_id = None
+    for row_period, revision_id, changes in changes_up_to(session, body_id):
+        while target is not None and row_period > target:
+            store_grid(target)
+            target = next(later, None)
+        grid.apply(changes, row_period)
+        last_revision_id = revision_id
+    while target is not None:
+        store_grid(target)
+        target = next(later, None)
+    if last_revision_id is not None:
+        _store_cells(conn, body_id, last_revision_id, grid)

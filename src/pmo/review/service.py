@@ -13,8 +13,10 @@ from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.directory import service as directory_service
 from pmo.errors import Forbidden, InvalidInput, NotFound
-from pmo.models import Body, BodyPeriod, Cell, ReportRevision
-from pmo.reports.grid import DONE, NOT_APPLICABLE, state_as_of
+from pmo.models import Body, BodyCells, BodyPeriod, ReportRevision
+from pmo.reports.cellgrid import CellGrid
+from pmo.reports.grid import DONE, NOT_APPLICABLE, grid_template, load_catalog
+from pmo.reports.history import replayed_cells
 from pmo.review.schemas import (
     LaggingBody, LaggingList, MissingReport, MissingReports, OperationRate, OwnMissing, Reason, ReviewRow, ReviewTable,
 )
@@ -128,29 +130,34 @@ def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]
 
 def _overdue_steps(session: Session, bodies: list[Body], period: int) -> dict[int, list[int]]:
     """Per body, how many months each step that should have been done by now is overdue."""
-    overdue: dict[int, list[int]] = {}
-    current = []
+    catalog = load_catalog(session)
+    ids = [b.id for b in bodies]
     newest_of = dict(session.execute(
-        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-        .where(BodyPeriod.body_id.in_([b.id for b in bodies])).group_by(BodyPeriod.body_id)
+        select(BodyPeriod.body_id, func.max(BodyPeriod.period)).where(BodyPeriod.body_id.in_(ids)).group_by(BodyPeriod.body_id)
     ).all())
+    current = dict(session.execute(select(BodyCells.body_id, BodyCells.cells).where(BodyCells.body_id.in_(ids))).all())
+    overdue: dict[int, list[int]] = {}
     for body in bodies:
         newest = newest_of.get(body.id)
+        template = grid_template(catalog, body)
         if newest is not None and newest > period:  # looking back: rebuild that period's state
-            for state in state_as_of(session, body.id, period).values():
-                end = state.value[2]
-                if end is not None and end < period and state.value[0] not in (DONE, NOT_APPLICABLE):
-                    overdue.setdefault(body.id, []).append(periods.months_between(end, period))
+            cells = replayed_cells(session, body.id, template, period)
+        elif body.id in current:
+            cells = CellGrid.unpack(current[body.id], template)
         else:
-            current.append(body.id)
-    rows = session.execute(
-        select(Cell.body_id, Cell.planned_end).where(
-            Cell.body_id.in_(current), Cell.planned_end < period, Cell.status.notin_((DONE, NOT_APPLICABLE))
-        )
-    )
-    for body_id, end in rows:
-        overdue.setdefault(body_id, []).append(periods.months_between(end, period))
+            continue
+        months = _months_overdue(cells, period)
+        if months:
+            overdue[body.id] = months
     return overdue
+
+
+def _months_overdue(cells: CellGrid, period: int) -> list[int]:
+    """Months past its planned end of every step not done (nor 対象外) whose planned end is before period."""
+    ends = np.frombuffer(cells.planned_end, dtype=np.int32)
+    statuses = np.frombuffer(cells.statuses, dtype=np.uint8)
+    late = ends[(ends > 0) & (ends < period) & (statuses != DONE) & (statuses != NOT_APPLICABLE) & (statuses != 0)]
+    return ((period // 100 - late // 100) * 12 + (period % 100 - late % 100)).tolist()
 
 
 def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:

@@ -49,8 +49,6 @@ class PeriodMatrix:
 def load_directory(session: Session) -> Directory:
     """Bodies and the operation × step layout, as the statistics see them."""
     catalog = load_catalog(session)
-    for row in (*catalog.operations, *catalog.steps):
-        session.expunge(row)  # the directory outlives this session: keep its rows loaded, not expired on commit
     bodies = list(session.scalars(select(Body).order_by(Body.id)))
     templates = np.frombuffer(b"".join(grid_template(catalog, b) for b in bodies), dtype=np.uint8)
     width = N_STEPS * max(catalog.op_by_id)
