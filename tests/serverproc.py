@@ -5,6 +5,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,9 +66,12 @@ class Server:
     def __init__(self, database_url: str, workers: int = 1, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The server logs a line per request: into a file, never a pipe nobody drains (a full pipe blocks
+        # the server's logging, and with it every request, once about 200 lines are written).
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [*PMO, "serve", "--port", str(self.port), "--workers", str(workers)], env=env_for(database_url, **env),
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -77,7 +81,12 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("pmo serve did not start")
+        raise RuntimeError(f"pmo serve did not start:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        """What the server has logged so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill(self) -> None:
         """kill -9 the server (and, with several workers, its whole process group's children)."""
@@ -92,3 +101,4 @@ class Server:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self.log.close()
