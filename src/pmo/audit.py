@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from pmo.auth import Principal
@@ -9,11 +10,11 @@ from pmo.db import utcnow
 from pmo.models import AuditEntry
 
 
-def record(session: Session, actor: Principal | str, action: str, target: str, detail: dict[str, Any] | None = None):
+_INSERT = insert(AuditEntry.__table__)
+
+
+def record(session: Session, actor: Principal | str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
     """Append one audit entry; actor is the caller, or a name such as 'cli' for operator commands."""
-    if isinstance(actor, Principal):
-        entry = AuditEntry(at=utcnow(), account_id=actor.account_id, actor=actor.name, action=action, target=target, detail=detail)
-    else:
-        entry = AuditEntry(at=utcnow(), account_id=None, actor=actor, action=action, target=target, detail=detail)
-    session.add(entry)
-    return entry
+    account_id, name = (actor.account_id, actor.name) if isinstance(actor, Principal) else (None, actor)
+    session.execute(_INSERT, {"at": utcnow(), "account_id": account_id, "actor": name, "action": action,
+                              "target": target, "detail": detail})

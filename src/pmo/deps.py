@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pmo.auth import Principal, principal_for_token
-from pmo.db import read_session, request_session, session_scope, stats_session
+from pmo.db import get_read_engine, read_session, request_session, session_scope, stats_session
 from pmo.directory import service as directory
 from pmo.errors import Forbidden, Unauthenticated
 from pmo.models import Body
@@ -63,9 +64,15 @@ def require_role(*roles: str):
 BodyCode = Annotated[str, Path(description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])]
 
 
-def body_from_path(code: BodyCode, session: ReadSessionDep) -> Body:
-    """The body named by the path's code: 422 when malformed, 404 when unknown."""
-    return directory.get_body(session, code)
+async def body_from_path(code: BodyCode) -> Body:
+    """The body named by the path's code: 422 when malformed, 404 when unknown (master data: usually
+    answered from memory, without a database round trip or a worker thread)."""
+    return directory.cached_body(code, get_read_engine()) or await run_in_threadpool(_read_body, code)
+
+
+def _read_body(code: str) -> Body:
+    with session_scope(read_only=True) as session:
+        return directory.get_body(session, code)
 
 
 BodyDep = Annotated[Body, Depends(body_from_path)]

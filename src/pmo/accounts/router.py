@@ -13,7 +13,7 @@ router = APIRouter(tags=["accounts"])
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: CurrentUser):
+async def me(principal: CurrentUser):
     """The caller's account, role and the body it is bound to."""
     return MeOut(
         name=principal.name, role=principal.role, body_code=principal.body_code, prefecture_code=principal.prefecture_code

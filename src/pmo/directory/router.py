@@ -40,6 +40,6 @@ def list_bodies(
 
 
 @router.get("/bodies/{code}", response_model=BodyOut)
-def get_body(body: BodyDep, _: CurrentUser):
+async def get_body(body: BodyDep, _: CurrentUser):
     """One body's directory entry."""
     return service.body_out(body)

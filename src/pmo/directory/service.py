@@ -1,6 +1,8 @@
 """Reading master data: bodies, operations, steps."""
 
-from sqlalchemy import func, select
+import time
+
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pmo.directory.codes import code_problem, prefecture_body_code
@@ -43,12 +45,30 @@ def validate_body_code(code: str, loc: list | None = None) -> str:
     return code
 
 
+BODY_SECONDS = 60.0  # bodies are master data (`pmo seed`): a renamed body shows within this time
+_bodies: dict[tuple[str, str], tuple[float, Body]] = {}
+_BODY_COLUMNS = ("id", "code", "prefecture_code", "prefecture_name", "name", "name_kana", "kind")
+
+
+def cached_body(code: str, engine: Engine) -> Body | None:
+    """The body with this code as last read from engine's database, if read within BODY_SECONDS (422 when
+    the code is malformed). The object belongs to no session: read it, never add it to one."""
+    validate_body_code(code)
+    hit = _bodies.get((engine.url.render_as_string(), code))
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < BODY_SECONDS else None
+
+
 def get_body(session: Session, code: str) -> Body:
     """The body with this code: 422 when the code is malformed, 404 when no body has it."""
-    validate_body_code(code)
-    body = session.scalar(select(Body).where(Body.code == code))
-    if body is None:
+    engine = session.get_bind()
+    hit = cached_body(code, engine)
+    if hit is not None:
+        return hit
+    row = session.execute(select(*(getattr(Body, c) for c in _BODY_COLUMNS)).where(Body.code == code)).first()
+    if row is None:
         raise NotFound(f"団体コード {code} の団体は登録されていません。")
+    body = Body(**dict(zip(_BODY_COLUMNS, row)))
+    _bodies[(engine.url.render_as_string(), code)] = (time.monotonic(), body)
     return body
 
 

@@ -115,6 +115,22 @@ class CellGrid:
                 self.notes.pop(p, None)
 
 
+    def apply_packed(self, blob: bytes, period: int) -> None:
+        """Set the cells of one revision's stored changes (apply(unpack_changes(blob)) without the tuples)."""
+        positions, statuses, p_start, p_end, a_end, notes = _change_columns(blob)
+        for i, p in enumerate(positions):
+            self.statuses[p] = statuses[i]
+            self.planned_start[p] = p_start[i]
+            self.planned_end[p] = p_end[i]
+            self.actual_end[p] = a_end[i]
+            self.updated[p] = period
+            note = notes.get(i)
+            if note:
+                self.notes[p] = note
+            else:
+                self.notes.pop(p, None)
+
+
 def pack_changes(changes: dict[Key, Value]) -> bytes:
     """The stored form of one revision's changed cells."""
     values = list(changes.values())
@@ -130,14 +146,18 @@ def pack_changes(changes: dict[Key, Value]) -> bytes:
     return zlib.compress(b"".join(parts), _LEVEL)
 
 
-def unpack_changes(blob: bytes) -> dict[Key, Value]:
-    """One revision's changed cells, in the order they were stored."""
+def _change_columns(blob: bytes) -> tuple[array, memoryview, array, array, array, dict[int, str]]:
     raw, n = _open(blob)
     positions = _column("H", raw[: 2 * n])
     statuses = raw[2 * n: 3 * n]
     p_start, p_end, a_end = (_column("i", raw[3 * n + 4 * n * i: 3 * n + 4 * n * (i + 1)]) for i in range(3))
     notes_raw = raw[15 * n:]
-    notes = dict(orjson.loads(notes_raw)) if notes_raw else {}
+    return positions, statuses, p_start, p_end, a_end, dict(orjson.loads(notes_raw)) if notes_raw else {}
+
+
+def unpack_changes(blob: bytes) -> dict[Key, Value]:
+    """One revision's changed cells, in the order they were stored."""
+    positions, statuses, p_start, p_end, a_end, notes = _change_columns(blob)
     return {
         key_at(p): (statuses[i], p_start[i] or None, p_end[i] or None, a_end[i] or None, notes.get(i))
         for i, p in enumerate(positions)

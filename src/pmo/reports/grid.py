@@ -67,9 +67,11 @@ class Catalog:
                     grid[grid_position((op.id, step.id))] = NOT_STARTED
         return bytes(grid)
 
-    def keys_for(self, body: Body) -> list[Key]:
-        """Every applicable cell of the body, in operation and step order."""
-        return [(o.id, s.id) for o in self.operations_for(body) for s in self.steps]
+    @lru_cache(maxsize=2)  # noqa: B019 (as template)
+    def layout(self, for_prefecture: bool) -> list[tuple[int, str, str]]:
+        """(grid position, operation code, step code) of every cell such a body reports, in order."""
+        ops = [o for o in self.operations if (o.for_prefectures if for_prefecture else o.for_municipalities)]
+        return [(grid_position((o.id, s.id)), o.code, s.code) for o in ops for s in self.steps]
 
 
 CATALOG_SECONDS = 60.0

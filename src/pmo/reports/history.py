@@ -4,7 +4,7 @@ period, and each revision's changes."""
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, ReportRevision, RevisionCells
@@ -35,15 +35,20 @@ def standing(session: Session, body_id: int, period: int) -> Standing:
     return Standing(newest, revisions or 0, last)
 
 
-def changes_up_to(
-    session: Session, body_id: int, period: int | None = None
-) -> Iterator[tuple[int, int, dict[Key, Value]]]:
-    """(period, revision id, changed cells) of every revision up to period (default all), in the order they apply."""
+def packed_changes_up_to(session: Session, body_id: int, period: int | None = None) -> Iterator[Row[tuple[int, int, bytes]]]:
+    """(period, revision id, packed changed cells) of every revision up to period (default all), in the
+    order they apply."""
     query = select(RevisionCells.period, RevisionCells.revision_id, RevisionCells.cells).where(RevisionCells.body_id == body_id)
     if period is not None:
         query = query.where(RevisionCells.period <= period)
-    rows = session.execute(query.order_by(RevisionCells.period, RevisionCells.revision_id))
-    for row_period, revision_id, blob in rows:
+    return iter(session.execute(query.order_by(RevisionCells.period, RevisionCells.revision_id)))
+
+
+def changes_up_to(
+    session: Session, body_id: int, period: int | None = None
+) -> Iterator[tuple[int, int, dict[Key, Value]]]:
+    """The same with the changed cells unpacked."""
+    for row_period, revision_id, blob in packed_changes_up_to(session, body_id, period):
         yield row_period, revision_id, unpack_changes(blob)
 
 
@@ -56,8 +61,8 @@ def current_cells(session: Session, body_id: int, template: bytes) -> CellGrid:
 def replayed_cells(session: Session, body_id: int, template: bytes, period: int | None = None) -> CellGrid:
     """The body's cells as of period (default: its newest report), rebuilt from its history."""
     grid = CellGrid.blank(template)
-    for row_period, _, changes in changes_up_to(session, body_id, period):
-        grid.apply(changes, row_period)
+    for row_period, _, blob in packed_changes_up_to(session, body_id, period):
+        grid.apply_packed(blob, row_period)
     return grid
 
 

@@ -52,8 +52,6 @@ def _merge(old: Value, cell: CellIn) -> Value:
     """The cell's new value: fields the client sent replace, omitted ones keep their last value."""
     sent = cell.model_fields_set
     status = STATUS_CODES[cell.status]
-    if len(sent) == 3:  # operation, step and status only: the usual full-grid submission
-        return (status, old[1], old[2], old[3] if status == DONE else None, old[4])
     p_start = periods.parse(cell.planned_start) if "planned_start" in sent and cell.planned_start else (None if "planned_start" in sent else old[1])
     p_end = periods.parse(cell.planned_end) if "planned_end" in sent and cell.planned_end else (None if "planned_end" in sent else old[2])
     if "actual_end" in sent:
@@ -110,8 +108,15 @@ def _changes(resolved: list[tuple[Key, CellIn]], cells: CellGrid) -> dict[Key, V
     """The new value of every cell the report changes; 422 when a merged value is inconsistent."""
     changes: dict[Key, Value] = {}
     errors: list[dict] = []
+    value = cells.value
     for index, (key, cell) in enumerate(resolved):
-        old = cells.value(key)
+        old = value(key)
+        if len(cell.model_fields_set) == 3:  # operation, step and status only: the usual full-grid submission
+            status = STATUS_CODES[cell.status]
+            new = (status, old[1], old[2], old[3] if status == DONE else None, old[4])
+            if new != old:
+                changes[key] = new
+            continue
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
             errors.append({
@@ -243,16 +248,14 @@ def _cell_dicts(catalog: Catalog, body: Body, cells: CellGrid) -> list[dict]:
     st, ps, pe, ae, updated, notes = (
         cells.statuses, cells.planned_start, cells.planned_end, cells.actual_end, cells.updated, cells.notes
     )
-    out = []
-    for op in catalog.operations_for(body):
-        for step in catalog.steps:
-            p = grid_position((op.id, step.id))
-            out.append({
-                "operation": op.code, "step": step.code, "status": STATUS_NAMES[st[p]], "planned_start": fmt(ps[p] or None),
-                "planned_end": fmt(pe[p] or None), "actual_end": fmt(ae[p] or None), "note": notes.get(p),
-                "updated_period": fmt(updated[p] or None),
-            })
-    return out
+    return [
+        {
+            "operation": op_code, "step": step_code, "status": STATUS_NAMES[st[p]], "planned_start": fmt(ps[p] or None),
+            "planned_end": fmt(pe[p] or None), "actual_end": fmt(ae[p] or None), "note": notes.get(p),
+            "updated_period": fmt(updated[p] or None),
+        }
+        for p, op_code, step_code in catalog.layout(body.kind == "prefecture")
+    ]
 
 
 def _summary(r: ReportRevision) -> RevisionSummary:

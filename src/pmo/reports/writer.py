@@ -2,15 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
 from pmo.reports.cellgrid import CellGrid, pack_changes
 from pmo.reports.grid import Key, Value, compress_grid, grid_position
-from pmo.reports.history import changes_up_to
+from pmo.reports.history import packed_changes_up_to
 
 
 @dataclass
@@ -28,8 +29,29 @@ class NewRevision:
     changes: dict[Key, Value]
 
 
-def _upsert(conn: Connection, table):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> dict[str, Insert]:
+    """The writer's statements, built once per dialect (building an upsert's `excluded` alias costs more
+    than executing it)."""
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    revisions = ReportRevision.__table__
+    cells = upsert(BodyCells.__table__)
+    summaries = upsert(BodyPeriod.__table__)
+    return {
+        "revision": insert(revisions).returning(revisions.c.id, sort_by_parameter_order=True),
+        "changes": insert(RevisionCells.__table__),
+        "cells": cells.on_conflict_do_update(
+            index_elements=["body_id"], set_={"revision_id": cells.excluded.revision_id, "cells": cells.excluded.cells}
+        ),
+        "summary": summaries.on_conflict_do_update(
+            index_elements=["body_id", "period"],
+            set_={
+                "revisions": BodyPeriod.__table__.c.revisions + summaries.excluded.revisions,
+                "last_revision_id": summaries.excluded.last_revision_id,
+                "statuses": summaries.excluded.statuses,
+            },
+        ),
+    }
 
 
 def write_revisions(
@@ -42,9 +64,9 @@ def write_revisions(
     if not revisions:
         return []
     conn = session.connection()
-    table = ReportRevision.__table__
+    statements = _statements(conn.dialect.name)
     ids = list(conn.scalars(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        statements["revision"],
         [
             dict(
                 body_id=body_id, period=r.period, revision=r.revision, submitted_at=r.submitted_at,
@@ -69,31 +91,16 @@ def write_revisions(
         ))
         summary.update(revisions=summary["revisions"] + 1, last_revision_id=rev_id, statuses=compress_grid(statuses))
     if changed:
-        conn.execute(insert(RevisionCells.__table__), changed)
+        conn.execute(statements["changes"], changed)
         if cells is not None:
             _store_cells(conn, body_id, changed[-1]["revision_id"], cells)
-    upsert = _upsert(conn, BodyPeriod.__table__)
-    conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["body_id", "period"],
-            set_={
-                "revisions": BodyPeriod.__table__.c.revisions + upsert.excluded.revisions,
-                "last_revision_id": upsert.excluded.last_revision_id,
-                "statuses": upsert.excluded.statuses,
-            },
-        ),
-        list(summaries.values()),
-    )
+    conn.execute(statements["summary"], list(summaries.values()))
     return ids
 
 
 def _store_cells(conn: Connection, body_id: int, revision_id: int, cells: CellGrid) -> None:
-    upsert = _upsert(conn, BodyCells.__table__)
-    conn.execute(
-        upsert.values(body_id=body_id, revision_id=revision_id, cells=cells.pack()).on_conflict_do_update(
-            index_elements=["body_id"], set_={"revision_id": upsert.excluded.revision_id, "cells": upsert.excluded.cells}
-        )
-    )
+    conn.execute(_statements(conn.dialect.name)["cells"],
+                 {"body_id": body_id, "revision_id": revision_id, "cells": cells.pack()})
 
 
 def rebuild_after_correction(session: Session, body_id: int, period: int, template: bytes) -> None:
@@ -112,11 +119,11 @@ def rebuild_after_correction(session: Session, body_id: int, period: int, templa
                      .values(statuses=compress_grid(grid.statuses)))
 
     last_revision_id = None
-    for row_period, revision_id, changes in changes_up_to(session, body_id):
+    for row_period, revision_id, blob in packed_changes_up_to(session, body_id):
         while target is not None and row_period > target:
             store_grid(target)
             target = next(later, None)
-        grid.apply(changes, row_period)
+        grid.apply_packed(blob, row_period)
         last_revision_id = revision_id
     while target is not None:
         store_grid(target)
