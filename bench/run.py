@@ -376,7 +376,7 @@ def current_rows(con, body_id: int) -> list[tuple]:
     revision_id, blob = con.execute(f"SELECT revision_id, cells FROM body_cells WHERE body_id = {body_id}").fetchone()
     grid = CellGrid.unpack(bytes(blob), b"")
     return [
-        (body_id, *key_at(p), grid.updated[p] or 202206, revision_id, *grid.value(key_at(p)))
+        (body_id, *key_at(p), grid.updated[p] or 202206, revision_id, *grid.value(p))
         for p in range(len(grid.statuses)) if grid.statuses[p]
     ]
 

@@ -11,6 +11,7 @@ from pmo import periods
 from pmo.db import build_engine
 from pmo.models import Operation, ReportRevision, RevisionCells, Step
 from pmo.reports.cellgrid import unpack_changes
+from pmo.reports.grid import key_at
 from tests.serverproc import Server
 from tests.test_resilience import check_integrity, tokens
 
@@ -57,7 +58,7 @@ def test_concurrent_submissions_lose_nothing(prepared):
         counts = Counter(
             (f"{body_id:06d}", f"{operations[op]}/{steps[step]}")
             for body_id, blob in conn.execute(select(RevisionCells.body_id, RevisionCells.cells))
-            for op, step in unpack_changes(blob)
+            for op, step in map(key_at, unpack_changes(blob))
         )
     engine.dispose()
     for _, code, cell, _ in acknowledged:

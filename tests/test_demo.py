@@ -19,8 +19,8 @@ def _snapshot():
                                 ReportRevision.late).order_by(ReportRevision.id)).all()
         rows = s.execute(select(RevisionCells.body_id, RevisionCells.period, RevisionCells.revision_id, RevisionCells.cells))
         versions = sorted(
-            ((body_id, *key, period, revision_id), value)
-            for body_id, period, revision_id, blob in rows for key, value in unpack_changes(blob).items()
+            ((body_id, position, period, revision_id), value)
+            for body_id, period, revision_id, blob in rows for position, value in unpack_changes(blob).items()
         )
     first_id = min((k[-1] for k, _ in versions), default=0)  # ids need not restart at 1 after the delete
     return revs, [(k[:-1], k[-1] - first_id, v) for k, v in versions]

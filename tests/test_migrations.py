@@ -107,8 +107,11 @@ def test_packed_cells_migration_converts_history_both_ways(tmp_path):
     """0008 turns cell rows into packed rows and back without losing a value (a correction included)."""
     from pmo.directory.seed import load_seeds
     from pmo.config import get_settings
-    from pmo.reports.grid import grid_template, load_catalog
+    from pmo.reports.grid import grid_position, grid_template, load_catalog
     from pmo.reports.history import current_cells, replayed_cells
+
+    def position(op_id: int, step_id: int) -> int:
+        return grid_position((op_id, step_id))
     from sqlalchemy.orm import Session
     from tests.serverproc import drop_database, fresh_database
 
@@ -145,13 +148,13 @@ def test_packed_cells_migration_converts_history_both_ways(tmp_path):
             template = grid_template(catalog, chiyoda)
             now = current_cells(s, 131016, template)
             assert now == replayed_cells(s, 131016, template)
-            assert now.value((11, 1)) == (1, 202508, 202511, 202510, None) and now.updated_period((11, 1)) == 202510
-            assert now.value((11, 2)) == (4, None, None, None, "訂正") and now.updated_period((11, 2)) == 202509
-            assert now.value((11, 3)) == (3, None, None, None, None) and now.updated_period((11, 3)) is None
+            assert now.value(position(11, 1)) == (1, 202508, 202511, 202510, None) and now.updated_period(position(11, 1)) == 202510
+            assert now.value(position(11, 2)) == (4, None, None, None, "訂正") and now.updated_period(position(11, 2)) == 202509
+            assert now.value(position(11, 3)) == (3, None, None, None, None) and now.updated_period(position(11, 3)) is None
             september = replayed_cells(s, 131016, template, 202509)
-            assert september.value((11, 1)) == (2, 202508, 202511, None, "調整中")
+            assert september.value(position(11, 1)) == (2, 202508, 202511, None, "調整中")
             tokyo = current_cells(s, 130001, grid_template(catalog, s.get(pmo.models.Body, 130001)))
-            assert tokyo.value((18, 40))[0] == 1 and tokyo.value((1, 1))[0] == 0  # prefectures: not 児童手当
+            assert tokyo.value(position(18, 40))[0] == 1 and tokyo.value(position(1, 1))[0] == 0  # prefectures: not 児童手当
         _migrate(engine, "0007", down=True)
         with engine.connect() as conn:
             order = "ORDER BY body_id, operation_id, step_id, period, revision_id"

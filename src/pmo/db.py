@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from pmo.config import get_settings
+from pmo.writerturn import TurnTakingConnection, turn_for
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,12 +49,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(engine: Engine, *, read_only: bool) -> None:
+def _sqlite_pragmas(engine: Engine, *, read_only: bool, path: str | None) -> None:
     # pysqlite's own transaction handling is off so that we can BEGIN IMMEDIATE: a writer takes the
-    # write lock up front and waits (busy_timeout) instead of failing later with "database is locked".
+    # write lock up front and waits instead of failing later with "database is locked"; writers of a
+    # file wait in turn (pmo.writerturn), not in SQLite's sleep-polling busy handler.
+    turn = turn_for(path) if path and not read_only else None
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
+        dbapi_conn.turn = turn
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA foreign_keys = ON")
@@ -64,21 +69,25 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if read_only:
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.connection.dbapi_connection.begin_immediate()
 
 
 def build_engine(url: str | URL, *, read_only: bool = False) -> Engine:
     """An engine for url; read_only gives connections that refuse every write."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        path = url.database if url.database and url.database != ":memory:" else None
+        if path:
             from pathlib import Path
 
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             if read_only:
-                url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
-        engine = create_engine(url, pool_pre_ping=False)
-        _sqlite_pragmas(engine, read_only=read_only)
+                url = url.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+        engine = create_engine(url, pool_pre_ping=False, connect_args={"factory": TurnTakingConnection})
+        _sqlite_pragmas(engine, read_only=read_only, path=path)
         return engine
     connect_args = {"connect_timeout": 5}
     if read_only:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from pmo import periods
 from pmo.models import Body
 from pmo.reports.cellgrid import CellGrid
-from pmo.reports.grid import DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Key, Value, grid_template, load_catalog
+from pmo.reports.grid import (
+    DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Position, Value, grid_position, grid_template, load_catalog,
+)
 from pmo.reports.writer import NewRevision, write_revisions
 
 DEMO_START = 202206
@@ -63,9 +65,9 @@ def _step_months(rng: random.Random, midpoint: float, horizon: int, delayed: boo
     return months
 
 
-def _cell_events(rng: random.Random, body: Body, catalog: Catalog, horizon: int) -> dict[int, dict[Key, Value]]:
+def _cell_events(rng: random.Random, body: Body, catalog: Catalog, horizon: int) -> dict[int, dict[Position, Value]]:
     """The changes each month (index after DEMO_START) brings to the body's cells."""
-    events: dict[int, dict[Key, Value]] = defaultdict(dict)
+    events: dict[int, dict[Position, Value]] = defaultdict(dict)
     body_mid = MIDPOINT[body.kind] + rng.gauss(0, 3.5)
     joint_procurement = rng.random() < 0.12
     delay_share = DELAYED_IF_STRUGGLING if rng.random() < STRUGGLING_BODIES else DELAYED_OTHERWISE
@@ -78,7 +80,7 @@ def _cell_events(rng: random.Random, body: Body, catalog: Catalog, horizon: int)
             if s is not None:
                 steps[early] = (s, min(s + 1, horizon), dur)
         for i, (start, done, duration) in enumerate(steps):
-            key = (op.id, catalog.steps[i].id)
+            key = grid_position((op.id, catalog.steps[i].id))
             if joint_procurement and i in RFI_STEPS:
                 events[0][key] = (NOT_APPLICABLE, None, None, None, "共同調達のため対象外")
                 continue
@@ -114,7 +116,7 @@ def generate(
         rng = random.Random(f"{seed}-{body.code}")
         events = _cell_events(rng, body, catalog, horizon)
         sloppy = rng.random() < 0.08  # a few bodies are often late or silent
-        pending: dict[Key, Value] = {}
+        pending: dict[Position, Value] = {}
         batch: list[NewRevision] = []
         for month in range(horizon + 1):
             period = periods.add_months(DEMO_START, month)

@@ -7,7 +7,7 @@ Layout before zlib, little-endian, version 1:
            period of the last change; 0 = none), then the notes as JSON [[position, note], …]
   changes: B version, H n, n × H position, n × B status, 3 × n × i (planned start, planned end,
            actual end), then the notes as JSON
-Positions are grid_position(key); periods are yyyymm integers."""
+Positions are grid_position((operation id, step id)); periods are yyyymm integers."""
 
 import struct
 import sys
@@ -16,7 +16,7 @@ from array import array
 
 import orjson
 
-from pmo.reports.grid import Key, Value, grid_position, key_at
+from pmo.reports.grid import Position, Value
 
 _VERSION = 1
 _HEADER = struct.Struct("<BH")
@@ -90,20 +90,18 @@ class CellGrid:
             parts.append(orjson.dumps(sorted(self.notes.items())))
         return zlib.compress(b"".join(parts), _LEVEL)
 
-    def value(self, key: Key) -> Value:
+    def value(self, p: Position) -> Value:
         """The cell's (status, planned start, planned end, actual end, note)."""
-        p = grid_position(key)
         return (self.statuses[p], self.planned_start[p] or None, self.planned_end[p] or None,
                 self.actual_end[p] or None, self.notes.get(p))
 
-    def updated_period(self, key: Key) -> int | None:
+    def updated_period(self, p: Position) -> int | None:
         """The period of the cell's last change, None if it was never reported."""
-        return self.updated[grid_position(key)] or None
+        return self.updated[p] or None
 
-    def apply(self, changes: dict[Key, Value], period: int) -> None:
+    def apply(self, changes: dict[Position, Value], period: int) -> None:
         """Set the changed cells, as of period."""
-        for key, (status, p_start, p_end, a_end, note) in changes.items():
-            p = grid_position(key)
+        for p, (status, p_start, p_end, a_end, note) in changes.items():
             self.statuses[p] = status
             self.planned_start[p] = p_start or 0
             self.planned_end[p] = p_end or 0
@@ -131,12 +129,12 @@ class CellGrid:
                 self.notes.pop(p, None)
 
 
-def pack_changes(changes: dict[Key, Value]) -> bytes:
+def pack_changes(changes: dict[Position, Value]) -> bytes:
     """The stored form of one revision's changed cells."""
     values = list(changes.values())
     parts = [
         _HEADER.pack(_VERSION, len(values)),
-        _column_bytes(array("H", [grid_position(k) for k in changes])),
+        _column_bytes(array("H", changes)),
         bytes(v[0] for v in values),
         *(_column_bytes(array("i", [v[i] or 0 for v in values])) for i in (1, 2, 3)),
     ]
@@ -155,10 +153,10 @@ def _change_columns(blob: bytes) -> tuple[array, memoryview, array, array, array
     return positions, statuses, p_start, p_end, a_end, dict(orjson.loads(notes_raw)) if notes_raw else {}
 
 
-def unpack_changes(blob: bytes) -> dict[Key, Value]:
+def unpack_changes(blob: bytes) -> dict[Position, Value]:
     """One revision's changed cells, in the order they were stored."""
     positions, statuses, p_start, p_end, a_end, notes = _change_columns(blob)
     return {
-        key_at(p): (statuses[i], p_start[i] or None, p_end[i] or None, a_end[i] or None, notes.get(i))
+        p: (statuses[i], p_start[i] or None, p_end[i] or None, a_end[i] or None, notes.get(i))
         for i, p in enumerate(positions)
     }

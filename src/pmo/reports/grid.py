@@ -19,6 +19,7 @@ N_STEPS = 40
 # (status, planned_start, planned_end, actual_end, note) — periods as yyyymm integers
 Value = tuple[int, int | None, int | None, int | None, str | None]
 Key = tuple[int, int]  # (operation_id, step_id)
+Position = int  # a cell's place in a grid: grid_position(key); what report code indexes cells by
 DEFAULT_VALUE: Value = (NOT_STARTED, None, None, None, None)
 
 
@@ -66,6 +67,11 @@ class Catalog:
                 for step in self.steps:
                     grid[grid_position((op.id, step.id))] = NOT_STARTED
         return bytes(grid)
+
+    def sort_key(self, position: Position) -> tuple[int, int]:
+        """Orders cells by operation, then step, as the catalog orders them."""
+        op_id, step_id = key_at(position)
+        return (self.op_by_id[op_id].order, self.step_by_id[step_id].order)
 
     @lru_cache(maxsize=2)  # noqa: B019 (as template)
     def layout(self, for_prefecture: bool) -> list[tuple[int, str, str]]:

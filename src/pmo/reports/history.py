@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, ReportRevision, RevisionCells
 from pmo.reports.cellgrid import CellGrid, unpack_changes
-from pmo.reports.grid import Key, Value
+from pmo.reports.grid import Position, Value
 
 
 class Standing(NamedTuple):
@@ -46,7 +46,7 @@ def packed_changes_up_to(session: Session, body_id: int, period: int | None = No
 
 def changes_up_to(
     session: Session, body_id: int, period: int | None = None
-) -> Iterator[tuple[int, int, dict[Key, Value]]]:
+) -> Iterator[tuple[int, int, dict[Position, Value]]]:
     """The same with the changed cells unpacked."""
     for row_period, revision_id, blob in packed_changes_up_to(session, body_id, period):
         yield row_period, revision_id, unpack_changes(blob)

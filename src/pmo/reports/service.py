@@ -15,8 +15,8 @@ from pmo.errors import Conflict, InvalidInput, PreconditionFailed
 from pmo.models import Body, IdempotencyKey, ReportRevision
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
-    DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog, Key, Value,
-    completed_through, grid_as_of, grid_position, grid_template, load_catalog, out_of_order_steps,
+    DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog, Position, Value,
+    completed_through, grid_as_of, grid_position, grid_template, key_at, load_catalog, out_of_order_steps,
 )
 from pmo.reports.history import cells_as_of, changes_up_to, standing
 from pmo.reports.schemas import (
@@ -39,10 +39,11 @@ def parse_period(text: str, *, loc: list | None = None, now: datetime | None = N
     return period
 
 
-def _cell_out(catalog: Catalog, key: Key, value: Value, updated: int | None) -> CellOut:
+def _cell_out(catalog: Catalog, position: Position, value: Value, updated: int | None) -> CellOut:
     status, p_start, p_end, a_end, note = value
+    op_id, step_id = key_at(position)
     return CellOut(
-        operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code, status=STATUS_NAMES[status],
+        operation=catalog.op_by_id[op_id].code, step=catalog.step_by_id[step_id].code, status=STATUS_NAMES[status],
         planned_start=periods.fmt(p_start), planned_end=periods.fmt(p_end), actual_end=periods.fmt(a_end), note=note,
         updated_period=periods.fmt(updated),
     )
@@ -62,7 +63,9 @@ def _merge(old: Value, cell: CellIn) -> Value:
     return (status, p_start, p_end, a_end, note)
 
 
-def _cell_errors(catalog: Catalog, body: Body, period: int, index: int, cell: CellIn, first: dict[Key, int]) -> list[dict]:
+def _cell_errors(
+    catalog: Catalog, body: Body, period: int, index: int, cell: CellIn, first: dict[Position, int]
+) -> list[dict]:
     """Every problem of one cell: unknown or not applicable codes, a duplicate, a misplaced actual end."""
     loc = ["body", "cells", index]
     errors = []
@@ -76,8 +79,9 @@ def _cell_errors(catalog: Catalog, body: Body, period: int, index: int, cell: Ce
         errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell.step!r} はありません（S01〜S40）。"})
     if op is None or step is None:
         return errors
-    if first.get((op.id, step.id), index) != index:
-        return [*errors, {"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {first[(op.id, step.id)]} 番目のセルと重複しています。"}]
+    earlier = first.get(grid_position((op.id, step.id)), index)
+    if earlier != index:
+        return [*errors, {"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {earlier} 番目のセルと重複しています。"}]
     if cell.actual_end and periods.parse(cell.actual_end) > period:
         errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {cell.actual_end} が報告月 {periods.fmt(period)} より後です。"})
     if cell.actual_end and cell.status != "done":
@@ -85,28 +89,32 @@ def _cell_errors(catalog: Catalog, body: Body, period: int, index: int, cell: Ce
     return errors
 
 
-def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Key, CellIn]]:
-    """Map each cell to its key, collecting every problem (unknown, not applicable, duplicate) before failing."""
+def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Position, CellIn]]:
+    """Map each cell to its position, collecting every problem (unknown, not applicable, duplicate) before failing."""
     op_ids, step_ids, applicable = catalog.op_ids, catalog.step_ids, catalog.applicable[body.kind == "prefecture"]
-    first: dict[Key, int] = {}
+    first: dict[Position, int] = {}
     resolved = []
     bad = []
     for i, cell in enumerate(cells):
-        key = (op_ids.get(cell.operation), step_ids.get(cell.step))
-        if key[0] not in applicable or key[1] is None or key in first or (cell.actual_end is not None and (
+        op_id, step_id = op_ids.get(cell.operation), step_ids.get(cell.step)
+        if op_id not in applicable or step_id is None:
+            bad.append(i)
+            continue
+        position = (op_id - 1) * N_STEPS + step_id - 1
+        if position in first or (cell.actual_end is not None and (
                 cell.status != "done" or periods.parse(cell.actual_end) > period)):
             bad.append(i)
-        first.setdefault(key, i)
-        resolved.append((key, cell))
+        first.setdefault(position, i)
+        resolved.append((position, cell))
     if bad:
         errors = [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
     return resolved
 
 
-def _changes(resolved: list[tuple[Key, CellIn]], cells: CellGrid) -> dict[Key, Value]:
+def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[Position, Value]:
     """The new value of every cell the report changes; 422 when a merged value is inconsistent."""
-    changes: dict[Key, Value] = {}
+    changes: dict[Position, Value] = {}
     errors: list[dict] = []
     value = cells.value
     for index, (key, cell) in enumerate(resolved):
@@ -130,13 +138,13 @@ def _changes(resolved: list[tuple[Key, CellIn]], cells: CellGrid) -> dict[Key, V
     return changes
 
 
-def _warnings(catalog: Catalog, grid: bytes, changes: dict[Key, Value]) -> list[ReportWarning]:
+def _warnings(catalog: Catalog, grid: bytes, changes: dict[Position, Value]) -> list[ReportWarning]:
     """One out-of-order warning per changed operation with a done step after a not-started one; grid is
     the raw status grid before the changes."""
     after = bytearray(grid)
-    for key, value in changes.items():
-        after[grid_position(key)] = value[0]
-    changed_ops = {op_id for op_id, _ in changes}
+    for p, value in changes.items():
+        after[p] = value[0]
+    changed_ops = {p // N_STEPS + 1 for p in changes}
     warnings = []
     for op in catalog.operations:
         if op.id not in changed_ops:
@@ -280,6 +288,11 @@ def list_reports(session: Session, principal: Principal, body: Body) -> list[Per
     ]
 
 
+def _cell_change(catalog: Catalog, cells: CellGrid, p: Position, new: Value, period: int) -> CellChange:
+    before = _cell_out(catalog, p, cells.value(p), cells.updated_period(p))
+    return CellChange(operation=before.operation, step=before.step, before=before, after=_cell_out(catalog, p, new, period))
+
+
 def list_revisions(session: Session, principal: Principal, body: Body, period_text: str) -> list[RevisionDetail]:
     """Each revision of the period with every cell it changed, from what to what."""
     ensure_readable(principal, body)
@@ -295,14 +308,8 @@ def list_revisions(session: Session, principal: Principal, body: Body, period_te
     changes_of: dict[int, list[CellChange]] = {}
     for row_period, revision_id, changes in changes_up_to(session, body.id, period):
         if row_period == period:
-            ordered = sorted(changes, key=lambda k: (catalog.op_by_id[k[0]].order, catalog.step_by_id[k[1]].order))
             changes_of[revision_id] = [
-                CellChange(
-                    operation=catalog.op_by_id[key[0]].code, step=catalog.step_by_id[key[1]].code,
-                    before=_cell_out(catalog, key, cells.value(key), cells.updated_period(key)),
-                    after=_cell_out(catalog, key, changes[key], period),
-                )
-                for key in ordered
+                _cell_change(catalog, cells, p, changes[p], period) for p in sorted(changes, key=catalog.sort_key)
             ]
         cells.apply(changes, row_period)
     return [RevisionDetail(**_summary(r).model_dump(), changes=changes_of.get(r.id, [])) for r in revisions]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
 from pmo.reports.cellgrid import CellGrid, pack_changes
-from pmo.reports.grid import Key, Value, compress_grid, grid_position
+from pmo.reports.grid import Position, Value, compress_grid
 from pmo.reports.history import packed_changes_up_to
 
 
@@ -26,7 +26,7 @@ class NewRevision:
     submitted_by: str
     late: bool
     source: str
-    changes: dict[Key, Value]
+    changes: dict[Position, Value]
 
 
 @lru_cache(maxsize=4)
@@ -82,8 +82,8 @@ def write_revisions(
     for rev, rev_id in zip(revisions, ids, strict=True):
         if rev.changes:
             changed.append(dict(body_id=body_id, period=rev.period, revision_id=rev_id, cells=pack_changes(rev.changes)))
-            for key, value in rev.changes.items():
-                statuses[grid_position(key)] = value[0]
+            for p, value in rev.changes.items():
+                statuses[p] = value[0]
             if cells is not None:
                 cells.apply(rev.changes, rev.period)
         summary = summaries.setdefault(rev.period, dict(
