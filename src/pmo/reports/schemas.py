@@ -1,9 +1,10 @@
 """Report payloads and views."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from pmo.periods import PERIOD_PATTERN
 
@@ -12,18 +13,20 @@ Month = Annotated[str, Field(pattern=PERIOD_PATTERN, description="YYYY-MM", exam
 MAX_CELLS = 2000
 
 
-class CellIn(BaseModel):
+class CellIn(TypedDict):
     """One cell of a submission; an omitted optional field keeps its last value, null clears it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A dict, not a model: which optional fields were sent is which keys are present, and a full grid
+    # (800 cells) validates in half the time.
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     operation: Annotated[str, Field(max_length=40, examples=["jumin_kiroku"])]
     step: Annotated[str, Field(max_length=10, examples=["S07"])]
     status: Status
-    planned_start: Month | None = None
-    planned_end: Month | None = None
-    actual_end: Month | None = None
-    note: Annotated[str | None, Field(max_length=1000)] = None
+    planned_start: NotRequired[Month | None]
+    planned_end: NotRequired[Month | None]
+    actual_end: NotRequired[Month | None]
+    note: NotRequired[Annotated[str | None, Field(max_length=1000)]]
 
 
 class ReportIn(BaseModel):

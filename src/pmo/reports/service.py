@@ -49,17 +49,20 @@ def _cell_out(catalog: Catalog, position: Position, value: Value, updated: int |
     )
 
 
+def _month(text: str | None) -> int | None:
+    return periods.parse(text) if text else None
+
+
 def _merge(old: Value, cell: CellIn) -> Value:
     """The cell's new value: fields the client sent replace, omitted ones keep their last value."""
-    sent = cell.model_fields_set
-    status = STATUS_CODES[cell.status]
-    p_start = periods.parse(cell.planned_start) if "planned_start" in sent and cell.planned_start else (None if "planned_start" in sent else old[1])
-    p_end = periods.parse(cell.planned_end) if "planned_end" in sent and cell.planned_end else (None if "planned_end" in sent else old[2])
-    if "actual_end" in sent:
-        a_end = periods.parse(cell.actual_end) if cell.actual_end else None
+    status = STATUS_CODES[cell["status"]]
+    p_start = _month(cell["planned_start"]) if "planned_start" in cell else old[1]
+    p_end = _month(cell["planned_end"]) if "planned_end" in cell else old[2]
+    if "actual_end" in cell:
+        a_end = _month(cell["actual_end"])
     else:
         a_end = old[3] if status == DONE else None  # an end month stops applying once a step is no longer done
-    note = (cell.note or None) if "note" in sent else old[4]
+    note = (cell["note"] or None) if "note" in cell else old[4]
     return (status, p_start, p_end, a_end, note)
 
 
@@ -69,22 +72,23 @@ def _cell_errors(
     """Every problem of one cell: unknown or not applicable codes, a duplicate, a misplaced actual end."""
     loc = ["body", "cells", index]
     errors = []
-    op = catalog.op_by_code.get(cell.operation)
-    step = catalog.step_by_code.get(cell.step)
+    op = catalog.op_by_code.get(cell["operation"])
+    step = catalog.step_by_code.get(cell["step"])
+    actual_end = cell.get("actual_end")
     if op is None:
-        errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell.operation!r} はありません（/api/v1/operations を参照）。"})
+        errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell['operation']!r} はありません（/api/v1/operations を参照）。"})
     elif op.id not in catalog.applicable[body.kind == "prefecture"]:
         errors.append({"loc": [*loc, "operation"], "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。"})
     if step is None:
-        errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell.step!r} はありません（S01〜S40）。"})
+        errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell['step']!r} はありません（S01〜S40）。"})
     if op is None or step is None:
         return errors
     earlier = first.get(grid_position((op.id, step.id)), index)
     if earlier != index:
-        return [*errors, {"loc": [*loc], "msg": f"{cell.operation}/{cell.step} が {earlier} 番目のセルと重複しています。"}]
-    if cell.actual_end and periods.parse(cell.actual_end) > period:
-        errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {cell.actual_end} が報告月 {periods.fmt(period)} より後です。"})
-    if cell.actual_end and cell.status != "done":
+        return [*errors, {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier} 番目のセルと重複しています。"}]
+    if actual_end and periods.parse(actual_end) > period:
+        errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {actual_end} が報告月 {periods.fmt(period)} より後です。"})
+    if actual_end and cell["status"] != "done":
         errors.append({"loc": [*loc, "actual_end"], "msg": "完了月は状況が「完了済み」のステップにだけ指定できます。"})
     return errors
 
@@ -96,13 +100,13 @@ def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn
     resolved = []
     bad = []
     for i, cell in enumerate(cells):
-        op_id, step_id = op_ids.get(cell.operation), step_ids.get(cell.step)
+        op_id, step_id = op_ids.get(cell["operation"]), step_ids.get(cell["step"])
         if op_id not in applicable or step_id is None:
             bad.append(i)
             continue
         position = (op_id - 1) * N_STEPS + step_id - 1
-        if position in first or (cell.actual_end is not None and (
-                cell.status != "done" or periods.parse(cell.actual_end) > period)):
+        actual_end = cell.get("actual_end")
+        if position in first or (actual_end is not None and (cell["status"] != "done" or periods.parse(actual_end) > period)):
             bad.append(i)
         first.setdefault(position, i)
         resolved.append((position, cell))
@@ -119,8 +123,8 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
     value = cells.value
     for index, (key, cell) in enumerate(resolved):
         old = value(key)
-        if len(cell.model_fields_set) == 3:  # operation, step and status only: the usual full-grid submission
-            status = STATUS_CODES[cell.status]
+        if len(cell) == 3:  # operation, step and status only: the usual full-grid submission
+            status = STATUS_CODES[cell["status"]]
             new = (status, old[1], old[2], old[3] if status == DONE else None, old[4])
             if new != old:
                 changes[key] = new

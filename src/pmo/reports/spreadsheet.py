@@ -13,13 +13,15 @@ from fastapi import UploadFile
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from pmo.errors import InvalidInput, PayloadTooLarge
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
 from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn
+
+_CELL = TypeAdapter(CellIn)
 from pmo.tabular import neutralize
 
 Format = Literal["xlsx", "csv"]
@@ -180,7 +182,7 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
             note = values["備考"]
             fields["note"] = None if note in (None, "") else str(note).removeprefix("'")
         try:
-            cells.append(CellIn(**fields))
+            cells.append(_CELL.validate_python(fields))
             row_numbers.append(number)
         except ValidationError as exc:
             for err in exc.errors():
