@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pmo import periods
 from pmo.accounts import service as accounts
-from pmo.db import build_engine
+from pmo.db import PING_AFTER_IDLE_SECONDS, build_engine
 from pmo.models import Body, BodyCells, BodyPeriod, ReportRevision, RevisionCells
 from pmo.reports.cellgrid import CellGrid, unpack_changes
 from pmo.reports.grid import grid_template, load_catalog
@@ -183,6 +183,13 @@ def test_database_outage_is_a_quick_503_and_recovers(tmp_path):
             if httpx.get(f"{server.url}/readyz").status_code == 200:
                 break
             time.sleep(0.5)
+        assert httpx.get(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers).status_code == 200
+        assert httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code == 200
+        # a restart while the service is quiet: pooled connections are pinged after sitting idle, so the
+        # first requests afterwards succeed instead of failing on a dead connection
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=True, capture_output=True)
+        subprocess.run([*pg_ctl, "-o", options, "start"], check=True, capture_output=True)
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.5)
         assert httpx.get(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers).status_code == 200
         assert httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code == 200
     finally:

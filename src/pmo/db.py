@@ -1,11 +1,13 @@
 """Engines, the declarative Base, and the only ways to get a session."""
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import URL, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -92,7 +94,30 @@ def build_engine(url: str | URL, *, read_only: bool = False) -> Engine:
     connect_args = {"connect_timeout": 5}
     if read_only:
         connect_args["options"] = "-c default_transaction_read_only=on"
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10, connect_args=connect_args)
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_timeout=10, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    # pool_pre_ping would cost a round trip on every checkout (two a request); a connection used within the
+    # last second is alive, so only one that sat idle longer is pinged, and replaced if the server is gone
+    # (a restart or failover while the service was quiet then costs no request an error).
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is not None and time.monotonic() - since > PING_AFTER_IDLE_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:
+                raise DisconnectionError() from exc  # the pool connects afresh
 
 
 @lru_cache
