@@ -171,6 +171,8 @@ def _request_hash(period: int, report: ReportIn, source: str) -> str:
 
 def _lock_body(session: Session, body_id: int) -> None:
     # PostgreSQL: serialise submissions of one body; SQLite's BEGIN IMMEDIATE already serialises writers.
+    # The lock is a statement of its own: what is read after it must come from a snapshot taken once the
+    # lock is granted (in READ COMMITTED a statement that waited still sees its own older snapshot).
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(Body.id).where(Body.id == body_id).with_for_update())
 
