@@ -8,6 +8,7 @@ Uses the benchmark demo databases of bench/stats.py (built on first use). Zero e
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -51,7 +52,9 @@ def make_tokens(url: str, codes: list[str]) -> dict[str, str]:
 
 
 async def client_loop(base: str, tokens: dict, codes: list[str], until: float, latencies: list, errors: list, rng):
-    period = time.strftime("%Y-%m")
+    from pmo import periods
+
+    period = periods.fmt(periods.current())  # the app's month (Japan time), not this machine's
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         while time.time() < until:
             started = time.perf_counter()
@@ -111,8 +114,10 @@ def main() -> None:
                 run_load(server.url, tokens, codes, args.seconds, args.clients))
         finally:
             server.stop()
+        outcome["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         print(f"{args.db} {workers} worker(s): {outcome['requests_per_s']} req/s, p50 {outcome['p50_ms']} ms, "
-              f"p99 {outcome['p99_ms']} ms, errors {outcome['errors']} {outcome['error_sample']}", flush=True)
+              f"p99 {outcome['p99_ms']} ms, errors {outcome['errors']} {outcome['error_sample']} "
+              f"(load average after {outcome['loadavg_after']})", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"load-{args.db}.json").write_text(json.dumps(results, indent=2))
     sys.exit(1 if any(r["errors"] for r in results.values()) else 0)
