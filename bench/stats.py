@@ -1,12 +1,16 @@
 """Statistics benchmarks with the full demo history (issue 4): in process and through HTTP.
 
-    .venv/bin/python bench/stats.py [--db sqlite|postgresql|both] [--seconds 8]
+    .venv/bin/python bench/stats.py [--db sqlite|postgresql|both] [--seconds 8] [--rounds 3] [--pg-db NAME]
 
 Builds (once) a demo database per engine: var/bench/stats.sqlite3, or the PostgreSQL database
-pmo_bench_stats on 127.0.0.1:5432. HTTP load comes from wrk (apt-get install wrk) on 127.0.0.1 only."""
+--pg-db (default $PMO_BENCH_PG_DB or pmo_bench_stats) on 127.0.0.1:5432. HTTP load comes from wrk
+(apt-get install wrk) on 127.0.0.1 only: GET /api/v1/stats/progress?by=operation,step against a trivial
+FastAPI endpoint returning the same bytes (bench/trivial_app.py), alternated --rounds times with 1 and
+with 2 uvicorn workers; the medians are reported (goal: stats ≥ half the trivial app's requests/s)."""
 
 import argparse
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,23 +25,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PMO = str(ROOT / ".venv" / "bin" / "pmo")
 PY = str(ROOT / ".venv" / "bin" / "python")
 RESULTS = ROOT / "bench" / "results"
-URLS = {
-    "sqlite": f"sqlite:///{ROOT / 'var' / 'bench' / 'stats.sqlite3'}",
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/pmo_bench_stats",
-}
+SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'bench' / 'stats.sqlite3'}"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{}"
+PG_DB = os.environ.get("PMO_BENCH_PG_DB", "pmo_bench_stats")
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres"]
 
 
 def run(args, env, **kw):
     return subprocess.run(args, env=env, check=True, capture_output=True, text=True, **kw)
 
 
-def prepare(db: str) -> dict:
-    env = {**os.environ, "PMO_DATABASE_URL": URLS[db]}
+def prepare(db: str, pg_db: str = PG_DB) -> dict:
+    env = {**os.environ, "PMO_DATABASE_URL": PG_URL.format(pg_db) if db == "postgresql" else SQLITE_URL}
     if db == "postgresql":
-        exists = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc",
-                                 "SELECT 1 FROM pg_database WHERE datname='pmo_bench_stats'"], capture_output=True, text=True)
+        exists = subprocess.run([*PSQL, "-Atc", f"SELECT 1 FROM pg_database WHERE datname='{pg_db}'"],
+                                capture_output=True, text=True)
         if exists.stdout.strip() != "1":
-            run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE pmo_bench_stats"], env)
+            run([*PSQL, "-c", f'CREATE DATABASE "{pg_db}"'], env)
     else:
         (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     run([PMO, "db", "upgrade"], env)
@@ -57,6 +61,12 @@ def p50(fn, n: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def quiet_logs() -> None:
+    """The in-process phase would print an access-log line per request (httpx's and pmo's) to stdout."""
+    for name in ("httpx", "pmo.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def in_process(env: dict) -> dict:
     """p50 through the whole ASGI stack in this process (TestClient)."""
     os.environ.update(env)
@@ -65,8 +75,11 @@ def in_process(env: dict) -> dict:
     from pmo.accounts import service as accounts
     from pmo.app import create_app
     from pmo.db import reset_engines, session_scope
+    from pmo.stats.matrix import cache
 
     reset_engines()
+    cache.clear()  # both demo databases hold the same data version: the other one's renderings would be served
+    quiet_logs()
     with session_scope() as s:
         try:
             account = accounts.get_account(s, "bench-viewer")
@@ -115,6 +128,34 @@ def wait_up(port: int, path: str, timeout: float = 60) -> None:
     raise RuntimeError(f"server on {port} did not come up")
 
 
+def _cpu_seconds(root: int) -> float:
+    """CPU time used so far by a process and all its descendants (Linux /proc)."""
+    parents, ticks = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    family, changed = {root}, True
+    while changed:
+        grown = family | {pid for pid, ppid in parents.items() if ppid in family}
+        changed, family = grown != family, grown
+    return sum(ticks.get(pid, 0) for pid in family) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float = 180) -> float:
+    """Wait until a server (every worker) has used < 5 % of a core for two seconds; returns the seconds waited."""
+    started = time.monotonic()
+    quiet, last = 0, _cpu_seconds(pid)
+    while quiet < 2 and time.monotonic() - started < timeout:
+        time.sleep(1)
+        now = _cpu_seconds(pid)
+        quiet, last = (quiet + 1 if now - last < 0.05 else 0), now
+    return time.monotonic() - started
+
+
 def wrk(url: str, seconds: int, headers: dict | None = None) -> dict:
     args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
     for k, v in (headers or {}).items():
@@ -127,55 +168,100 @@ def wrk(url: str, seconds: int, headers: dict | None = None) -> dict:
     return {"requests_per_s": rps, "p99_ms": round(float(p99.group(1)) * factor, 2), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
-def http(env: dict, client, headers: dict, seconds: int) -> dict:
+def start_servers(env: dict, workers: int, body_file: Path) -> tuple[subprocess.Popen, int, subprocess.Popen, int]:
+    """pmo serve and the trivial app, each with the given number of uvicorn workers, on free ports."""
+    port, trivial_port = free_port(), free_port()
+    server = subprocess.Popen([PMO, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trivial = subprocess.Popen([PY, "-m", "uvicorn", "bench.trivial_app:app", "--port", str(trivial_port),
+                                "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                               env={**env, "PMO_BENCH_BODY": str(body_file)}, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_up(port, "/healthz")
+    wait_up(trivial_port, "/bytes")
+    return server, port, trivial, trivial_port
+
+
+def warm(server: subprocess.Popen, trivial: subprocess.Popen, stats_url: str, auth: str) -> float:
+    """Wait out each worker's warm-up (PMO_WARM_CACHE), then have every worker render and cache the response."""
+    waited = wait_idle(server.pid)
+    # 32 connections, so that each worker accepts some (a worker's first request also builds its route table).
+    subprocess.run(["wrk", "-t1", "-c32", "-d5s", "-H", f"Authorization: {auth}", stats_url], capture_output=True)
+    wait_idle(server.pid)
+    wait_idle(trivial.pid)
+    return waited
+
+
+def measure(stats_url: str, trivial_url: str, auth: str, seconds: int, rounds: int) -> dict:
+    """Alternate wrk on the statistics endpoint and on the trivial app; medians over the rounds."""
+    pairs = []
+    for _ in range(rounds):
+        real = wrk(stats_url, seconds, {"Authorization": auth})
+        floor = wrk(trivial_url, seconds)
+        pairs.append({"stats": real, "trivial_same_bytes": floor, "ratio": round(real["requests_per_s"] / floor["requests_per_s"], 3),
+                      "loadavg_1min": round(os.getloadavg()[0], 2)})
+    def median(side, key):
+        return statistics.median(pair[side][key] for pair in pairs)
+    return {
+        "stats": {"requests_per_s": median("stats", "requests_per_s"), "p99_ms": median("stats", "p99_ms")},
+        "trivial_same_bytes": {"requests_per_s": median("trivial_same_bytes", "requests_per_s"),
+                               "p99_ms": median("trivial_same_bytes", "p99_ms")},
+        "ratio": statistics.median(pair["ratio"] for pair in pairs),
+        "non_2xx": sum(pair["stats"]["non_2xx"] for pair in pairs),
+        "rounds": pairs,
+    }
+
+
+def http(env: dict, client, headers: dict, seconds: int, rounds: int) -> dict:
     if shutil.which("wrk") is None:
         print("  wrk not installed (apt-get install wrk); skipping HTTP", flush=True)
         return {}
     url = "/api/v1/stats/progress?by=operation,step"
     body_file = ROOT / "var" / "bench" / "stats-body.json"
     body_file.write_bytes(client.get(url, headers=headers).content)
+    auth = headers["Authorization"]
     out = {}
     for workers in (1, 2):
-        port = free_port()
-        server = subprocess.Popen([PMO, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        trivial_port = free_port()
-        trivial = subprocess.Popen([PY, "-m", "uvicorn", "bench.trivial_app:app", "--port", str(trivial_port),
-                                    "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-                                   env={**env, "PMO_BENCH_BODY": str(body_file)}, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server, port, trivial, trivial_port = start_servers(env, workers, body_file)
         try:
-            wait_up(port, "/healthz")
-            wait_up(trivial_port, "/bytes")
             stats_url = f"http://127.0.0.1:{port}{url}"
-            time.sleep(15)  # let each worker's background warm-up load the matrices (PMO_WARM_CACHE)
-            subprocess.run(["wrk", "-t1", "-c4", "-d5s", "-H", f"Authorization: {headers['Authorization']}", stats_url],
-                           capture_output=True)  # then every worker renders and caches this response
-            real = wrk(stats_url, seconds, {"Authorization": headers["Authorization"]})
-            floor = wrk(f"http://127.0.0.1:{trivial_port}/bytes", seconds)
+            warm_up_s = warm(server, trivial, stats_url, auth)
+            result = measure(stats_url, f"http://127.0.0.1:{trivial_port}/bytes", auth, seconds, rounds)
         finally:
             for p in (server, trivial):
                 p.terminate()
                 p.wait(timeout=20)
-        ratio = real["requests_per_s"] / floor["requests_per_s"]
-        out[f"workers_{workers}"] = {"stats": real, "trivial_same_bytes": floor, "ratio": round(ratio, 3)}
-        print(f"  HTTP {workers} worker(s): stats {real['requests_per_s']:.0f} req/s p99 {real['p99_ms']} ms; "
-              f"trivial {floor['requests_per_s']:.0f} req/s; ratio {ratio:.2f} (goal ≥ 0.5)", flush=True)
+        out[f"workers_{workers}"] = {**result, "warm_up_s": round(warm_up_s, 1)}
+        report(workers, result)
     return out
+
+
+def report(workers: int, result: dict) -> None:
+    """One line per round, then the medians."""
+    for pair in result["rounds"]:
+        print(f"    {workers} worker(s): stats {pair['stats']['requests_per_s']:.0f} req/s (p99 {pair['stats']['p99_ms']} ms), "
+              f"trivial {pair['trivial_same_bytes']['requests_per_s']:.0f} req/s (p99 {pair['trivial_same_bytes']['p99_ms']} ms), "
+              f"ratio {pair['ratio']:.2f}, load {pair['loadavg_1min']:.2f}", flush=True)
+    print(f"  HTTP {workers} worker(s), median of {len(result['rounds'])}: stats {result['stats']['requests_per_s']:.0f} req/s "
+          f"p99 {result['stats']['p99_ms']} ms; trivial {result['trivial_same_bytes']['requests_per_s']:.0f} req/s "
+          f"p99 {result['trivial_same_bytes']['p99_ms']} ms; ratio {result['ratio']:.2f} (goal ≥ 0.5)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating stats/trivial wrk runs per worker count")
+    parser.add_argument("--pg-db", default=PG_DB,
+                        help="PostgreSQL database to build and measure (default $PMO_BENCH_PG_DB or pmo_bench_stats)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
         print(f"== {db}", flush=True)
-        env = prepare(db)
+        env = prepare(db, args.pg_db)
         result = {"database": db, "cores": os.cpu_count(), "loadavg": os.getloadavg()}
         result["in_process"], client, headers = in_process(env)
-        result["http"] = http(env, client, headers, args.seconds)
+        result["http"] = http(env, client, headers, args.seconds, args.rounds)
         (RESULTS / f"stats-{db}.json").write_text(json.dumps(result, indent=2))
     sys.exit(0)
 
