@@ -28,6 +28,7 @@ from pmo.review.router import router as review_router
 from pmo.systems.router import router as systems_router
 from pmo.followups.router import router as followups_router
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
+from pmo.route_index import index_routes, prepare_routes
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("pmo")
@@ -136,10 +137,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
 
 
+def _warm_up(app: FastAPI) -> None:
+    """Build the route table, then load the statistics matrices, so the first requests after a start are fast."""
+    prepare_routes(app)
+    warm_up()
+
+
 @asynccontextmanager
-async def _lifespan(_app: FastAPI):
+async def _lifespan(app: FastAPI):
     if get_settings().warm_cache:
-        threading.Thread(target=warm_up, name="pmo-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(app,), name="pmo-warm-up", daemon=True).start()
     yield
 
 
@@ -162,6 +169,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
+    index_routes(app)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     return app
