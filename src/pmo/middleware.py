@@ -2,8 +2,8 @@
 
 import json
 import logging
+import secrets
 import time
-import uuid
 
 from prometheus_client import Counter, Histogram
 
@@ -16,6 +16,9 @@ LATENCY = Histogram(
     "pmo_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+# Any other token a client sends as the method is counted as "OTHER", so it cannot grow the label sets.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -42,10 +45,9 @@ class RequestLimitsMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
-        too_large_msg = f"リクエスト本文が大きすぎます（上限 {self.max_bytes:,} バイト）。分割して送信してください。"
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send, too_large_msg)
+            return await self._refuse(send)
         received = 0
         exceeded = False
         started = False
@@ -75,10 +77,10 @@ class RequestLimitsMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse(send, too_large_msg)
+            await self._refuse(send)
 
-    @staticmethod
-    async def _refuse(send, message: str):
+    async def _refuse(self, send):
+        message = f"リクエスト本文が大きすぎます（上限 {self.max_bytes:,} バイト）。分割して送信してください。"
         body = _error_body(413, "payload_too_large", message)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
@@ -98,9 +100,9 @@ class ObservabilityMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        supplied = dict(scope["headers"]).get(b"x-request-id", b"")[:64]
+        supplied = (_header(scope, b"x-request-id") or b"")[:64]
         clean = supplied.isascii() and supplied.decode("ascii").isprintable()
-        request_id = supplied if supplied and clean else uuid.uuid4().hex.encode()
+        request_id = supplied if supplied and clean else secrets.token_hex(16).encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode("ascii")
         token = logs.request_id.set(request_id.decode("ascii"))
         started = time.perf_counter()
@@ -121,13 +123,36 @@ class ObservabilityMiddleware:
             template = _route_template(scope)
             method = scope["method"]
             elapsed = time.perf_counter() - started
-            REQUESTS.labels(method, template, str(status_holder["status"])).inc()
-            LATENCY.labels(method, template).observe(elapsed)
+            _record(method, template, status_holder["status"], elapsed)
             access_log.info(
                 "request", extra={"method": method, "path": scope["path"], "route": template,
                                   "status": status_holder["status"], "duration_ms": round(elapsed * 1000, 1)},
             )
             logs.request_id.reset(token)
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    """The last value of a request header (names arrive lower-cased), or None."""
+    found = None
+    for key, value in scope["headers"]:
+        if key == name:
+            found = value
+    return found
+
+
+_series: dict[tuple[str, str, int], tuple] = {}
+
+
+def _record(method: str, template: str, status: int, elapsed: float) -> None:
+    """Count the request and its latency under its route template."""
+    # labels() takes a lock and builds its key on every call; the children for one (method, route, status)
+    # never change, and there are only as many as there are series.
+    key = (method if method in METHODS else "OTHER", template, status)
+    children = _series.get(key)
+    if children is None:
+        children = _series[key] = (REQUESTS.labels(key[0], template, str(status)), LATENCY.labels(key[0], template))
+    children[0].inc()
+    children[1].observe(elapsed)
 
 
 def _route_template(scope) -> str:
