@@ -121,13 +121,13 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
     changes: dict[Position, Value] = {}
     errors: list[dict] = []
     value = cells.value
-    for index, (key, cell) in enumerate(resolved):
-        old = value(key)
+    for index, (p, cell) in enumerate(resolved):
+        old = value(p)
         if len(cell) == 3:  # operation, step and status only: the usual full-grid submission
             status = STATUS_CODES[cell["status"]]
             new = (status, old[1], old[2], old[3] if status == DONE else None, old[4])
             if new != old:
-                changes[key] = new
+                changes[p] = new
             continue
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
@@ -136,7 +136,7 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
                 "msg": f"完了予定月 {periods.fmt(new[2])} が着手予定月 {periods.fmt(new[1])} より前です。",
             })
         if new != old:
-            changes[key] = new
+            changes[p] = new
     if errors:
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
     return changes
