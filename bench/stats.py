@@ -1,6 +1,6 @@
 """Statistics benchmarks with the full demo history (issue 4): in process and through HTTP.
 
-    .venv/bin/python bench/stats.py [--db sqlite|postgresql|both] [--seconds 8] [--rounds 3] [--pg-db NAME]
+    .venv/bin/python bench/stats.py [--db sqlite|postgresql|both] [--seconds 5] [--rounds 5] [--pg-db NAME]
 
 Builds (once) a demo database per engine: var/bench/stats.sqlite3, or the PostgreSQL database
 --pg-db (default $PMO_BENCH_PG_DB or pmo_bench_stats) on 127.0.0.1:5432. HTTP load comes from wrk
@@ -9,16 +9,19 @@ FastAPI endpoint returning the same bytes (bench/trivial_app.py), alternated --r
 with 2 uvicorn workers; the medians are reported (goal: stats ≥ half the trivial app's requests/s)."""
 
 import argparse
+import collections
 import json
 import logging
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +73,9 @@ def quiet_logs() -> None:
 def in_process(env: dict) -> dict:
     """p50 through the whole ASGI stack in this process (TestClient)."""
     os.environ.update(env)
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's note that its TestClient wants httpx2
+        from fastapi.testclient import TestClient
 
     from pmo.accounts import service as accounts
     from pmo.app import create_app
@@ -145,6 +150,24 @@ def _cpu_seconds(root: int) -> float:
     return sum(ticks.get(pid, 0) for pid in family) / os.sysconf("SC_CLK_TCK")
 
 
+def _busy_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (all cores, /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def others_cores(run):
+    """run()'s result and how many cores other work (not this bench, its servers or wrk) kept busy meanwhile."""
+    def mine() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return _cpu_seconds(os.getpid()) + children.ru_utime + children.ru_stime  # living family + waited-for wrk
+
+    busy, own, started = _busy_seconds(), mine(), time.monotonic()
+    result = run()
+    elapsed = time.monotonic() - started
+    return result, round(max(0.0, (_busy_seconds() - busy) - (mine() - own)) / elapsed, 2)
+
+
 def wait_idle(pid: int, timeout: float = 180) -> float:
     """Wait until a server (every worker) has used < 5 % of a core for two seconds; returns the seconds waited."""
     started = time.monotonic()
@@ -156,16 +179,46 @@ def wait_idle(pid: int, timeout: float = 180) -> float:
     return time.monotonic() - started
 
 
-def wrk(url: str, seconds: int, headers: dict | None = None) -> dict:
-    args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
+CONNECTIONS = 8
+
+
+def connections_per_worker(port: int) -> list[int]:
+    """How many established connections to port each server process holds, fewest first (ss)."""
+    text = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
+                          capture_output=True, text=True).stdout
+    return sorted(collections.Counter(re.findall(r"pid=(\d+)", text)).values())
+
+
+def _balanced(split: list[int], workers: int) -> bool:
+    return len(split) == workers and min(split) >= CONNECTIONS // (2 * workers)
+
+
+def wrk(url: str, seconds: int, headers: dict | None = None, workers: int = 1) -> dict:
+    """wrk with CONNECTIONS keep-alive connections; with several workers, only a run they share fairly counts.
+
+    asyncio accepts every pending connection at once, so one worker often takes all of wrk's simultaneous
+    connects while the other idles; such a run is restarted (up to 50 times) until each worker holds at least
+    half its share."""
+    args = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
     for k, v in (headers or {}).items():
         args[1:1] = ["-H", f"{k}: {v}"]
-    text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    port = int(re.search(r":(\d+)/", url).group(1))
+    for attempt in range(1, 51):
+        run = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        split = connections_per_worker(port)
+        if workers == 1 or _balanced(split, workers) or attempt == 50:
+            break
+        run.kill()
+        run.wait()
+    text = run.communicate()[0]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
     factor = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"requests_per_s": rps, "p99_ms": round(float(p99.group(1)) * factor, 2), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {"requests_per_s": rps, "p99_ms": round(float(p99.group(1)) * factor, 2),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "connections_per_worker": split,
+            "balanced": workers == 1 or _balanced(split, workers), "attempts": attempt}
 
 
 def start_servers(env: dict, workers: int, body_file: Path) -> tuple[subprocess.Popen, int, subprocess.Popen, int]:
@@ -182,34 +235,35 @@ def start_servers(env: dict, workers: int, body_file: Path) -> tuple[subprocess.
     return server, port, trivial, trivial_port
 
 
-def warm(server: subprocess.Popen, trivial: subprocess.Popen, stats_url: str, auth: str) -> float:
-    """Wait out each worker's warm-up (PMO_WARM_CACHE), then have every worker render and cache the response."""
+def warm(server: subprocess.Popen, trivial: subprocess.Popen, urls: tuple[str, str], auth: str, workers: int) -> float:
+    """Wait out each worker's warm-up (PMO_WARM_CACHE), then have every worker of both apps serve requests
+    (the first statistics request of a worker renders and caches the response)."""
     waited = wait_idle(server.pid)
-    # 32 connections, so that each worker accepts some (a worker's first request also builds its route table).
-    subprocess.run(["wrk", "-t1", "-c32", "-d5s", "-H", f"Authorization: {auth}", stats_url], capture_output=True)
+    wrk(urls[0], 3, {"Authorization": auth}, workers)
+    wrk(urls[1], 3, workers=workers)
     wait_idle(server.pid)
     wait_idle(trivial.pid)
     return waited
 
 
-def measure(stats_url: str, trivial_url: str, auth: str, seconds: int, rounds: int) -> dict:
+def one_round(stats_url: str, trivial_url: str, auth: str, seconds: int, workers: int) -> dict:
+    """wrk on the statistics endpoint, then on the trivial app, with the other work seen during each."""
+    real, others_stats = others_cores(lambda: wrk(stats_url, seconds, {"Authorization": auth}, workers))
+    floor, others_trivial = others_cores(lambda: wrk(trivial_url, seconds, workers=workers))
+    return {"stats": real, "trivial_same_bytes": floor, "ratio": round(real["requests_per_s"] / floor["requests_per_s"], 3),
+            "other_cores": [others_stats, others_trivial], "loadavg_1min": round(os.getloadavg()[0], 2)}
+
+
+def _medians(pairs: list[dict], side: str) -> dict:
+    return {key: statistics.median(pair[side][key] for pair in pairs) for key in ("requests_per_s", "p99_ms")}
+
+
+def measure(stats_url: str, trivial_url: str, auth: str, seconds: int, rounds: int, workers: int) -> dict:
     """Alternate wrk on the statistics endpoint and on the trivial app; medians over the rounds."""
-    pairs = []
-    for _ in range(rounds):
-        real = wrk(stats_url, seconds, {"Authorization": auth})
-        floor = wrk(trivial_url, seconds)
-        pairs.append({"stats": real, "trivial_same_bytes": floor, "ratio": round(real["requests_per_s"] / floor["requests_per_s"], 3),
-                      "loadavg_1min": round(os.getloadavg()[0], 2)})
-    def median(side, key):
-        return statistics.median(pair[side][key] for pair in pairs)
-    return {
-        "stats": {"requests_per_s": median("stats", "requests_per_s"), "p99_ms": median("stats", "p99_ms")},
-        "trivial_same_bytes": {"requests_per_s": median("trivial_same_bytes", "requests_per_s"),
-                               "p99_ms": median("trivial_same_bytes", "p99_ms")},
-        "ratio": statistics.median(pair["ratio"] for pair in pairs),
-        "non_2xx": sum(pair["stats"]["non_2xx"] for pair in pairs),
-        "rounds": pairs,
-    }
+    pairs = [one_round(stats_url, trivial_url, auth, seconds, workers) for _ in range(rounds)]
+    return {"stats": _medians(pairs, "stats"), "trivial_same_bytes": _medians(pairs, "trivial_same_bytes"),
+            "ratio": statistics.median(pair["ratio"] for pair in pairs),
+            "non_2xx": sum(pair["stats"]["non_2xx"] for pair in pairs), "rounds": pairs}
 
 
 def http(env: dict, client, headers: dict, seconds: int, rounds: int) -> dict:
@@ -222,36 +276,43 @@ def http(env: dict, client, headers: dict, seconds: int, rounds: int) -> dict:
     auth = headers["Authorization"]
     out = {}
     for workers in (1, 2):
+        load_before = os.getloadavg()  # the machine's own load, before this phase adds its servers and wrk
         server, port, trivial, trivial_port = start_servers(env, workers, body_file)
         try:
-            stats_url = f"http://127.0.0.1:{port}{url}"
-            warm_up_s = warm(server, trivial, stats_url, auth)
-            result = measure(stats_url, f"http://127.0.0.1:{trivial_port}/bytes", auth, seconds, rounds)
+            urls = (f"http://127.0.0.1:{port}{url}", f"http://127.0.0.1:{trivial_port}/bytes")
+            warm_up_s = warm(server, trivial, urls, auth, workers)
+            result = measure(*urls, auth, seconds, rounds, workers)
         finally:
             for p in (server, trivial):
                 p.terminate()
                 p.wait(timeout=20)
-        out[f"workers_{workers}"] = {**result, "warm_up_s": round(warm_up_s, 1)}
-        report(workers, result)
+        out[f"workers_{workers}"] = {**result, "warm_up_s": round(warm_up_s, 1), "loadavg_before": load_before}
+        report(workers, result, load_before)
     return out
 
 
-def report(workers: int, result: dict) -> None:
+def _split(run: dict) -> str:
+    return f"{run['connections_per_worker']}" + ("" if run["balanced"] else " (unbalanced)")
+
+
+def report(workers: int, result: dict, load_before: tuple) -> None:
     """One line per round, then the medians."""
     for pair in result["rounds"]:
         print(f"    {workers} worker(s): stats {pair['stats']['requests_per_s']:.0f} req/s (p99 {pair['stats']['p99_ms']} ms), "
               f"trivial {pair['trivial_same_bytes']['requests_per_s']:.0f} req/s (p99 {pair['trivial_same_bytes']['p99_ms']} ms), "
-              f"ratio {pair['ratio']:.2f}, load {pair['loadavg_1min']:.2f}", flush=True)
+              f"ratio {pair['ratio']:.2f}; connections {_split(pair['stats'])} / {_split(pair['trivial_same_bytes'])}; other work {pair['other_cores'][0]:.2f} / {pair['other_cores'][1]:.2f} cores, "
+              f"load {pair['loadavg_1min']:.2f}", flush=True)
     print(f"  HTTP {workers} worker(s), median of {len(result['rounds'])}: stats {result['stats']['requests_per_s']:.0f} req/s "
           f"p99 {result['stats']['p99_ms']} ms; trivial {result['trivial_same_bytes']['requests_per_s']:.0f} req/s "
-          f"p99 {result['trivial_same_bytes']['p99_ms']} ms; ratio {result['ratio']:.2f} (goal ≥ 0.5)", flush=True)
+          f"p99 {result['trivial_same_bytes']['p99_ms']} ms; ratio {result['ratio']:.2f} (goal ≥ 0.5); "
+          f"load before {load_before[0]:.2f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating stats/trivial wrk runs per worker count")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating stats/trivial wrk runs per worker count")
     parser.add_argument("--pg-db", default=PG_DB,
                         help="PostgreSQL database to build and measure (default $PMO_BENCH_PG_DB or pmo_bench_stats)")
     args = parser.parse_args()
