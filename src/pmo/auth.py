@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pmo.db import utcnow
@@ -46,26 +46,31 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_ACCOUNT_OF_TOKEN = (
+    select(
+        Token.id, Token.revoked_at, Token.expires_at, Account.id, Account.name, Account.role, Account.disabled_at,
+        Account.organization, Body.id, Body.code, Body.prefecture_code,
+    )
+    .join(Account, Token.account_id == Account.id)
+    .outerjoin(Body, Account.body_id == Body.id)
+)
+# built once: every request runs one of them
+_BY_HASH = _ACCOUNT_OF_TOKEN.where(Token.token_hash == bindparam("key"))
+_BY_ID = _ACCOUNT_OF_TOKEN.where(Token.id == bindparam("key"))
+
+
 def principal_for_token(session: Session, token: str) -> Principal:
     """The principal a bearer token stands for; Unauthenticated if it is unknown, expired or revoked."""
-    return _principal(session, Token.token_hash == hash_token(token))
+    return _principal(session, _BY_HASH, hash_token(token))
 
 
 def principal_for_token_id(session: Session, token_id: int) -> Principal:
     """The same for a token named by its id (dashboard sessions keep the id, never the token)."""
-    return _principal(session, Token.id == token_id)
+    return _principal(session, _BY_ID, token_id)
 
 
-def _principal(session: Session, which) -> Principal:
-    row = session.execute(
-        select(
-            Token.id, Token.revoked_at, Token.expires_at, Account.id, Account.name, Account.role, Account.disabled_at,
-            Account.organization, Body.id, Body.code, Body.prefecture_code,
-        )
-        .join(Account, Token.account_id == Account.id)
-        .outerjoin(Body, Account.body_id == Body.id)
-        .where(which)
-    ).first()
+def _principal(session: Session, query, key) -> Principal:
+    row = session.execute(query, {"key": key}).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")
     token_id, revoked_at, expires_at, account_id, name, role, disabled_at, organization, body_id, code, pref = row

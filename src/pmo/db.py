@@ -161,6 +161,22 @@ def session_scope(read_only: bool = False, *, stats: bool = False) -> Iterator[S
             raise
 
 
+@lru_cache
+def _lookup_factory() -> sessionmaker[Session]:
+    engine = get_read_engine()
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def lookup_scope() -> Iterator[Session]:
+    """A read-only session for a lookup of one statement (a token, a body). On PostgreSQL it runs without a
+    transaction around it, saving the BEGIN and ROLLBACK round trips, so its statements share no snapshot."""
+    with _lookup_factory()() as session:
+        yield session
+
+
 async def _request_scope(kind: str) -> AsyncIterator[Session]:
     # FastAPI runs a plain generator dependency in a worker thread twice (enter and exit); creating a
     # session does no I/O, so it is made here and only its end (commit or close) goes to a thread.
@@ -205,4 +221,5 @@ def reset_engines() -> None:
             cached().dispose()
         cached.cache_clear()
     _session_factory.cache_clear()
+    _lookup_factory.cache_clear()
     get_settings.cache_clear()

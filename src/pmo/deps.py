@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pmo.auth import Principal, principal_for_token
-from pmo.db import get_read_engine, read_session, request_session, session_scope, stats_session
+from pmo.db import get_read_engine, lookup_scope, read_session, request_session, stats_session
 from pmo.directory import service as directory
 from pmo.errors import Forbidden, Unauthenticated
 from pmo.models import Body
@@ -33,7 +33,7 @@ def optional_principal(request: Request) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    with session_scope(read_only=True) as session:
+    with lookup_scope() as session:
         principal = principal_for_token(session, token)
     request.state.principal = principal
     return principal
@@ -71,7 +71,7 @@ async def body_from_path(code: BodyCode) -> Body:
 
 
 def _read_body(code: str) -> Body:
-    with session_scope(read_only=True) as session:
+    with lookup_scope() as session:
         return directory.get_body(session, code)
 
 

@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from pmo.auth import Principal, principal_for_token_id
 from pmo.config import PROJECT_ROOT, get_settings
-from pmo.db import session_scope
+from pmo.db import lookup_scope
 from pmo.errors import Forbidden, PmoError, Unauthenticated
 
 COOKIE = "pmo_session"
@@ -113,7 +113,7 @@ def page_user(request: Request) -> Principal | None:
     principal = None
     if page is not None and page.token_id is not None:
         try:
-            with session_scope(read_only=True) as session:
+            with lookup_scope() as session:
                 principal = principal_for_token_id(session, page.token_id)
         except PmoError:
             principal = None

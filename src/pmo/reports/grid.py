@@ -162,7 +162,11 @@ def grid_as_of(session: Session, catalog: Catalog, body: Body, period: int) -> b
         select(BodyPeriod.statuses).where(BodyPeriod.body_id == body.id, BodyPeriod.period <= period)
         .order_by(BodyPeriod.period.desc()).limit(1)
     )
-    template = grid_template(catalog, body)
+    return grid_of_summary(blob, grid_template(catalog, body))
+
+
+def grid_of_summary(blob: bytes | None, template: bytes) -> bytes:
+    """The raw status grid of a stored period summary, widened to the template (the template without one)."""
     if blob is None:
         return template
     grid = decode_grid(blob)

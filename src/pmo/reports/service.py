@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pmo import audit, periods
@@ -16,7 +16,7 @@ from pmo.models import Body, IdempotencyKey, ReportRevision
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
     DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog, Position, Value,
-    completed_through, grid_as_of, grid_position, grid_template, key_at, load_catalog, out_of_order_steps,
+    completed_through, grid_as_of, grid_of_summary, grid_position, grid_template, key_at, load_catalog, out_of_order_steps,
 )
 from pmo.reports.history import cells_as_of, changes_up_to, standing
 from pmo.reports.schemas import (
@@ -169,12 +169,20 @@ def _request_hash(period: int, report: ReportIn, source: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+_LOCK_BODY = select(Body.id).where(Body.id == bindparam("body_id")).with_for_update()
+_PERIOD_REVISIONS = (
+    select(ReportRevision.revision, ReportRevision.submitted_at, ReportRevision.submitted_by, ReportRevision.late)
+    .where(ReportRevision.body_id == bindparam("body_id"), ReportRevision.period == bindparam("period"))
+    .order_by(ReportRevision.revision)
+)
+
+
 def _lock_body(session: Session, body_id: int) -> None:
     # PostgreSQL: serialise submissions of one body; SQLite's BEGIN IMMEDIATE already serialises writers.
     # The lock is a statement of its own: what is read after it must come from a snapshot taken once the
     # lock is granted (in READ COMMITTED a statement that waited still sees its own older snapshot).
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Body.id).where(Body.id == body_id).with_for_update())
+        session.execute(_LOCK_BODY, {"body_id": body_id})
 
 
 def submit_report(
@@ -208,7 +216,7 @@ def submit_report(
     correction = now_standing.newest is not None and period < now_standing.newest
     cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved else None
     changes = _changes(resolved, cells) if resolved else {}
-    base_grid = bytes(cells.statuses) if cells is not None else grid_as_of(session, catalog, body, period)
+    base_grid = bytes(cells.statuses) if cells is not None else grid_of_summary(now_standing.summary, template)
     warnings = _warnings(catalog, base_grid, changes) if changes else []
     now = utcnow()
     due = periods.due_at(period)
@@ -243,10 +251,7 @@ def get_grid(session: Session, principal: Principal, body: Body, period_text: st
     catalog = load_catalog(session)
     seen_from = standing(session, body.id, period)
     cells = cells_as_of(session, body.id, grid_template(catalog, body), period, seen_from.newest)
-    revisions = session.execute(
-        select(ReportRevision.revision, ReportRevision.submitted_at, ReportRevision.submitted_by, ReportRevision.late)
-        .where(ReportRevision.body_id == body.id, ReportRevision.period == period).order_by(ReportRevision.revision)
-    ).all() if seen_from.revisions else []
+    revisions = session.execute(_PERIOD_REVISIONS, {"body_id": body.id, "period": period}).all() if seen_from.revisions else []
     last = revisions[-1] if revisions else None
     return {
         "body": body.code, "body_name": body.name, "period": periods.fmt(period), "reported": bool(revisions),

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pmo.auth import Principal, hash_token, principal_for_token
 from pmo.config import get_settings
-from pmo.db import session_scope
+from pmo.db import lookup_scope, session_scope
 from pmo.deps import StatsSessionDep, bearer_token
 from pmo.errors import Unauthenticated
 from pmo.stats import service
@@ -39,7 +39,7 @@ _MAX_PRINCIPALS = 10_000
 
 
 def _lookup(token: str) -> Principal:
-    with session_scope(read_only=True) as session:
+    with lookup_scope() as session:
         return principal_for_token(session, token)
 
 
