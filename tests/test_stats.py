@@ -176,6 +176,23 @@ def test_trend_series_and_fiscal_years(client, viewer, toyama):
     assert client.get(f"{STATS}/trend", headers=viewer, params={"from": LAST, "to": start}).status_code == 422
 
 
+def test_concurrent_requests_on_a_cold_cache_load_the_matrices_once(client, viewer, toyama, monkeypatch):
+    """A cold start under load: the first trend requests wait for one load instead of each repeating it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pmo.stats import matrix
+
+    loads = []
+    real = matrix.load_matrices
+    monkeypatch.setattr(matrix, "load_matrices", lambda *a, **k: loads.append(1) or real(*a, **k))
+    matrix.cache.clear()
+    start = periods.fmt(periods.add_months(periods.current(), -24))
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none"}), range(6)))
+    assert len(loads) == 1
+    assert all(a == answers[0] for a in answers) and answers[0]["cells"][-1]["done"] == 80
+
+
 def test_cache_follows_new_reports_and_etag_revalidates(client, viewer, token_for, toyama):
     first = client.get(f"{STATS}/progress", headers=viewer, params={"period": LAST})
     etag = first.headers["etag"]
