@@ -130,7 +130,7 @@ class SqliteTarget:
 
     def drop(self, keep: bool) -> None:
         if not keep:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", "-wal", "-shm", "-journal", "-writer.lock"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def raw_connect(self):

@@ -300,14 +300,19 @@ def serve(
 
     import uvicorn
 
+    metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers are separate processes: their request metrics meet in files that /metrics merges.
         metrics_dir = PROJECT_ROOT / "var" / f"prometheus-{os.getpid()}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False, log_config=None)  # pmo logs each request itself, as JSON with its request id
+    try:
+        uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                    access_log=False, log_config=None)  # pmo logs each request itself, as JSON with its request id
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)  # this run's metric files: nothing reads them after it
 
 
 if __name__ == "__main__":
