@@ -70,7 +70,7 @@ def principal_for_token_id(session: Session, token_id: int) -> Principal:
 
 
 def _principal(session: Session, query, key) -> Principal:
-    row = session.execute(query, {"key": key}).first()
+    row = session.connection().execute(query, {"key": key}).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")
     token_id, revoked_at, expires_at, account_id, name, role, disabled_at, organization, body_id, code, pref = row

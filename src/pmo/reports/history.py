@@ -43,7 +43,7 @@ ALL_PERIODS = 999912  # a period after any report
 
 def standing(session: Session, body_id: int, period: int) -> Standing:
     """Newest period, the period's revision count, its ETag and status grid, in one query."""
-    newest, revisions, last, statuses = session.execute(_STANDING, {"body_id": body_id, "period": period}).one()
+    newest, revisions, last, statuses = session.connection().execute(_STANDING, {"body_id": body_id, "period": period}).one()
     return Standing(newest, revisions or 0, last, statuses)
 
 

@@ -182,7 +182,7 @@ def _lock_body(session: Session, body_id: int) -> None:
     # The lock is a statement of its own: what is read after it must come from a snapshot taken once the
     # lock is granted (in READ COMMITTED a statement that waited still sees its own older snapshot).
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_BODY, {"body_id": body_id})
+        session.connection().execute(_LOCK_BODY, {"body_id": body_id})
 
 
 def submit_report(
