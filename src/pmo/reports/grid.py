@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pmo.models import Body, BodyPeriod, Operation, Step
@@ -156,12 +156,17 @@ def compress_grid(grid: bytes | bytearray) -> bytes:
     return zlib.compress(bytes(grid), 6)
 
 
+# The status grid of a body's newest period summary up to a period (also a subquery of history's standing).
+NEWEST_SUMMARY = (
+    select(BodyPeriod.statuses)
+    .where(BodyPeriod.body_id == bindparam("body_id"), BodyPeriod.period <= bindparam("period"))
+    .order_by(BodyPeriod.period.desc()).limit(1)
+)
+
+
 def grid_as_of(session: Session, catalog: Catalog, body: Body, period: int) -> bytes:
     """The body's raw status grid as of period, from its newest period summary (or its template)."""
-    blob = session.scalar(
-        select(BodyPeriod.statuses).where(BodyPeriod.body_id == body.id, BodyPeriod.period <= period)
-        .order_by(BodyPeriod.period.desc()).limit(1)
-    )
+    blob = session.connection().scalar(NEWEST_SUMMARY, {"body_id": body.id, "period": period})
     return grid_of_summary(blob, grid_template(catalog, body))
 
 

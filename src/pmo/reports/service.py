@@ -251,7 +251,10 @@ def get_grid(session: Session, principal: Principal, body: Body, period_text: st
     catalog = load_catalog(session)
     seen_from = standing(session, body.id, period)
     cells = cells_as_of(session, body.id, grid_template(catalog, body), period, seen_from.newest)
-    revisions = session.execute(_PERIOD_REVISIONS, {"body_id": body.id, "period": period}).all() if seen_from.revisions else []
+    revisions = (
+        session.connection().execute(_PERIOD_REVISIONS, {"body_id": body.id, "period": period}).all()
+        if seen_from.revisions else []
+    )
     last = revisions[-1] if revisions else None
     return {
         "body": body.code, "body_name": body.name, "period": periods.fmt(period), "reported": bool(revisions),
