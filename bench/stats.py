@@ -21,8 +21,9 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
+
+from inprocess import InProcessClient
 
 ROOT = Path(__file__).resolve().parents[1]
 PMO = str(ROOT / ".venv" / "bin" / "pmo")
@@ -71,12 +72,8 @@ def quiet_logs() -> None:
 
 
 def in_process(env: dict) -> dict:
-    """p50 through the whole ASGI stack in this process (TestClient)."""
+    """p50 through the whole ASGI stack in this process (bench/inprocess.py, as bench/run.py)."""
     os.environ.update(env)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Starlette's note that its TestClient wants httpx2
-        from fastapi.testclient import TestClient
-
     from pmo.accounts import service as accounts
     from pmo.app import create_app
     from pmo.db import reset_engines, session_scope
@@ -91,7 +88,7 @@ def in_process(env: dict) -> dict:
         except Exception:
             account = accounts.create_account(s, "bench-viewer", "viewer", None, actor="bench")
         token = accounts.issue_token(s, account, actor="bench", ttl_days=1).token
-    client = TestClient(create_app())
+    client = InProcessClient(create_app())
     headers = {"Authorization": f"Bearer {token}"}
     out = {}
     cases = {
@@ -323,6 +320,7 @@ def main() -> None:
         result = {"database": db, "cores": os.cpu_count(), "loadavg": os.getloadavg()}
         result["in_process"], client, headers = in_process(env)
         result["http"] = http(env, client, headers, args.seconds, args.rounds)
+        client.close()
         (RESULTS / f"stats-{db}.json").write_text(json.dumps(result, indent=2))
     sys.exit(0)
 
