@@ -178,18 +178,16 @@ def test_national_page_charts_come_from_the_statistics_service(client, token_for
     assert "令和7年度末（2026年3月）に100%" in json.dumps(figure(page, "trend"), ensure_ascii=False)
 
 
-def test_suppressed_cells_are_gaps_with_a_legend_never_zero(client, token_for):
+def test_the_national_page_filters_by_the_kinds_statistics_publish(client, token_for):
     sign_in(client, token_for("viewer"))
-    page = client.get("/", params={"kind": "village", "prefecture": "16"}).text  # 富山県 has one village
-    bars = figure(page, "operations")
-    assert all(v is None for t in bars["data"] if t["type"] == "bar" for v in t["x"])
-    assert any(t["name"].startswith("秘匿") for t in bars["data"])
-    heat = figure(page, "steps")["data"][0]
-    assert all(v is None for row in heat["z"] for v in row)
-    tiles = figure(page, "map")
-    toyama_row, toyama_col = 3, 9
-    hidden = next(t for t in tiles["data"] if t["type"] == "heatmap" and t["colorscale"][0][1] == figures.GAP)
-    assert tiles["data"][0]["z"][toyama_row][toyama_col] is None and hidden["z"][toyama_row][toyama_col] == 1
+    page = client.get("/", params={"kind": "towns_villages", "prefecture": "16"})  # 富山県's 4 towns and 1 village
+    assert page.status_code == 200
+    bars = figure(page.text, "operations")
+    assert all(v is not None for t in bars["data"] if t["type"] == "bar" for v in t["x"])
+    assert '<option value="towns_villages" selected>町村</option>' in page.text
+    refused = client.get("/", params={"kind": "village", "prefecture": "16"})
+    assert refused.status_code == 422
+    assert client.get("/", params={"kind": "prefecture", "prefecture": "16"}).status_code == 422
 
 
 def test_figures_mark_suppression_explicitly():

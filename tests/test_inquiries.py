@@ -444,7 +444,7 @@ def test_every_transition_is_audited(client, who):
     assert sorted(actions) == ["inquiry.answer", "inquiry.escalate", "inquiry.file"]
 
 
-def test_inquiry_statistics_count_by_tier_state_and_operation_with_suppression(client, who, monkeypatch):
+def test_inquiry_statistics_count_by_tier_state_and_operation(client, who):
     for headers in (who["chiyoda"], who["chuo"], who["sapporo"]):
         file(client, headers)
     escalated = file(client, who["chiyoda"], operation="koseki")
@@ -453,27 +453,16 @@ def test_inquiry_statistics_count_by_tier_state_and_operation_with_suppression(c
     stats = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "tier"}).json()
     cells = {c["tier"]: c for c in stats["cells"]}
     assert stats["total"] == {"n_inquiries": 5, "n_bodies": 4, "suppressed": None}
-    # 2 inquiries of 2 bodies at the helpdesk: hidden (k = 3), and the prefecture tier with it, or
-    # total − prefecture tier would give it away
-    assert cells["helpdesk"]["suppressed"] == "primary" and cells["helpdesk"]["n_inquiries"] is None
-    assert cells["prefecture"]["suppressed"] == "secondary" and cells["prefecture"]["n_bodies"] is None
+    # national tables: any two askers could swap inquiries without changing a figure, so none is hidden
+    assert {t: (cells[t]["n_inquiries"], cells[t]["n_bodies"], cells[t]["suppressed"]) for t in ("prefecture", "helpdesk")} == {
+        "prefecture": (3, 3, None), "helpdesk": (2, 2, None)}
     by_state = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "state"}).json()
-    assert {c["state"]: c["suppressed"] for c in by_state["cells"]} == {
-        "open": None, "awaiting_asker": None, "answered": None, "closed": None}
     assert {c["state"]: c["n_inquiries"] for c in by_state["cells"]} == {"open": 5, "awaiting_asker": 0, "answered": 0, "closed": 0}
     text = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "operation"}).text
     assert CHIYODA not in text and "千代田" not in text and TOKYO not in text
-    monkeypatch.setenv("PMO_SUPPRESSION_K", "1")
-    from pmo.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        exact = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "operation"}).json()
-        ops = {c["operation"]: (c["n_inquiries"], c["n_bodies"]) for c in exact["cells"] if c["n_inquiries"]}
-        assert ops == {"jumin_kiroku": (3, 3), "koseki": (1, 1), None: (1, 1)}
-    finally:
-        monkeypatch.delenv("PMO_SUPPRESSION_K")
-        get_settings.cache_clear()
+    exact = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "operation"}).json()
+    ops = {c["operation"]: (c["n_inquiries"], c["n_bodies"]) for c in exact["cells"] if c["n_inquiries"]}
+    assert ops == {"jumin_kiroku": (3, 3), "koseki": (1, 1), None: (1, 1)}
     assert client.post("/api/v1/stats/inquiries", headers=who["viewer"]).status_code == 405
     assert client.head("/api/v1/stats/inquiries", headers=who["viewer"]).status_code == 200
     assert client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "body"}).status_code == 422

@@ -107,7 +107,10 @@ def test_stalled_municipality_comes_first(client, toyama):
 def test_behind_peers_is_expressed_in_months_behind_the_national_median(client, toyama):
     with session_scope(read_only=True) as s:
         villages = list(s.scalars(select(Body.code).where(Body.kind == "village", Body.code != FUNAHASHI)))
-    for code in villages:  # every other village completes two steps of every operation each month
+        towns = list(s.scalars(select(Body.code).where(Body.kind == "town").order_by(Body.code).limit(300)))
+    # peers are 町村 (towns and villages together, as statistics publish them): more than half of them
+    # complete two steps of every operation each month
+    for code in villages + towns:
         steady_all(code)
     for code in municipalities("16"):
         if code != FUNAHASHI:
@@ -116,7 +119,7 @@ def test_behind_peers_is_expressed_in_months_behind_the_national_median(client, 
     first = lagging(client, toyama)[0]
     assert first["body"] == FUNAHASHI
     peers = next(r for r in first["reasons"] if r["code"] == "behind_peers")
-    assert peers["figures"]["months_behind"] >= 5 and "村の中央値" in peers["message"]
+    assert peers["figures"]["months_behind"] >= 5 and "町村の中央値" in peers["message"]
 
 
 def steady_all(code: str):
@@ -192,17 +195,25 @@ def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
     assert client.get(f"/api/v1/bodies/{KAMIICHI}/systems", headers=token_for("prefecture", TOTTORI)).status_code == 403
     review = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", headers=token_for("prefecture", TOYAMA)).json()
     assert next(r for r in review["rows"] if r["body"] == KAMIICHI)["deferred_systems"] == 1
-    # one body alone must not show in the statistics
-    stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=token_for("viewer")).json()
-    [cell] = stats["cells"]
-    assert cell["reason"] == "vendor_resources" and cell["suppressed"] == "primary" and cell["deferred_systems"] is None
-    # a second deferral reason elsewhere, and enough bodies for one reason to show
+    # statistics count it among a group's bodies (a prefecture's municipalities), never naming it
+    viewer = token_for("viewer")
+    stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=viewer).json()
+    assert {c["reason"]: c["deferred_systems"] for c in stats["cells"]} == {
+        "mainframe": 0, "individually_built": 0, "no_compliant_product": 0, "vendor_resources": 1}
+    assert {c["n_bodies"] for c in stats["cells"]} == {1788} and stats["as_of"] is not None and stats["period"] is None
     for code in ("163236", "163422", "163431"):
         client.put(f"/api/v1/bodies/{code}/systems/koseki", headers=token_for("municipality", code), json={
             "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2028-03"})
-    stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=token_for("viewer")).json()
-    [cell] = stats["cells"]
-    assert (cell["deferred_systems"], cell["bodies_with_deferred"], cell["suppressed"]) == (4, 4, None)
+    cells = client.get("/api/v1/stats/systems", params={"by": "prefecture,reason"}, headers=viewer).json()["cells"]
+    toyama = next(c for c in cells if c["prefecture"] == "16" and c["reason"] == "vendor_resources")
+    assert (toyama["n_bodies"], toyama["deferred_systems"], toyama["bodies_with_deferred"], toyama["suppressed"]) == (15, 4, 4, None)
+    # the register has a history: as of a month's end, the deferrals made since do not count
+    before = periods.fmt(periods.add_months(periods.current(), -1))
+    old = client.get("/api/v1/stats/systems", params={"by": "none", "period": before}, headers=viewer).json()
+    assert old["period"] == before and old["cells"][0]["deferred_systems"] == 0
+    now = client.get("/api/v1/stats/systems", params={"by": "none"}, headers=viewer).json()
+    assert now["cells"][0]["deferred_systems"] == 4
+    assert client.get("/api/v1/stats/systems", params={"period": "2031-01"}, headers=viewer).status_code == 422
 
 
 def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):

@@ -1,13 +1,11 @@
-"""Statistics: exact where published, suppressed where a body could be singled out, read-only."""
+"""Statistics: exact, over groups that cannot single a body out (tests/test_disclosure.py attacks them), read-only."""
 
-import numpy as np
 import pytest
 
 from pmo import periods
 
 LAST = periods.fmt(periods.add_months(periods.current(), -1))
 FUNAHASHI, KAMIICHI, TOYAMA_CITY, TOYAMA_PREF = "163210", "163228", "162019", "160008"
-KINDS = ("prefecture", "designated_city", "city", "special_ward", "town", "village")
 STATS = "/api/v1/stats"
 
 
@@ -54,24 +52,34 @@ def test_published_figures_are_exact(client, viewer, toyama):
     [cell] = toyama_row["cells"]
     assert (cell["n_bodies"], cell["done"], cell["in_progress"], cell["not_applicable"]) == (15, 40, 2, 4)
     towns = get(client, viewer, "progress", period=LAST, by="kind", operation="koseki")
-    town = next(c for c in towns["cells"] if c["kind"] == "town")
-    assert (town["n_bodies"], town["done"], town["in_progress"]) == (743, 10, 2)
+    town = next(c for c in towns["cells"] if c["kind"] == "towns_villages")  # 743 towns and 183 villages
+    assert (town["n_bodies"], town["done"], town["in_progress"]) == (926, 40, 2)
     assert table["as_of"] is not None and table["k"] == 3
 
 
-def test_small_groups_are_suppressed_as_nulls(client, viewer, toyama):
+def test_groups_are_unions_of_atoms_and_nothing_is_hidden(client, viewer, toyama):
     table = get(client, viewer, "progress", period=LAST, by="kind", prefecture="16")
     by_kind = {c["kind"]: c for c in table["cells"]}
-    assert by_kind["village"]["suppressed"] == "primary" and by_kind["prefecture"]["suppressed"] == "primary"
-    assert by_kind["town"]["suppressed"] == "secondary"  # else village = total − city − town
-    assert by_kind["city"]["suppressed"] is None
-    for c in (by_kind["village"], by_kind["town"], by_kind["prefecture"]):
-        assert all(c[f] is None for f in ("n_reported", "done", "completion_rate", "in_progress_rate"))
-    # the same groups stay suppressed in every table and period
-    for period in (LAST, periods.fmt(periods.add_months(periods.current(), -6))):
-        col = get(client, viewer, "progress", period=period, by="prefecture", kind="village")
-        toyama = next(c for c in col["cells"] if c["prefecture"] == "16")
-        assert toyama["suppressed"] == "primary"
+    assert {k: c["n_bodies"] for k, c in by_kind.items()} == {"cities": 10, "towns_villages": 5}  # no prefecture body
+    assert by_kind["towns_villages"]["n_reported"] == 2 and by_kind["towns_villages"]["done"] == 40 + 40
+    hogo = get(client, viewer, "progress", period=LAST, by="prefecture,operation", operation="seikatsu_hogo")
+    toyama_hogo = next(c for c in hogo["cells"] if c["prefecture"] == "16")
+    assert (toyama_hogo["n_bodies"], toyama_hogo["n_reported"]) == (15, 3)  # 富山県 itself is not in its row
+    national = get(client, viewer, "progress", period=LAST, by="kind", operation="seikatsu_hogo")
+    assert {c["kind"]: c["n_bodies"] for c in national["cells"]} == {
+        "prefecture": 47, "cities": 792, "special_ward": 23, "towns_villages": 926}
+    for by in ("operation", "operation,step", "prefecture,operation", "kind", "phase", "none"):
+        assert all(c["suppressed"] is None and c["done"] is not None for c in get(client, viewer, "progress", by=by)["cells"])
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"kind": "village"}, "towns_villages"), ({"kind": "designated_city"}, "cities"),
+    ({"kind": "prefecture", "prefecture": "16"}, "都道府県別"), ({"kind": "prefecture", "by": "prefecture"}, "都道府県別"),
+])
+def test_groups_that_would_single_bodies_out_are_refused_with_the_reason(client, viewer, params, needle):
+    r = client.get(f"{STATS}/progress", headers=viewer, params=params)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "kind"]
+    assert needle in r.json()["detail"][0]["msg"]
 
 
 def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
@@ -93,75 +101,15 @@ def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
             assert f'"{code}"' not in text and f'"{name}"' not in text
 
 
-def _family_equations(client, headers):
-    """Linear equations an attacker gets from everything served for the period, over unknowns
-    x[(prefecture, kind, op)] for two representative operations: koseki (municipalities only) and
-    seikatsu_hogo (prefectures too). Overall figures are modelled as the sum over both."""
-    ops = ("koseki", "seikatsu_hogo")
-    published, suppressed = [], []
-
-    def add(cells, op_set, pref_filter=None, kind_filter=None):
-        for c in cells:
-            pref, kind = c.get("prefecture", pref_filter), c.get("kind", kind_filter)
-            ops_here = (c["operation"],) if c.get("operation") else op_set
-            target = suppressed if c["suppressed"] else published
-            target.append((pref, kind, ops_here))
-
-    for kind in (None, *KINDS):
-        for op in ops:
-            add(get(client, headers, "progress", period=LAST, by="prefecture", kind=kind, operation=op)["cells"], (op,), kind_filter=kind)
-            add(get(client, headers, "progress", period=LAST, by="operation", kind=kind, operation=op)["cells"], (op,), kind_filter=kind)
-        add(get(client, headers, "progress", period=LAST, by="prefecture", kind=kind)["cells"], ops, kind_filter=kind)
-        add(get(client, headers, "progress", period=LAST, by="none", kind=kind)["cells"], ops, kind_filter=kind)
-    for pref in ("16", "13", "01"):
-        for op in (None, *ops):
-            add(get(client, headers, "progress", period=LAST, by="kind", prefecture=pref, operation=op)["cells"],
-                (op,) if op else ops, pref_filter=pref)
-            add(get(client, headers, "progress", period=LAST, by="step", prefecture=pref, operation=op)["cells"],
-                (op,) if op else ops, pref_filter=pref)
-    return published, suppressed
-
-
-def test_no_suppressed_figure_can_be_recovered_from_everything_served(client, viewer, toyama):
-    from pmo.db import session_scope
-    from pmo.models import Body
-    from sqlalchemy import select
-
-    with session_scope(read_only=True) as s:
-        atoms = sorted({(b.prefecture_code, b.kind) for b in s.scalars(select(Body))})
-    unknowns = [(p, k, op) for p, k in atoms for op in ("koseki", "seikatsu_hogo") if k != "prefecture" or op == "seikatsu_hogo"]
-    index = {u: i for i, u in enumerate(unknowns)}
-
-    def vector(pref, kind, ops):
-        v = np.zeros(len(unknowns))
-        for (p, k, op), i in index.items():
-            if op in ops and (pref is None or p == pref) and (kind is None or k == kind):
-                v[i] = 1
-        return v
-
-    published, suppressed = _family_equations(client, viewer)
-    assert suppressed, "expected some suppressed cells in 富山県"
-    a = np.array([vector(*g) for g in set(published)])
-    # orthonormal basis of the published row space
-    _, s, vt = np.linalg.svd(a, full_matrices=False)
-    basis = vt[s > 1e-9 * s[0]]
-    for group in set(suppressed):
-        v = vector(*group)
-        residual = v - basis.T @ (basis @ v)
-        assert np.linalg.norm(residual) > 1e-6, f"suppressed group {group} is recoverable from published figures"
-
-
 def test_distribution_and_reporting(client, viewer, toyama):
     d = get(client, viewer, "distribution", period=LAST)
     assert d["n_bodies"] == 1788 and d["n_reported"] == 4
     counts = [b["n_bodies"] for b in d["bins"]]
-    assert counts[0] is not None and counts[0] >= 1780
-    hidden = [b for b in d["bins"] if b["suppressed"]]
-    assert len(hidden) != 1 and all(b["n_bodies"] is None for b in hidden)
+    assert sum(counts) == 1788 and counts[0] >= 1780 and not any(b["suppressed"] for b in d["bins"])
     r = get(client, viewer, "reporting", period=LAST, by="prefecture")
     toyama = next(c for c in r["cells"] if c["prefecture"] == "16")
-    assert (toyama["n_bodies"], toyama["n_reported"], toyama["missing"]) == (16, 4, 12)
-    assert toyama["late"] + toyama["on_time"] == 4
+    assert (toyama["n_bodies"], toyama["n_reported"], toyama["missing"]) == (15, 3, 12)  # its municipalities
+    assert toyama["late"] + toyama["on_time"] == 3
     kinds = get(client, viewer, "reporting", period=LAST, by="kind")
     assert {c["kind"]: c["n_bodies"] for c in kinds["cells"]}["prefecture"] == 47
 

@@ -97,9 +97,11 @@ def test_vendors_read_published_faq_and_statistics_but_no_rows(client, accounts)
             assert client.get(path, headers=accounts[who]).status_code == 403, (who, path)
 
 
-def test_vendor_inquiries_are_suppressed_like_a_small_group_of_bodies(client, accounts):
+def test_a_vendor_counts_as_one_asker_in_the_national_inquiry_figures(client, accounts):
     client.post("/api/v1/inquiries", headers=accounts["vendor"], json=QUESTION)
-    stats = client.get("/api/v1/stats/inquiries", params={"by": "tier"}, headers=accounts["viewer"]).json()
-    assert stats["total"]["suppressed"] == "primary" and stats["total"]["n_inquiries"] is None
+    response = client.get("/api/v1/stats/inquiries", params={"by": "tier"}, headers=accounts["viewer"])
+    stats = response.json()
+    assert stats["total"] == {"suppressed": None, "n_inquiries": 1, "n_bodies": 1}
     helpdesk = next(c for c in stats["cells"] if c["tier"] == "helpdesk")
-    assert helpdesk["suppressed"] and helpdesk["n_inquiries"] is None
+    assert (helpdesk["n_inquiries"], helpdesk["n_bodies"]) == (1, 1)
+    assert "情報システム" not in response.text  # national counts only: no asker is named

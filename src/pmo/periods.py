@@ -60,6 +60,12 @@ def due_at(period: int) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone())
 
 
+def end_of(period: int) -> datetime:
+    """The first moment after the month of period (the register's state 'as of' a period is taken here)."""
+    following = add_months(period, 1)
+    return datetime(following // 100, following % 100, 1, tzinfo=zone())
+
+
 def fiscal_year(period: int) -> int:
     """The Japanese fiscal year (April–March) a period belongs to."""
     return period // 100 if period % 100 >= 4 else period // 100 - 1

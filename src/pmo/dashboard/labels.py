@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from pmo import periods
+from pmo.stats.groups import STATS_KIND_LABELS  # noqa: F401  (the pages' label for a statistics kind)
 
 # (first fiscal year of the era, era name); 令和元年 is 2019 (FY2019 is 令和元年度).
 ERAS = ((2019, "令和"), (1989, "平成"))

@@ -20,6 +20,7 @@ from pmo.reports.history import replayed_cells
 from pmo.review.schemas import (
     LaggingBody, LaggingList, MissingReport, MissingReports, OperationRate, OwnMissing, Reason, ReviewRow, ReviewTable,
 )
+from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF, STATS_KINDS
 from pmo.stats.matrix import cache, completion
 from pmo.systems.service import deferred_counts
 
@@ -119,8 +120,8 @@ def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]
         curves: dict[str, dict[int, float]] = {}
         for p in span:
             _, overall = cache.remember(("completion", p), p, lambda p=p: completion(directory, matrices[p]))
-            for kind in KIND_LABELS:
-                mask = directory.kind == kind
+            for kind in STATS_KINDS:  # the kinds statistics publish: finer ones would single bodies out
+                mask = directory.stats_kind == kind
                 if mask.any():
                     curves.setdefault(kind, {})[p] = float(np.median(overall[mask]))
         return curves
@@ -206,7 +207,7 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
                 figures={"overdue_steps": len(late_steps), "max_months_overdue": max(late_steps)},
             ))
         own = float(snap.overall[i])
-        curve = curves.get(body.kind, {})
+        curve = curves.get(STATS_KIND_OF[body.kind], {})
         median_now = curve.get(period)
         if median_now is not None and own < median_now:
             caught_up = [p for p, m in curve.items() if m <= own]
@@ -215,7 +216,7 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
             if behind >= settings.lag_peer_months:
                 reasons.append(Reason(
                     code="behind_peers", points=round(POINTS["peer_month"] * behind, 2),
-                    message=f"全国の{KIND_LABELS[body.kind]}の中央値より約{behind}か月遅れています"
+                    message=f"全国の{STATS_KIND_LABELS[STATS_KIND_OF[body.kind]]}の中央値より約{behind}か月遅れています"
                             f"（完了率 {own:.0%}、中央値 {median_now:.0%}）。",
                     figures={"months_behind": behind, "completion_rate": round(own, 4), "median": round(median_now, 4)},
                 ))

@@ -17,6 +17,7 @@ from pmo.db import lookup_scope, session_scope
 from pmo.deps import StatsSessionDep, bearer_token
 from pmo.errors import Unauthenticated
 from pmo.stats import service
+from pmo.stats.groups import STATS_KINDS
 from pmo.stats.matrix import cache
 from pmo.stats.inquiries import inquiries as inquiry_table
 from pmo.stats.schemas import AdvisersTable, Distribution, InquiryTable, ProgressTable, Reporting, SystemsTable, TrendTable
@@ -65,9 +66,8 @@ async def stats_reader(request: Request) -> Principal | None:
 
 Reader = Annotated[Principal | None, Depends(stats_reader)]
 Prefecture = Annotated[str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number")]
-Kind = Annotated[
-    Literal["prefecture", "designated_city", "city", "town", "village", "special_ward"] | None, Query()
-]
+Kind = Annotated[str | None, Query(max_length=40, description=" / ".join(STATS_KINDS) + " (cities: 市 and 政令指定都市; "
+                                   "towns_villages: 町村; the finer kinds would single out bodies within a prefecture)")]
 Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
 Operation = Annotated[str | None, Query(description="operation code", max_length=40)]
 
@@ -105,7 +105,7 @@ async def progress(
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
     prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
 ):
-    """Completion rates by operation, step, prefecture, kind or phase, with small groups suppressed."""
+    """Completion rates by operation, step, prefecture (its municipalities), kind or phase."""
     key = ("progress", service.default_period(period), by, prefecture, kind, operation)
 
     def compute(session: Session):
@@ -137,7 +137,7 @@ async def trend(
 
 @_get_and_head("/distribution", response_model=Distribution)
 async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
-    """Histogram of body completion (overall or for one operation), nationally, small bins suppressed."""
+    """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
     return await _serve(request, ("distribution", p, operation), lambda session: service.distribution(session, p, operation))
 
@@ -156,9 +156,12 @@ async def reporting(
 def systems(
     session: StatsSessionDep, _: Reader,
     by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
+    period: Annotated[str | None, Query(description="YYYY-MM: the register as it stood at the month's end; "
+                                        "default as it stands now")] = None,
 ):
-    """特定移行支援システム counts by reason, prefecture or kind (the register as it stands now)."""
-    return Response(orjson.dumps(service.systems(session, by)), media_type="application/json",
+    """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
+    as_of = None if period is None else service.default_period(period)
+    return Response(orjson.dumps(service.systems(session, by, as_of)), media_type="application/json",
                     headers={"Cache-Control": "no-cache"})
 
 
@@ -167,13 +170,13 @@ def inquiries(
     session: StatsSessionDep, _: Reader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
 ):
-    """Inquiry counts (and the bodies asking) by operation, tier, state or category, small groups suppressed."""
+    """Inquiry counts (and the bodies asking) by operation, tier, state or category, nationally."""
     return Response(orjson.dumps(inquiry_table(session, by)), media_type="application/json",
                     headers={"Cache-Control": "no-cache"})
 
 
 @_get_and_head("/advisers", response_model=AdvisersTable)
 def advisers(session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"):
-    """Adviser requests and visits by prefecture, small counts suppressed."""
+    """Adviser requests and visits by prefecture (its municipalities) or nationally."""
     return Response(orjson.dumps(service.advisers(session, by)), media_type="application/json",
                     headers={"Cache-Control": "no-cache"})

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# Kept for the contract; always null since every published group is a union of atoms of more than k
+# bodies (groups.py): no figure needs hiding.
 Suppressed = Literal["primary", "secondary"] | None
 
 
@@ -15,7 +17,7 @@ class ProgressCell(BaseModel):
     step: str | None = None
     phase: str | None = None
     n_bodies: int = Field(description="bodies in the group that report the figure's operations")
-    suppressed: Suppressed = Field(description="null, or why the figures are hidden")
+    suppressed: Suppressed = Field(description="always null: no published group needs hiding (see k)")
     n_reported: int | None = Field(description="of them, bodies that reported for the period")
     n_systems: int | None = Field(description="body × operation pairs the figures cover")
     done: int | None
@@ -31,7 +33,7 @@ class ProgressTable(BaseModel):
     period: str
     by: list[str]
     filters: dict[str, str | None]
-    k: int = Field(description="groups of fewer bodies are suppressed")
+    k: int = Field(description="every group is a union of atoms of more than k bodies")
     as_of: datetime | None = Field(description="newest submission the figures include")
     cells: list[ProgressCell]
 
@@ -98,6 +100,7 @@ class SystemsCell(BaseModel):
     reason: str | None = None
     prefecture: str | None = None
     kind: str | None = None
+    n_bodies: int = Field(description="bodies in the group")
     suppressed: Suppressed
     deferred_systems: int | None = Field(description="特定移行支援システム in the group")
     bodies_with_deferred: int | None = Field(description="bodies with at least one")
@@ -105,7 +108,9 @@ class SystemsCell(BaseModel):
 
 class SystemsTable(BaseModel):
     by: list[str]
+    period: str | None = Field(description="the month whose end the register is read at; null: as it stands now")
     k: int
+    as_of: datetime | None = Field(description="newest register change the figures include")
     cells: list[SystemsCell]
 
 
@@ -131,6 +136,7 @@ class InquiryTable(BaseModel):
 
 class AdvisersCell(BaseModel):
     prefecture: str | None = None
+    n_bodies: int = Field(description="bodies in the group")
     suppressed: Suppressed
     requests: int | None = Field(description="adviser requests (not withdrawn)")
     bodies: int | None = Field(description="bodies that requested")
