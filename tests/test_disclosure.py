@@ -27,7 +27,7 @@ LAST = periods.add_months(periods.current(), -1)
 FINE = ("prefecture", "designated_city", "city", "special_ward", "town", "village")
 # Every kind value any version of the API may accept, and the directory kinds it stands for.
 KIND_SETS = {**{k: {k} for k in FINE}, "cities": {"designated_city", "city"}, "towns_villages": {"town", "village"}}
-SLICES = (("koseki", "S05"), ("seikatsu_hogo", "S05"))  # municipalities only; prefectures too
+AUDITED_OPERATIONS = ("koseki", "seikatsu_hogo")  # municipalities only; prefectures too
 PROGRESS_FIELDS = ("done", "in_progress", "not_started", "not_applicable")
 REPORTING_FIELDS = ("on_time", "late", "missing")
 FUNAHASHI = "163210"  # 舟橋村, the only village of 富山県
@@ -50,49 +50,71 @@ class Figure:
     counts: tuple
 
 
-@pytest.fixture
-def nation(database_url):
-    """A period in which 85 % of bodies reported, with statuses drawn at random for the audited slices;
-    returns the directory, which ops each body reports, and every body's true status per slice."""
+def _write_random_period(session, rng: random.Random) -> None:
+    """85 % of bodies report LAST with random statuses in every cell (the others stay not started)."""
+    from sqlalchemy import select
+
+    from pmo.models import Body as BodyRow
+    from pmo.reports.cellgrid import CellGrid
+    from pmo.reports.grid import grid_template, load_catalog
+    from pmo.reports.writer import NewRevision, write_revisions
+
+    catalog = load_catalog(session)
+    submitted = min(periods.due_at(LAST) - timedelta(days=3), periods.utcnow())
+    for row in session.scalars(select(BodyRow).order_by(BodyRow.id)):
+        if row.code != FUNAHASHI and rng.random() >= 0.85:
+            continue
+        template = grid_template(catalog, row)
+        changes = {i: (rng.choice((1, 1, 2, 3, 4)), None, None, None, None) for i, v in enumerate(template) if v}
+        write_revisions(session, row.id, [NewRevision(
+            body_id=row.id, period=LAST, revision=1, submitted_at=submitted, account_id=None, submitted_by="test",
+            late=False, source="test", changes=changes)], base_grid=template, cells=CellGrid.blank(template))
+
+
+def _most_mixed_step(statuses: np.ndarray, op_id: int) -> str:
+    """The step of an operation whose statuses are spread most evenly (the hardest slice to protect)."""
+    block = statuses[:, (op_id - 1) * 40: op_id * 40]
+    applies = block[:, 0] != 0
+    spread = [np.bincount(block[applies, j], minlength=5)[1:].min() for j in range(40)]
+    return f"S{int(np.argmax(spread)) + 1:02d}"
+
+
+@pytest.fixture(params=["demo", "random"])
+def nation(request, database_url):
+    """A period of realistic demo data (its history since 2022-06 and the systems register), or one of
+    random statuses; returns the directory, which bodies report each operation, the audited slices and
+    every body's true value per slice (what insiders know)."""
     from sqlalchemy import select
 
     from pmo.db import session_scope
+    from pmo.demo import review as review_demo
+    from pmo.demo.reports import generate
     from pmo.models import Body as BodyRow
-    from pmo.models import Operation, Step
-    from pmo.reports.cellgrid import CellGrid
-    from pmo.reports.grid import grid_position, grid_template, load_catalog
-    from pmo.reports.writer import NewRevision, write_revisions
+    from pmo.models import Operation
+    from pmo.stats.matrix import load_directory, load_matrix
 
-    rng = random.Random(19)
-    truth: dict[tuple, dict[int, int]] = {s: {} for s in SLICES}
-    truth["reporting"] = {}
     with session_scope() as session:
-        catalog = load_catalog(session)
+        if request.param == "demo":
+            generate(session, seed=2022)
+            review_demo.generate(session, seed=2022)
+        else:
+            _write_random_period(session, random.Random(19))
+    with session_scope(read_only=True) as session:
         ops = {o.code: o for o in session.scalars(select(Operation))}
-        step_ids = {s.code: s.id for s in session.scalars(select(Step))}
         rows = list(session.scalars(select(BodyRow).order_by(BodyRow.id)))
-        bodies = [Body(b.id, b.code, b.prefecture_code, b.kind) for b in rows]
-        submitted = periods.due_at(LAST) - timedelta(days=3)
-        for row in rows:
-            reports = row.code == FUNAHASHI or rng.random() < 0.85
-            changes = {}
-            for op_code, step in SLICES:
-                op = ops[op_code]
-                if not (op.for_prefectures if row.kind == "prefecture" else op.for_municipalities):
-                    continue
-                status = rng.choice((1, 1, 2, 3, 4)) if reports else 3
-                truth[(op_code, step)][row.id] = status
-                changes[grid_position((op.id, step_ids[step]))] = (status, None, None, None, None)
-            truth["reporting"][row.id] = 0 if reports else 2  # on time / missing
-            if reports:
-                template = grid_template(catalog, row)
-                write_revisions(session, row.id, [NewRevision(
-                    body_id=row.id, period=LAST, revision=1, submitted_at=min(submitted, periods.utcnow()),
-                    account_id=None, submitted_by="test", late=False, source="test", changes=changes,
-                )], base_grid=template, cells=CellGrid.blank(template))
-        applies = {o.code: {b.id for b in rows if (o.for_prefectures if b.kind == "prefecture" else o.for_municipalities)}
-                   for o in ops.values()}
-    return bodies, applies, truth
+        directory = load_directory(session)
+        matrix = load_matrix(session, directory, LAST)
+    bodies = [Body(b.id, b.code, b.prefecture_code, b.kind) for b in rows]
+    applies = {o.code: {b.id for b in rows if (o.for_prefectures if b.kind == "prefecture" else o.for_municipalities)}
+               for o in ops.values()}
+    slices = tuple((code, _most_mixed_step(matrix.statuses, ops[code].id)) for code in AUDITED_OPERATIONS)
+    truth: dict = {}
+    for code, step in slices:
+        column = (ops[code].id - 1) * 40 + int(step[1:]) - 1
+        truth[(code, step)] = {b: int(matrix.statuses[directory.row_of[b], column]) for b in applies[code]}
+    truth["reporting"] = {b.id: 0 if matrix.on_time[directory.row_of[b.id]] else 1 if matrix.reported[directory.row_of[b.id]]
+                          else 2 for b in bodies}
+    return bodies, applies, slices, truth
 
 
 def _resolve(bodies, applies, prefecture, kind, operation, n_bodies) -> frozenset:
@@ -108,14 +130,16 @@ def _resolve(bodies, applies, prefecture, kind, operation, n_bodies) -> frozense
     for option in options:
         if len(option) == n_bodies:
             return frozenset(b.id for b in option)
+    if n_bodies is None:  # a table without sizes: read it as documented then (a prefecture: all its bodies)
+        return frozenset(b.id for b in options[0])
     raise AssertionError(f"no reading of group {prefecture}/{kind}/{operation} has {n_bodies} bodies")
 
 
-def harvest(client, headers, bodies, applies) -> list[Figure]:
+def harvest(client, headers, bodies, applies, slices) -> list[Figure]:
     """Every figure served for the audited slices and the reporting flags, through every filter."""
     figures = set()
     prefectures = sorted({b.prefecture for b in bodies})
-    for operation, step in SLICES:
+    for operation, step in slices:
         for prefecture in (None, *prefectures):
             for kind in (None, *KIND_SETS):
                 params = {"period": periods.fmt(LAST), "by": "operation,step", "operation": operation,
@@ -202,9 +226,37 @@ def leaks(figures: list[Figure], known: dict[tuple, dict[int, int]] | None = Non
     return found
 
 
+def _register(client, headers, bodies) -> dict[tuple, tuple]:
+    """Every systems-register figure: (members, reason) → (deferred systems, bodies with one)."""
+    figures = {}
+    for by in ("none", "reason", "prefecture", "kind", "prefecture,reason"):
+        r = client.get("/api/v1/stats/systems", headers=headers, params={"by": by})
+        assert r.status_code == 200, r.text
+        for c in r.json()["cells"]:
+            if not c["suppressed"]:
+                members = _resolve(bodies, None, c.get("prefecture"), c.get("kind"), None, c.get("n_bodies"))
+                figures[(members, c.get("reason"))] = (c["deferred_systems"], c["bodies_with_deferred"])
+    return figures
+
+
+def _candidates(before: dict, after: dict, everyone: set) -> set:
+    """The bodies a single change can be pinned on: in every group whose figures moved, and in no group of
+    the same label (slice, or register reason) that did not move — a change there would have moved it."""
+    both = before.keys() & after.keys()
+    moved = [key for key in both if before[key] != after[key]]
+    labels = {key[1] for key in moved}
+    candidates = set(everyone)
+    for members, _ in moved:
+        candidates &= members
+    for members, label in both - set(moved):
+        if label in labels:
+            candidates -= members
+    return candidates
+
+
 def test_no_body_is_pinned_by_integer_bounds_for_outsiders_or_insiders(client, token_for, nation):
-    bodies, applies, truth = nation
-    figures = harvest(client, token_for("viewer"), bodies, applies)
+    bodies, applies, slices, truth = nation
+    figures = harvest(client, token_for("viewer"), bodies, applies, slices)
     assert len(figures) > 100  # the harvest reached the tables
     assert leaks(figures) == [], "an outsider singles bodies out"
     by_prefecture: dict[str, set[int]] = {}
@@ -223,28 +275,24 @@ def test_no_body_is_pinned_by_integer_bounds_for_outsiders_or_insiders(client, t
             assert leaks(figures, known) == [], f"municipality {members[0].code} as insider singles bodies out"
 
 
-def test_a_change_is_not_localised_to_fewer_than_k_bodies(client, token_for, nation):
-    bodies, applies, truth = nation
-    viewer = token_for("viewer")
-    before = harvest(client, viewer, bodies, applies)
-    village = next(b for b in bodies if b.code == FUNAHASHI)
-    old = truth[("koseki", "S05")][village.id]
-    new = 2 if old != 2 else 1
+def test_a_report_or_register_change_is_not_localised_to_fewer_than_k_bodies(client, token_for, nation):
+    bodies, applies, slices, truth = nation
+    viewer, village = token_for("viewer"), next(b for b in bodies if b.code == FUNAHASHI)
+    operation, step = slices[0]
+    before, register_before = harvest(client, viewer, bodies, applies, slices), _register(client, viewer, bodies)
+    new = 2 if truth[slices[0]][village.id] != 2 else 1
     r = client.put(f"/api/v1/bodies/{FUNAHASHI}/reports/{periods.fmt(LAST)}", headers=token_for("municipality", FUNAHASHI),
-                   json={"cells": [{"operation": "koseki", "step": "S05",
-                                    "status": {1: "done", 2: "in_progress"}[new]}]})
+                   json={"cells": [{"operation": operation, "step": step, "status": {1: "done", 2: "in_progress"}[new]}]})
     assert r.status_code == 200, r.text
-    after = harvest(client, viewer, bodies, applies)
-    published = lambda figs: {f.members: f.counts for f in figs if f.slice == ("koseki", "S05")}
-    then, now = published(before), published(after)
-    both = then.keys() & now.keys()
-    moved = [g for g in both if then[g] != now[g]]
-    still = [g for g in both if then[g] == now[g]]
-    assert moved, "the change must show in the published figures"
-    candidates = set(applies["koseki"])
-    for group in moved:
-        candidates &= group
-    for group in still:
-        candidates -= group
-    assert village.id in candidates
-    assert len(candidates) >= K, f"the change is localised to {len(candidates)} bodies"
+    own = token_for("municipality", FUNAHASHI)
+    current = client.get(f"/api/v1/bodies/{FUNAHASHI}/systems/koseki", headers=own).json()
+    reason = "mainframe" if current.get("deferral_reason") != "mainframe" else "vendor_resources"
+    r = client.put(f"/api/v1/bodies/{FUNAHASHI}/systems/koseki", headers=own, json={
+        "deferred": True, "deferral_reason": reason, "deferral_target": "2028-03"})
+    assert r.status_code in (200, 201), r.text
+    after, register_after = harvest(client, viewer, bodies, applies, slices), _register(client, viewer, bodies)
+    published = lambda figs: {(f.members, f.slice): f.counts for f in figs if f.slice == slices[0]}
+    moved = _candidates(published(before), published(after), applies[operation])
+    assert village.id in moved and len(moved) >= K, f"the report is localised to {len(moved)} bodies"
+    changed = _candidates(register_before, register_after, {b.id for b in bodies})
+    assert village.id in changed and len(changed) >= K, f"the register change is localised to {len(changed)} bodies"
