@@ -43,3 +43,40 @@ def test_backup_and_restore_round_trip(database_url, client, token_for, tmp_path
     assert result.exit_code == 0, result.output
     assert fingerprint() == before
     assert runner.invoke(app, ["restore", str(tmp_path / "missing")]).exit_code == 1
+
+
+def test_restore_works_on_a_new_server_with_or_without_the_statistics_role(database_url, token_for, tmp_path):
+    import secrets
+
+    import pytest
+    from sqlalchemy import create_engine, make_url, text
+
+    from pmo.backup import restore
+    from tests.serverproc import drop_database, fresh_database
+
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("roles and GRANTs are PostgreSQL's")
+    token_for("admin")
+    runner = CliRunner()
+    role = f"pmo_stats_{secrets.token_hex(3)}"
+    result = runner.invoke(app, ["db", "create-stats-role", "--name", role])  # the dump now holds GRANTs to it
+    assert result.exit_code == 0, result.output
+    target = tmp_path / "pmo.backup"
+    assert runner.invoke(app, ["backup", str(target)]).exit_code == 0
+    source = create_engine(database_url)
+    for role_exists in (True, False):
+        if not role_exists:  # a new server: the role was never made there
+            with source.begin() as conn:
+                conn.execute(text(f"DROP OWNED BY {role}"))
+                conn.execute(text(f"DROP ROLE {role}"))
+        other = fresh_database(tmp_path)
+        try:
+            restore(target, other)
+            engine = create_engine(other)
+            with engine.connect() as conn:
+                assert conn.scalar(text("SELECT count(*) FROM bodies")) == 1788
+                assert conn.scalar(text("SELECT count(*) FROM accounts")) == 1
+            engine.dispose()
+        finally:
+            drop_database(other)
+    source.dispose()

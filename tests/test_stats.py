@@ -187,6 +187,13 @@ def test_statistics_connection_cannot_write(database_url):
 
         result = CliRunner().invoke(app, ["db", "create-stats-role", "--name", "pmo_stats_test"])
         assert result.exit_code == 0, result.output
+        password = "it's \"quoted\"; DROP ROLE x; --"  # a utility statement: quoted as a literal, not bound
+        result = CliRunner().invoke(app, ["db", "create-stats-role", "--name", "pmo_stats_test", "--password", password])
+        assert result.exit_code == 0, result.output
+        admin = build_engine(url)
+        with admin.connect() as conn:
+            assert conn.scalar(text("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'pmo_stats_test'"))
+        admin.dispose()
         engine = build_engine(url.set(username="pmo_stats_test"), read_only=True)
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM bodies")) == 1788

@@ -90,8 +90,20 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+def _encodable(value):
+    """value with every string made encodable as UTF-8: an echoed lone surrogate shows as \\udXXX."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def _error(status: int, code: str, message: str, detail=None, headers=None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, "detail": detail}, status_code=status, headers=headers)
+    body = _encodable({"error": code, "message": message, "detail": detail})  # an error must always render
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

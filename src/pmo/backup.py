@@ -69,7 +69,10 @@ def restore(source: Path, database_url: str | None = None) -> None:
         return
     env, args = _pg_env_and_args(url)
     result = subprocess.run(
-        [_tool("pg_restore"), *args, "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d", url.database,
+        # --no-privileges: a dump's GRANTs name roles (the statistics role) a new server may not have, and one
+        # missing role would abort the whole single transaction: re-run `pmo db create-stats-role` instead.
+        [_tool("pg_restore"), *args, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
+         "-d", url.database,
          str(source)],
         env=env, capture_output=True, text=True,
     )

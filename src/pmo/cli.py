@@ -58,6 +58,7 @@ def db_create_stats_role(
     """PostgreSQL: create (or refresh) a role with SELECT on what statistics read, and nothing else."""
     import re
 
+    from psycopg.sql import Literal
     from sqlalchemy import text
 
     from pmo.db import get_engine
@@ -71,9 +72,9 @@ def db_create_stats_role(
     with engine.begin() as conn:
         exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name})
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
-                     if password is None else
-                     text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :p").bindparams(p=password))
+        # A utility statement takes no bound parameters: the password goes in as a properly quoted literal.
+        secret = "" if password is None else " PASSWORD " + Literal(password).as_string(conn.connection.dbapi_connection)
+        conn.execute(text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{secret}"))
         database = conn.scalar(text("SELECT current_database()"))
         conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name}'))
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {name}'))
@@ -271,7 +272,8 @@ def restore_command(source: Annotated[Path, typer.Argument(help="file written by
         restore(source)
     except BackupError as exc:
         _fail(str(exc))
-    typer.echo(f"restored from {source}")
+    typer.echo(f"restored from {source} (without GRANTs: on PostgreSQL re-run `pmo db create-stats-role` if statistics "
+               "read through their own role)")
 
 
 @app.command("export-openapi")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -12,9 +13,22 @@ FileFormat = Literal["csv", "xlsx"]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+# What a spreadsheet skips before it decides a cell is a formula, and what then starts one (Excel reads
+# the full-width forms as their ASCII twins).
+_LEADING = " \u3000\ufeff\t\r\n"
+_TRIGGERS = "=+-@＝＋－＠"
+# Characters an .xlsx cannot hold (openpyxl refuses them): shown as U+FFFD rather than breaking the file.
+_UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def neutralize(value):
-    """Text a spreadsheet would run as a formula gets a leading apostrophe; other values pass."""
-    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+    """Text safe to open in a spreadsheet: a leading apostrophe where it would run as a formula, control
+    characters a workbook cannot hold replaced by U+FFFD; other values pass."""
+    if not isinstance(value, str) or not value:
+        return value
+    value = _UNWRITABLE.sub("\ufffd", value)
+    stripped = value.lstrip(_LEADING)
+    if value[0] in "\t\r" or (stripped and stripped[0] in _TRIGGERS):
         return "'" + value
     return value
 

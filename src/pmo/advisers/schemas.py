@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmo.text import MultiLine, SingleLine
+
 State = Literal["requested", "assigned", "visiting", "completed", "cancelled"]
 STATE_LABELS = {"requested": "依頼受付", "assigned": "アドバイザー決定", "visiting": "派遣中", "completed": "完了",
                 "cancelled": "取り下げ"}
@@ -15,8 +17,8 @@ class AdviserRequestIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    topic: Annotated[str, Field(min_length=1, max_length=200, examples=["移行計画の見直しとベンダー調整"])]
-    detail: Annotated[str | None, Field(max_length=4000)] = None
+    topic: Annotated[str, Field(min_length=1, max_length=200, examples=["移行計画の見直しとベンダー調整"]), SingleLine]
+    detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
     operations: Annotated[list[str], Field(max_length=20, description="operation codes the advice concerns")] = []
     follow_up_id: int | None = Field(None, ge=1, le=2_147_483_647, description="the prefecture's follow-up this request comes from")
 
@@ -24,7 +26,7 @@ class AdviserRequestIn(BaseModel):
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    adviser: Annotated[str, Field(min_length=1, max_length=120, description="who goes")]
+    adviser: Annotated[str, Field(min_length=1, max_length=120, description="who goes"), SingleLine]
 
 
 class VisitIn(BaseModel):
@@ -32,13 +34,13 @@ class VisitIn(BaseModel):
 
     visited_on: date
     mode: Literal["onsite", "online"]
-    summary: Annotated[str, Field(min_length=1, max_length=4000, description="what was advised and found")]
+    summary: Annotated[str, Field(min_length=1, max_length=4000, description="what was advised and found"), MultiLine]
 
 
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Annotated[str | None, Field(max_length=4000)] = None
+    outcome: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
 
 class VisitOut(BaseModel):

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
+from pmo.text import SingleLine
 from pmo.auth import Principal
 from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, text, validated
@@ -91,7 +92,7 @@ def act_page(inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn
 
 @router.get("/faqs")
 def faq_page(request: Request, session: ReadSessionDep, user: SignedIn,
-             q: Annotated[str | None, Query(max_length=500)] = None, operation: str | None = None,
+             q: Annotated[str | None, Query(max_length=500), SingleLine] = None, operation: str | None = None,
              category: str | None = None):
     """FAQ search (Japanese full text), newest first without a query."""
     error, ops = None, _operations(session)

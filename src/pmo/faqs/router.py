@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from pmo.text import SingleLine
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.auth import Principal
 from pmo.faqs import service
@@ -19,7 +20,7 @@ Editor = Annotated[Principal, require_role(*service.EDITORS)]
 def search_faqs(
     session: ReadSessionDep,
     principal: CurrentUser,
-    q: Annotated[str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance")] = None,
+    q: Annotated[str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance"), SingleLine] = None,
     operation: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")] = None,
     step: Annotated[str | None, Query(max_length=3, pattern=r"^S[0-9]{2}$", description="step code S01–S40")] = None,
     category: Category | None = None,

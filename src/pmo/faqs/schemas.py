@@ -5,11 +5,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pmo.inquiries.schemas import Category, NoNul
+from pmo.text import MultiLine, SingleLine
+from pmo.inquiries.schemas import Category
 
 FaqStatus = Literal["draft", "published"]
-Title = Annotated[str, Field(min_length=1, max_length=200), NoNul]
-LongText = Annotated[str, Field(min_length=1, max_length=20000), NoNul]
+Title = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
+LongText = Annotated[str, Field(min_length=1, max_length=20000), MultiLine]
 
 
 class FaqCreate(BaseModel):
@@ -22,10 +23,10 @@ class FaqCreate(BaseModel):
     question: LongText | None = None
     answer: LongText | None = None
     category: Category | None = None
-    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
-    step: Annotated[str | None, Field(max_length=3), NoNul] = None
+    operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
+    step: Annotated[str | None, Field(max_length=3), SingleLine] = None
     status: FaqStatus = "draft"
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine] = None
 
 
 class FaqUpdate(BaseModel):
@@ -37,10 +38,10 @@ class FaqUpdate(BaseModel):
     question: LongText
     answer: LongText
     category: Category | None = None
-    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
-    step: Annotated[str | None, Field(max_length=3), NoNul] = None
+    operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
+    step: Annotated[str | None, Field(max_length=3), SingleLine] = None
     status: FaqStatus
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)")] = None
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine] = None
 
 
 class Removed(BaseModel):

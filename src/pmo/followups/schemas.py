@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pmo.text import MultiLine
+
 Channel = Literal["visit", "phone", "online", "email", "meeting"]
 DelayCause = Literal["vendor_resources", "budget", "staffing", "mainframe", "specification", "procurement", "other"]
 CHANNEL_LABELS = {"visit": "訪問", "phone": "電話", "online": "オンライン会議", "email": "メール", "meeting": "説明会・会議"}
@@ -22,12 +24,12 @@ class FollowUpIn(BaseModel):
 
     held_on: date
     channel: Channel
-    learned: Annotated[str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)")]
-    agreed_actions: Annotated[str | None, Field(max_length=4000)] = None
+    learned: Annotated[str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)"), MultiLine]
+    agreed_actions: Annotated[str | None, Field(max_length=4000), MultiLine] = None
     next_check_on: date | None = None
     shared_with_national: bool = Field(False, description="share this record (with its cause of delay) with the national tier")
     delay_cause: DelayCause | None = None
-    delay_detail: Annotated[str | None, Field(max_length=4000)] = None
+    delay_detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body as RequestBody, Path, Query
 
+from pmo.text import SingleLine
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep
 from pmo.inquiries import service
 from pmo.inquiries.schemas import (
@@ -39,7 +40,7 @@ def list_inquiries(
 
 @router.get("/inquiries/similar", response_model=Similar)
 def similar_inquiries(
-    session: ReadSessionDep, principal: CurrentUser, q: Annotated[str, Query(min_length=1, max_length=500)],
+    session: ReadSessionDep, principal: CurrentUser, q: Annotated[str, Query(min_length=1, max_length=500), SingleLine],
 ):
     """Published FAQ entries and the caller's own open inquiries resembling q (check before filing)."""
     return service.similar(session, principal, q)

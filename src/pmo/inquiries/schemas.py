@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from pmo.text import MultiLine, SingleLine
 
 State = Literal["open", "awaiting_asker", "answered", "closed"]
 Tier = Literal["prefecture", "helpdesk", "ministry"]
@@ -22,14 +24,7 @@ STATE_LABELS = {"open": "対応中", "awaiting_asker": "質問者の回答待ち
 TIER_LABELS = {"prefecture": "都道府県", "helpdesk": "国のヘルプデスク", "ministry": "所管府省"}
 
 
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("文字 U+0000（NUL）は使えません。取り除いてから送信してください。")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)  # PostgreSQL cannot store NUL in text: refuse it as a field error, not a 500
-Text = Annotated[str, Field(min_length=1, max_length=10000), NoNul]
+Text = Annotated[str, Field(min_length=1, max_length=10000), MultiLine]
 
 
 class InquiryIn(BaseModel):
@@ -37,11 +32,11 @@ class InquiryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=200, examples=["Fit&Gap分析の進め方について"]), NoNul]
+    title: Annotated[str, Field(min_length=1, max_length=200, examples=["Fit&Gap分析の進め方について"]), SingleLine]
     question: Text
     category: Category
-    operation: Annotated[str | None, Field(max_length=40, description="operation code, e.g. jumin_kiroku"), NoNul] = None
-    step: Annotated[str | None, Field(max_length=3, description="step code S01–S40"), NoNul] = None
+    operation: Annotated[str | None, Field(max_length=40, description="operation code, e.g. jumin_kiroku"), SingleLine] = None
+    step: Annotated[str | None, Field(max_length=3, description="step code S01–S40"), SingleLine] = None
 
 
 class MessageIn(BaseModel):
@@ -66,7 +61,7 @@ class RouteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ministry: Annotated[str, Field(min_length=1, max_length=40, examples=["総務省"]), NoNul]
+    ministry: Annotated[str, Field(min_length=1, max_length=40, examples=["総務省"]), SingleLine]
     reason: Text
 
 
@@ -75,13 +70,13 @@ class ReasonIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(min_length=1, max_length=4000), NoNul]
+    reason: Annotated[str, Field(min_length=1, max_length=4000), MultiLine]
 
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str | None, Field(max_length=4000), NoNul] = None
+    note: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
 
 class Asker(BaseModel):

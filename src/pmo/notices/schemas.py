@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pmo.inquiries.schemas import NoNul
+from pmo.text import MultiLine, SingleLine
+
 
 NoticeCategory = Literal["basic_policy", "specification", "administrative_notice", "schedule", "funding", "event", "other"]
 Audience = Literal["all", "prefectures", "municipalities", "prefecture_municipalities", "vendors"]
@@ -24,17 +25,17 @@ class NoticeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=200), NoNul]
-    body: Annotated[str, Field(min_length=1, max_length=20000), NoNul]
+    title: Annotated[str, Field(min_length=1, max_length=200), SingleLine]
+    body: Annotated[str, Field(min_length=1, max_length=20000), MultiLine]
     category: NoticeCategory
     audience: Audience
     prefecture: Annotated[
         str | None, Field(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number (prefecture_municipalities only)")
     ] = None
-    operation: Annotated[str | None, Field(max_length=40), NoNul] = None
+    operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
     faq_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="a published FAQ entry to link")] = None
     inquiry_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="an inquiry to link")] = None
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)")] = None
+    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)"), SingleLine] = None
 
     @model_validator(mode="after")
     def _prefecture_with_audience(self):

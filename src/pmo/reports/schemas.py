@@ -6,6 +6,7 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from pmo.text import MultiLine, SingleLine
 from pmo.periods import PERIOD_PATTERN
 
 Status = Literal["done", "in_progress", "not_started", "not_applicable"]
@@ -20,13 +21,13 @@ class CellIn(TypedDict):
     # (800 cells) validates in half the time.
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    operation: Annotated[str, Field(max_length=40, examples=["jumin_kiroku"])]
-    step: Annotated[str, Field(max_length=10, examples=["S07"])]
+    operation: Annotated[str, Field(max_length=40, examples=["jumin_kiroku"]), SingleLine]
+    step: Annotated[str, Field(max_length=10, examples=["S07"]), SingleLine]
     status: Status
     planned_start: NotRequired[Month | None]
     planned_end: NotRequired[Month | None]
     actual_end: NotRequired[Month | None]
-    note: NotRequired[Annotated[str | None, Field(max_length=1000)]]
+    note: NotRequired[Annotated[str | None, Field(max_length=1000), MultiLine]]
 
 
 class ReportIn(BaseModel):

@@ -16,7 +16,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from pmo.errors import InvalidInput, PayloadTooLarge
+from pmo.errors import InvalidInput, PayloadTooLarge, PmoError
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
 from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn
@@ -27,7 +27,8 @@ from pmo.tabular import neutralize
 Format = Literal["xlsx", "csv"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
-MAX_UNZIPPED_BYTES = 20_000_000
+MAX_UNZIPPED_BYTES = 2_000_000  # a full 800-row report with every column and notes unzips to 0.7 MB
+MAX_COLUMNS = 40  # the layout has 12; columns further right are not read
 
 STATUS_JA = {"done": "完了済み", "in_progress": "作業中", "not_started": "未着手", "not_applicable": "対象外"}
 STATUS_FROM_TEXT = {**{v: k for k, v in STATUS_JA.items()}, **{k: k for k in STATUS_JA}}
@@ -109,23 +110,47 @@ def _month_text(value) -> str | None:
     return f"{m.group(1)}-{int(m.group(2)):02d}" if m else text
 
 
-def _read_table(data: bytes, filename: str) -> tuple[list[list], str]:
-    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+def _blank(row) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def _numbered(rows) -> list[tuple[int, list]]:
+    """(file row number, values) of every non-blank row; a file with more rows than a report can hold is
+    refused whole (not cut), and reading stops there, so a huge file costs no more than that."""
+    table = []
+    for number, row in enumerate(rows, start=1):
+        if _blank(row):
+            continue
+        if len(table) > MAX_CELLS:  # the header and MAX_CELLS rows are already in
+            raise InvalidInput.at(["file", "row", number], f"行数が多すぎます。1つの報告は見出しと {MAX_CELLS} 行までです"
+                                  f"（空行を除いて {number} 行目で超えました）。何も登録していません。")
+        table.append((number, list(row)))
+    return table
+
+
+def _read_xlsx(data: bytes) -> list[tuple[int, list]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED_BYTES:
+                raise PayloadTooLarge(f"Excel ファイルの展開後のサイズが {MAX_UNZIPPED_BYTES // 1_000_000} MB を超えます。"
+                                      "報告の表だけを新しいブックに保存し直してください。")
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED_BYTES:
-                    raise PayloadTooLarge("Excel ファイルの展開後のサイズが大きすぎます。報告の表だけを保存し直してください。")
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise InvalidInput.at(["file"], "Excel（.xlsx）ファイルとして読めません。ダウンロードした様式で保存してください。") from exc
-        ws = wb.worksheets[0]
-        table = []
-        for row in ws.iter_rows(values_only=True):
-            if len(table) > MAX_CELLS + 1:
-                break
-            table.append(list(row))
-        wb.close()
-        return table, "xlsx"
+            # Only the layout's columns are read: openpyxl pads every row to the sheet's declared width.
+            return _numbered(wb.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS))
+        finally:
+            wb.close()
+    except PmoError:
+        raise
+    except Exception as exc:  # whatever a damaged or hostile workbook makes openpyxl raise is the file's fault
+        chain = [exc, exc.__cause__, exc.__context__]
+        entity = any(e is not None and ("Entit" in type(e).__name__ or "DTD" in type(e).__name__) for e in chain)
+        reason = "XML の実体宣言（DTD）を含むため" if entity else "壊れているか形式が違うため"
+        raise InvalidInput.at(["file"], f"Excel（.xlsx）ファイルとして読めません（{reason}）。"
+                              "ダウンロードした様式に入力して保存してください。") from exc
+
+
+def _read_csv(data: bytes) -> list[tuple[int, list]]:
     for encoding in ("utf-8-sig", "cp932"):
         try:
             text = data.decode(encoding)
@@ -134,7 +159,25 @@ def _read_table(data: bytes, filename: str) -> tuple[list[list], str]:
             continue
     else:
         raise InvalidInput.at(["file"], "CSV の文字コードを読めません。UTF-8 か Shift_JIS で保存してください。")
-    return list(csv.reader(io.StringIO(text))), "csv"
+    reader = csv.reader(io.StringIO(text, newline=None), strict=True)  # newline=None: CR, LF and CRLF alike
+    try:
+        return _numbered(row[:MAX_COLUMNS] for row in reader)
+    except csv.Error as exc:
+        raise InvalidInput.at(["file", "row", reader.line_num], f"CSV の {reader.line_num} 行目を読めません"
+                              f"（{_CSV_REASONS.get(str(exc).split(' (')[0], str(exc))}）。") from exc
+
+
+_CSV_REASONS = {
+    "unexpected end of data": "閉じていない引用符（\"）があります",
+    "field larger than field limit": f"1つの欄が長すぎます（{csv.field_size_limit():,} 文字まで）",
+    "',' expected after '\"'": "引用符（\"）の後に区切りのカンマがありません",
+}
+
+
+def _read_table(data: bytes, filename: str) -> tuple[list[tuple[int, list]], str]:
+    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        return _read_xlsx(data), "xlsx"
+    return _read_csv(data), "csv"
 
 
 def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[ReportIn, str, list[int]]:
@@ -143,22 +186,20 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
     if not data:
         raise InvalidInput.at(["file"], "ファイルが空です。")
     table, source = _read_table(data, upload.filename or "")
-    table = [row for row in table if any(v not in (None, "") for v in row)]
     if not table:
         raise InvalidInput.at(["file"], "ファイルに行がありません。")
-    if len(table) - 1 > MAX_CELLS:
-        raise InvalidInput.at(["file"], f"行数が多すぎます（上限 {MAX_CELLS} 行）。")
-    header = [str(h).strip() if h is not None else "" for h in table[0]]
+    header_row, header_values = table[0]
+    header = [str(h).strip() if h is not None else "" for h in header_values]
     columns = {i: _BY_NAME[h] for i, h in enumerate(header) if h in _BY_NAME}
     present = {c.field for c in columns.values() if c.field}
     missing = [c.header for c in COLUMNS if c.field in ("operation", "step", "status") and c.field not in present]
     if missing:
-        raise InvalidInput.at(["file", "row", 1], f"見出し行に {'・'.join(missing)} の列がありません。")
+        raise InvalidInput.at(["file", "row", header_row], f"見出し行に {'・'.join(missing)} の列がありません。")
     catalog = load_catalog(session)
     op_names = {key: o.code for o in catalog.operations for key in (o.code, o.name, o.short_name)}
     step_names = {key: s.code for s in catalog.steps for key in (s.code, str(s.order), f"{s.order:02d}")}
     errors, cells, row_numbers = [], [], []
-    for number, row in enumerate(table[1:], start=2):
+    for number, row in table[1:]:
         values = {}
         for i, col in columns.items():
             raw = row[i] if i < len(row) else None

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pmo.text import MultiLine, SingleLine
 from pmo.reports.schemas import Month
 
 DeferralReason = Literal["mainframe", "individually_built", "no_compliant_product", "vendor_resources"]
@@ -21,12 +22,12 @@ class SystemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    vendor: Annotated[str | None, Field(max_length=120, examples=["株式会社サンプル情報システム"])] = None
+    vendor: Annotated[str | None, Field(max_length=120, examples=["株式会社サンプル情報システム"]), SingleLine] = None
     planned_go_live: Month | None = None
     deferred: bool = Field(False, description="特定移行支援システム (migration deferred past FY2025)")
     deferral_reason: DeferralReason | None = None
     deferral_target: Month | None = Field(None, description="month the migration is now aimed at")
-    note: Annotated[str | None, Field(max_length=1000)] = None
+    note: Annotated[str | None, Field(max_length=1000), MultiLine] = None
 
     @model_validator(mode="after")
     def _deferral_fields(self):
