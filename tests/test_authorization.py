@@ -242,7 +242,9 @@ ADV = f"{API}/adviser-requests/{{request_id}}"
 
 RULES: dict[tuple[str, str], Rule] = {
     # health, metrics (aggregates only), the OpenAPI document and its viewers
-    **{(m, p): public() for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc") for m in ("GET", "HEAD")},
+    **{(m, "/openapi.json"): public() for m in ("GET", "HEAD")},
+    ("GET", "/docs"): public(),
+    ("MOUNT", "/docs/assets"): public(path={"": "/swagger-ui.css"}),
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
     ("GET", "/metrics"): public(),

@@ -215,6 +215,10 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
     walk.open("/?kind=towns_villages&prefecture=16", "national-toyama-towns-villages", charts=7)
     # 富山県's 4 towns and its one village are published together (町村), never the village alone
     assert "秘匿" not in walk.text() and "市（政令指定都市を含む）" in walk.text()
+    walk.driver.get(site["base"] + "/docs")  # Swagger UI from the app's own files, under the same CSP
+    wait(walk.driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 50)
+    assert walk.driver.find_elements(By.CSS_SELECTOR, "button.authorize"), "the bearer scheme gives an Authorize button"
+    walk.settle("api-docs")
     walk.open("/faqs?q=移行時期", "faq-search")
     assert "ガバメントクラウドへの移行時期" in walk.text()
 

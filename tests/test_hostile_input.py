@@ -204,3 +204,72 @@ def test_a_lone_surrogate_is_a_422_that_renders(client, chiyoda):
     r = client.post("/api/v1/inquiries", headers={**chiyoda, "Content-Type": "application/json"},
                     content=b'{"title": "\\udfff", "question": "x"}')
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
+
+
+@pytest.mark.parametrize("period", ["٢٠٢٦-11", "２０２６-11", "2026-11%0A", "2026-1"])
+def test_a_period_is_exactly_four_ascii_digits_a_dash_and_a_month(client, chiyoda, period):
+    r = client.get(f"{REPORT}/{period}", headers=chiyoda)  # %0A: the newline arrives percent-encoded
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "period"], r.text
+
+
+def test_declared_constraints_are_what_is_accepted(client, token_for):
+    toyama = token_for("prefecture", TOYAMA)
+    url = f"/api/v1/bodies/{KAMIICHI}/follow-ups"
+    for held_on in ("0001-01-01", "9999-12-31"):
+        r = client.post(url, headers=toyama, json={"held_on": held_on, "channel": "phone", "learned": "確認"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "held_on", r.text
+    r = client.post(url, headers=toyama, json={"held_on": "2026-10-01", "channel": "phone", "learned": "確認",
+                                               "shared_with_national": 0})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "shared_with_national"
+    r = client.get(f"/api/v1/bodies/13101X/reports/{LAST}", headers=toyama)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "code"]
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/bodies/{code}/reports/{period}"]["get"]["parameters"]}
+    assert params["code"]["pattern"] == "^[0-9]{6}$" and params["period"]["pattern"].startswith("^[0-9]{4}-")
+
+
+def test_405_lists_every_method_of_the_path_and_head_works_wherever_get_does(client, chiyoda):
+    r = client.delete(f"{REPORT}/{LAST}", headers=chiyoda)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, PUT"
+    for path in (f"{REPORT}/{LAST}", "/api/v1/operations", "/healthz"):
+        get, head = client.get(path, headers=chiyoda), client.head(path, headers=chiyoda)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_a_full_disk_is_a_503_that_says_so_and_readiness_follows(client, chiyoda, database_url, monkeypatch):
+    from sqlalchemy import event, make_url
+
+    from pmo.db import get_engine
+    from pmo.health import storage
+
+    monkeypatch.setattr(storage, "_last_full", None)  # and back to None afterwards: later tests start ready
+
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pytest.skip("SQLite's max_page_count stands in for a full disk")
+    import sqlite3
+
+    engine = get_engine()
+    engine.dispose()
+    vacuum = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    vacuum.execute("VACUUM")  # no free pages left: the next write must grow the file
+    vacuum.close()
+
+    def no_room(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    engine.dispose()
+    event.listen(engine, "connect", no_room)
+    try:
+        cells = [{"operation": op, "step": f"S{i:02d}", "status": "done", "note": "記録" * 400}
+                 for op in OPERATIONS for i in range(1, 41)]
+        r = client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": cells})
+        assert r.status_code == 503 and r.json()["error"] == "storage_full", r.text
+        assert "保存領域がいっぱい" in r.json()["message"] and "何も保存していません" in r.json()["message"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "保存領域の不足" in ready.json()["message"], ready.text
+    finally:
+        event.remove(engine, "connect", no_room)
+        engine.dispose()
+    assert revisions(client, chiyoda) == 0

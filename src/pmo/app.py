@@ -10,11 +10,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pmo.api_docs import install_api_docs
+from pmo.health.storage import is_storage_full, note_storage_full
+from pmo.http_methods import HeadAsGet, allowed_methods
 from pmo.accounts.router import router as accounts_router
 from pmo.advisers.router import router as advisers_router
 from pmo.config import get_settings
 from pmo.dashboard.router import install as install_dashboard
 from pmo.directory.router import router as directory_router
+from pmo.directory.codes import code_problem
 from pmo.errors import ErrorOut, PmoError
 from pmo.logs import configure_logging
 from pmo.faqs.router import router as faqs_router
@@ -83,6 +87,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
             msg = err["msg"]
         if err["type"] == "value_error":
             msg = str(ctx.get("error", err["msg"]))
+        if err["type"] == "string_pattern_mismatch" and tuple(err["loc"]) == ("path", "code"):
+            msg = code_problem(str(err["input"])) or msg  # say what is wrong with the code, not the pattern
         item = {"loc": list(err["loc"]), "msg": msg, "type": err["type"]}
         if "input" in err and isinstance(err["input"], (str, int, float, bool)) and err["type"] != "missing":
             item["input"] = err["input"]
@@ -120,7 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(422, "validation_error", f"入力に誤りがあります。{where}", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         codes = {
             400: ("bad_request", "リクエスト本文を読めません（JSON が壊れているか、入れ子が深すぎます）。"),
             404: ("not_found", "該当するページまたはAPIはありません。"),
@@ -128,16 +134,29 @@ def install_error_handlers(app: FastAPI) -> None:
             413: ("payload_too_large", "リクエスト本文が大きすぎます。分割して送信してください。"),
         }
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
-        return _error(exc.status_code, code, message, None, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request.app, request.url.path)
+        return _error(exc.status_code, code, message, None, headers or None)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError):
+        if is_storage_full(exc):
+            return _storage_full(exc)
         log.warning("database unavailable: %s", exc.orig)
         return _error(503, "service_unavailable", "データベースに一時的に接続できません。しばらくしてから再試行してください。",
                       headers={"Retry-After": "5"})
 
+    def _storage_full(exc: DBAPIError) -> JSONResponse:
+        note_storage_full()
+        log.error("database storage full: %s", exc.orig)
+        return _error(503, "storage_full", "データベースの保存領域がいっぱいのため、書き込めませんでした（何も保存していません）。"
+                      "時間をおいて再試行するか、管理者に連絡してください。", headers={"Retry-After": "60"})
+
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError):
+        if is_storage_full(exc):
+            return _storage_full(exc)
         if exc.connection_invalidated:
             return await _db_down(_, exc)  # type: ignore[arg-type]
         log.exception("database error")
@@ -172,6 +191,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Monthly step status of the 20 standardized operations for 1,788 local bodies, "
         "inquiries, FAQ, notices, and aggregate-only statistics.",
+        docs_url=None, redoc_url=None,  # /docs is served from the app's own files (api_docs)
     )
     install_error_handlers(app)
     app.include_router(health_router)
@@ -180,8 +200,10 @@ def create_app() -> FastAPI:
         advisers_router, inquiries_router, faqs_router, notices_router, stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    install_api_docs(app)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     index_routes(app)
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(ObservabilityMiddleware)
     return app

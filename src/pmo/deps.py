@@ -6,6 +6,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from pmo.periods import PERIOD_PATTERN
 from pmo.auth import Principal, principal_for_token
 from pmo.db import get_read_engine, lookup_scope, read_session, request_session, stats_session
 from pmo.directory import service as directory
@@ -61,7 +62,8 @@ def require_role(*roles: str):
     return Depends(check)
 
 
-BodyCode = Annotated[str, Path(description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])]
+BodyCode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])]
+PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="報告月 YYYY-MM", examples=["2026-11"])]
 
 
 async def body_from_path(code: BodyCode) -> Body:

@@ -2,21 +2,29 @@
 
 import re
 from functools import lru_cache
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import Field
 
 from pmo.config import get_settings
 from pmo.db import utcnow
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # ASCII digits: \d would take ２０２６ and ٢٠٢٦
 _PERIOD_RE = re.compile(PERIOD_PATTERN)
 TRACKING_START = 202206  # the national tool's first monthly survey; series and curves start here
 FIRST_PERIOD = 202104  # FY2021, when the standardization act took effect; nothing earlier is a valid report
 
 
+# A date a person may give (a meeting, a visit, a next check): from the act's first fiscal year to a
+# horizon no plan reaches; 0001-01-01 and 9999-12-31 are typing slips, not dates.
+PlausibleDate = Annotated[date, Field(ge=date(2021, 4, 1), le=date(2099, 12, 31), description="YYYY-MM-DD, 2021-04-01 or later")]
+
+
 def parse(text: str) -> int | None:
     """'2025-04' → 202504; None when text is not a well-formed month."""
-    if not isinstance(text, str) or not _PERIOD_RE.match(text):
+    if not isinstance(text, str) or not _PERIOD_RE.fullmatch(text):  # fullmatch: $ would let "\n" through
         return None
     return int(text[:4]) * 100 + int(text[5:])
 

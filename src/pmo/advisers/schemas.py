@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmo.periods import PlausibleDate
 from pmo.text import MultiLine, SingleLine
 
 State = Literal["requested", "assigned", "visiting", "completed", "cancelled"]
@@ -32,7 +33,7 @@ class AssignIn(BaseModel):
 class VisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visited_on: date
+    visited_on: PlausibleDate
     mode: Literal["onsite", "online"]
     summary: Annotated[str, Field(min_length=1, max_length=4000, description="what was advised and found"), MultiLine]
 

@@ -3,8 +3,9 @@
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from pmo.periods import PlausibleDate
 from pmo.text import MultiLine
 
 Channel = Literal["visit", "phone", "online", "email", "meeting"]
@@ -22,12 +23,12 @@ class FollowUpIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    held_on: date
+    held_on: PlausibleDate
     channel: Channel
     learned: Annotated[str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)"), MultiLine]
     agreed_actions: Annotated[str | None, Field(max_length=4000), MultiLine] = None
-    next_check_on: date | None = None
-    shared_with_national: bool = Field(False, description="share this record (with its cause of delay) with the national tier")
+    next_check_on: PlausibleDate | None = None
+    shared_with_national: StrictBool = Field(False, description="share this record (with its cause of delay) with the national tier")
     delay_cause: DelayCause | None = None
     delay_detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 

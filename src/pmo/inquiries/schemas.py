@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pmo.text import MultiLine, SingleLine
 
@@ -45,7 +45,7 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Text
-    internal: bool = Field(False, description="a note internal to your tier (prefecture or helpdesk)")
+    internal: StrictBool = Field(False, description="a note internal to your tier (prefecture or helpdesk)")
 
 
 class TextIn(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Body as RequestBody, File, Header, Query, Response, UploadFile
 
-from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
+from pmo.deps import PeriodPath, BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.reports import service, spreadsheet
 from pmo.reports.schemas import GridOut, PeriodReports, ProgressOut, ReportIn, RevisionDetail, SubmitOut
@@ -21,7 +21,7 @@ IfMatchHeader = Annotated[str | None, Header(alias="If-Match", description="the 
 @router.put("/bodies/{code}/reports/{period}", response_model=SubmitOut)
 def submit_report(
     code: BodyCode,
-    period: str,
+    period: PeriodPath,
     session: SessionDep,
     principal: CurrentUser,
     response: Response,
@@ -40,7 +40,7 @@ def submit_report(
 
 @router.get("/bodies/{code}/reports/{period}", response_model=GridOut, responses={304: {"description": "Not modified"}})
 def get_report(
-    period: str,
+    period: PeriodPath,
     body: BodyDep,
     session: ReadSessionDep,
     principal: CurrentUser,
@@ -60,7 +60,7 @@ def list_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser)
 
 
 @router.get("/bodies/{code}/reports/{period}/revisions", response_model=list[RevisionDetail])
-def list_revisions(period: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def list_revisions(period: PeriodPath, body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
     """Who changed which cell of the period from what to what, and when."""
     return service.list_revisions(session, principal, body, period)
 
@@ -82,7 +82,7 @@ def get_progress(
     responses={200: {"content": {spreadsheet.XLSX_TYPE: {}, spreadsheet.CSV_TYPE: {}}}},
 )
 def download_report(
-    period: str,
+    period: PeriodPath,
     body: BodyDep,
     session: ReadSessionDep,
     principal: CurrentUser,
@@ -100,7 +100,7 @@ def download_report(
 @router.post("/bodies/{code}/reports/{period}/upload", response_model=SubmitOut)
 def upload_report(
     code: BodyCode,
-    period: str,
+    period: PeriodPath,
     session: SessionDep,
     principal: CurrentUser,
     response: Response,

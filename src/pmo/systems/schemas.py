@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pmo.text import MultiLine, SingleLine
 from pmo.reports.schemas import Month
@@ -24,7 +24,7 @@ class SystemIn(BaseModel):
 
     vendor: Annotated[str | None, Field(max_length=120, examples=["株式会社サンプル情報システム"]), SingleLine] = None
     planned_go_live: Month | None = None
-    deferred: bool = Field(False, description="特定移行支援システム (migration deferred past FY2025)")
+    deferred: StrictBool = Field(False, description="特定移行支援システム (migration deferred past FY2025)")
     deferral_reason: DeferralReason | None = None
     deferral_target: Month | None = Field(None, description="month the migration is now aimed at")
     note: Annotated[str | None, Field(max_length=1000), MultiLine] = None
