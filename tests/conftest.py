@@ -44,8 +44,10 @@ def clean_database(request) -> Iterator[None]:
             if table.name not in MASTER_TABLES:
                 session.execute(table.delete())
     from pmo.stats.matrix import cache
+    from pmo.throttle import failures
 
     cache.clear()  # revision ids restart after the delete, so the cache's data version would lie
+    failures.clear()  # every test's client is "testclient": one test's failed sign-ins must not lock the next out
 
 
 @pytest.fixture

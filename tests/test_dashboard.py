@@ -102,8 +102,13 @@ def test_logout_and_revoked_tokens_end_the_session(client, token_for):
 
     headers = token_for("viewer")
     sign_in(client, headers)
+    copied = client.cookies.get("pmo_session")  # the cookie as someone copied it before the sign-out
     r = client.post("/logout", data={"csrf": csrf_of(client.get("/").text)}, follow_redirects=False)
     assert r.status_code == 303 and client.get("/", follow_redirects=False).status_code == 303
+    client.cookies.set("pmo_session", copied)
+    replay = client.get("/", follow_redirects=False)
+    assert replay.status_code == 303 and replay.headers["location"].startswith("/login"), "sign-out ends it on the server"
+    client.cookies.clear()
     sign_in(client, headers)
     name = client.get("/api/v1/me", headers=headers).json()["name"]
     with session_scope() as s:

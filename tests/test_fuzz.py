@@ -140,7 +140,10 @@ def _wipe() -> None:
 @pytest.fixture(autouse=True)
 def clean_database(request):
     """Overrides the per-test cleanup: the fuzzed world lives for the whole module (fuzz_world wipes it)."""
+    from pmo.throttle import failures
+
     yield
+    failures.clear()  # fuzzed bad tokens all come from "testclient": they must not lock the next case out
     if "database_url" in request.fixturenames and "fuzz_world" not in request.fixturenames:
         _wipe()
 

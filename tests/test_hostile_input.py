@@ -273,3 +273,27 @@ def test_a_full_disk_is_a_503_that_says_so_and_readiness_follows(client, chiyoda
         event.remove(engine, "connect", no_room)
         engine.dispose()
     assert revisions(client, chiyoda) == 0
+
+
+def test_failed_sign_ins_are_throttled_per_token_and_per_client(client, token_for, monkeypatch):
+    import secrets
+
+    from pmo.config import get_settings
+
+    good = token_for("viewer")["Authorization"].removeprefix("Bearer ")
+    guess = {"Authorization": "Bearer " + good[:12] + "x" * (len(good) - 12)}  # someone knows the prefix
+    limit = get_settings().auth_failures_per_token
+    assert all(client.get("/api/v1/me", headers=guess).status_code == 401 for _ in range(limit))
+    r = client.get("/api/v1/me", headers=guess)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "一時的に止めています" in r.json()["message"]
+    from pmo.throttle import failures
+
+    failures.clear()  # a minute later
+    monkeypatch.setattr(get_settings(), "auth_failures_per_client", 5)
+    other = token_for("helpdesk")
+    random_tokens = [{"Authorization": f"Bearer pmo_{secrets.token_urlsafe(24)}"} for _ in range(6)]
+    assert [client.get("/api/v1/stats/progress", headers=h).status_code for h in random_tokens] == [401] * 5 + [429]
+    assert client.get("/api/v1/me", headers=other).status_code == 429  # the client waits, whichever token
+    form = client.get("/login")
+    page = client.post("/login", data={"token": "pmo_wrong", "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text)[1]})
+    assert page.status_code == 429 and "一時的に止めています" in page.text and page.headers["retry-after"]

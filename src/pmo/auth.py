@@ -64,6 +64,20 @@ def principal_for_token(session: Session, token: str) -> Principal:
     return _principal(session, _BY_HASH, hash_token(token))
 
 
+def sign_in(session: Session, token: str, client: str | None) -> Principal:
+    """principal_for_token for a caller at client: failed attempts are counted, and past the limits the
+    attempt is refused (429) before the token is even looked at."""
+    from pmo.throttle import failures, keys_for
+
+    keys = keys_for(client, token)
+    failures.check(keys)
+    try:
+        return principal_for_token(session, token)
+    except Unauthenticated:
+        failures.fail(keys)
+        raise
+
+
 def principal_for_token_id(session: Session, token_id: int) -> Principal:
     """The same for a token named by its id (dashboard sessions keep the id, never the token)."""
     return _principal(session, _BY_ID, token_id)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(
         default=None, description="Key that signs dashboard session cookies; unset: a random key kept in var/session-secret.",
     )
+    auth_failures_per_client: int = Field(
+        default=60, ge=1, description="Failed sign-ins (bad tokens) one client may make per minute before it must wait (429).")
+    auth_failures_per_token: int = Field(
+        default=10, ge=1, description="Failed sign-ins per minute for one token prefix (its first 12 characters).")
     session_hours: int = Field(default=12, ge=1, le=720, description="Dashboards: hours a sign-in lasts.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 

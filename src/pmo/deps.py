@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pmo.periods import PERIOD_PATTERN
-from pmo.auth import Principal, principal_for_token
+from pmo.auth import Principal, sign_in
 from pmo.db import get_read_engine, lookup_scope, read_session, request_session, stats_session
 from pmo.directory import service as directory
 from pmo.errors import Forbidden, Unauthenticated
@@ -35,7 +35,7 @@ def optional_principal(request: Request) -> Principal | None:
     if token is None:
         return None
     with lookup_scope() as session:
-        principal = principal_for_token(session, token)
+        principal = sign_in(session, token, request.client.host if request.client else None)
     request.state.principal = principal
     return principal
 

@@ -72,6 +72,11 @@ class PayloadTooLarge(PmoError):
     code = "payload_too_large"
 
 
+class TooManyRequests(PmoError):
+    status_code = 429
+    code = "too_many_requests"
+
+
 class ServiceUnavailable(PmoError):
     status_code = 503
     code = "service_unavailable"

@@ -46,13 +46,14 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
     return links
 
 
-def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None,
+           **context) -> HTMLResponse:
     """A page: the template with the user, navigation and CSRF token; never cached (it may hold rows)."""
     user = getattr(request.state, "page_user", None)
     html = env.get_template(template).render(
         request=request, user=user, nav=nav(user), path=request.url.path, csrf=page_session.csrf_token(request), **context,
     )
-    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def is_page(request: Request) -> bool:

@@ -8,14 +8,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, UploadFile
 
-from pmo.auth import Principal, principal_for_token
+from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
 from pmo.dashboard import assets, inquiry_pages, session as page_session, views
 from pmo.dashboard.forms import CsrfForm, text, validated
 from pmo.dashboard.pages import html_errors, render
 from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep
 from pmo.directory import service as directory
-from pmo.errors import InvalidInput, NotFound, Unauthenticated
+from pmo.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from pmo.reports import service as reports, spreadsheet
 from pmo.reports.schemas import ReportIn
 
@@ -33,7 +33,7 @@ def login_form(request: Request, next: str | None = None):
     """The sign-in form (a token issued by `pmo tokens issue`)."""
     fresh = page_session.read(request) is None
     if fresh:  # an anonymous session carries the form's CSRF token
-        page_session.start(request, None)
+        page_session.start(request)
     response = render(request, "login.html", next=_safe_next(next), error=None)
     if fresh:
         page_session.save(request, response)
@@ -41,22 +41,24 @@ def login_form(request: Request, next: str | None = None):
 
 
 @router.post("/login")
-def login(request: Request, session: ReadSessionDep, form: CsrfForm, token: Annotated[str, Form(max_length=200)],
+def login(request: Request, session: SessionDep, form: CsrfForm, token: Annotated[str, Form(max_length=200)],
           next: Annotated[str, Form()] = "/"):
-    """Check the token and start a new session: the cookie names the token's id, never the token."""
+    """Check the token and start a new session, kept on the server: the cookie holds its key, never the token."""
     try:
-        principal = principal_for_token(session, token.strip())
-    except Unauthenticated as exc:
-        return render(request, "login.html", status_code=401, next=_safe_next(next), error=exc.message)
+        principal = sign_in(session, token.strip(), request.client.host if request.client else None)
+    except (Unauthenticated, TooManyRequests) as exc:
+        return render(request, "login.html", status_code=exc.status_code, next=_safe_next(next), error=exc.message,
+                      headers=exc.headers)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    page_session.start(request, principal.token_id)
+    page_session.start(request, session, principal.token_id)
     page_session.save(request, response)
     return response
 
 
 @router.post("/logout")
-def logout(form: CsrfForm):
-    """End the session."""
+def logout(request: Request, session: SessionDep, form: CsrfForm):
+    """End the session on the server (every copy of its cookie) and in this browser."""
+    page_session.end(request, session)
     response = RedirectResponse("/login", status_code=303)
     page_session.clear(response)
     return response

@@ -1,22 +1,28 @@
-"""Dashboard sign-in: a signed HttpOnly cookie holding the token's id (never the token) and a CSRF token.
+"""Dashboard sign-in: a signed HttpOnly cookie holding a random session key (never the token) and a CSRF token.
 
-The cookie is signed and time-stamped (itsdangerous); every request re-checks the token it names, so
-revoking the token or disabling the account ends the session at once. Logout deletes the cookie."""
+The server keeps each signed-in session (page_sessions: the key's SHA-256, the token, expiry, end), so
+sign-out ends it for every copy of the cookie; every request re-checks the session and its token, so
+revoking the token or disabling the account ends it at once too."""
 
+import hashlib
 import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from pmo.auth import Principal, principal_for_token_id
 from pmo.config import PROJECT_ROOT, get_settings
-from pmo.db import lookup_scope
+from pmo.db import lookup_scope, utcnow
 from pmo.errors import Forbidden, PmoError, Unauthenticated
+from pmo.models import PageSession as PageSessionRow
 
 COOKIE = "pmo_session"
 SECRET_FILE = PROJECT_ROOT / "var" / "session-secret"
@@ -24,9 +30,9 @@ SECRET_FILE = PROJECT_ROOT / "var" / "session-secret"
 
 @dataclass(frozen=True)
 class PageSession:
-    """What the cookie says: the signed-in token's id (if any) and the session's CSRF token."""
+    """What the cookie says: the signed-in session's key (if any) and the session's CSRF token."""
 
-    token_id: int | None
+    key: str | None
     csrf: str
 
 
@@ -67,22 +73,41 @@ def read(request: Request) -> PageSession | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("c"), str):
         return None
-    token_id = data.get("t")
-    return PageSession(token_id if isinstance(token_id, int) else None, data["c"])
+    key = data.get("k")
+    return PageSession(key if isinstance(key, str) else None, data["c"])
 
 
-def start(request: Request, token_id: int | None) -> PageSession:
-    """A fresh session for this request (a new CSRF token); save() puts it on the response."""
-    page = PageSession(token_id, secrets.token_urlsafe(24))
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def start(request: Request, session: Session | None = None, token_id: int | None = None) -> PageSession:
+    """A fresh session for this request (a new CSRF token; signed in as token_id, stored through session);
+    save() puts it on the response."""
+    key = None
+    if token_id is not None and session is not None:
+        key = secrets.token_urlsafe(32)
+        now = utcnow()
+        session.add(PageSessionRow(key_hash=_hash(key), token_id=token_id, created_at=now,
+                                   expires_at=now + timedelta(hours=get_settings().session_hours)))
+    page = PageSession(key, secrets.token_urlsafe(24))
     request.state.page_session = page
     return page
+
+
+def end(request: Request, session: Session) -> None:
+    """Sign out on the server: the session's cookie, and every copy of it, no longer signs anyone in."""
+    page = read(request)
+    if page is not None and page.key is not None:
+        session.execute(update(PageSessionRow).where(PageSessionRow.key_hash == _hash(page.key),
+                                                     PageSessionRow.ended_at.is_(None)).values(ended_at=utcnow()))
 
 
 def save(request: Request, response: Response) -> None:
     """The request's new session as a cookie: HttpOnly, SameSite=Lax, Secure over https."""
     page: PageSession = request.state.page_session
     response.set_cookie(
-        COOKIE, serializer().dumps({"t": page.token_id, "c": page.csrf}), max_age=get_settings().session_hours * 3600,
+        COOKIE, serializer().dumps({"k": page.key, "c": page.csrf}), max_age=get_settings().session_hours * 3600,
         httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/",
     )
 
@@ -111,10 +136,13 @@ def page_user(request: Request) -> Principal | None:
         return request.state.page_user
     page = read(request)
     principal = None
-    if page is not None and page.token_id is not None:
+    if page is not None and page.key is not None:
         try:
             with lookup_scope() as session:
-                principal = principal_for_token_id(session, page.token_id)
+                token_id = session.scalar(select(PageSessionRow.token_id).where(
+                    PageSessionRow.key_hash == _hash(page.key), PageSessionRow.ended_at.is_(None),
+                    PageSessionRow.expires_at > utcnow()))
+                principal = None if token_id is None else principal_for_token_id(session, token_id)
         except PmoError:
             principal = None
     request.state.page_user = principal

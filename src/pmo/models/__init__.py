@@ -1,7 +1,7 @@
 """Every table, imported here so that Base.metadata (and Alembic) sees them all."""
 
 from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
-from pmo.models.accounts import ROLES, Account, AuditEntry, Token
+from pmo.models.accounts import ROLES, Account, AuditEntry, PageSession, Token
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
 from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
 from pmo.models.followups import CHANNELS, DELAY_CAUSES, FollowUp
@@ -15,6 +15,6 @@ __all__ = [
     "FAQ_STATUSES", "INQUIRY_STATES", "NOTICE_AUDIENCES", "TIERS", "VISIBILITIES", "Faq", "FaqTerm", "Inquiry",
     "InquiryEvent", "InquiryMessage", "Notice", "NoticeRead",
     "CHANNELS", "DEFERRAL_REASONS", "DELAY_CAUSES", "FollowUp", "System", "SystemVersion",
-    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "Body", "BodyCells", "BodyPeriod", "IdempotencyKey", "Operation",
+    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "PageSession", "Body", "BodyCells", "BodyPeriod", "IdempotencyKey", "Operation",
     "ReportRevision", "RevisionCells", "Step", "Token",
 ]

@@ -1,4 +1,4 @@
-"""Accounts, their bearer tokens (stored only as hashes), and the audit log of every write."""
+"""Accounts, their bearer tokens and page sessions (stored only as hashes), and the audit log of every write."""
 
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,20 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PageSession(Base):
+    """A signed-in browser: the cookie carries a random key whose SHA-256 is kept here, so sign-out ends
+    the session on the server (a copied cookie stops working) and a revoked token ends all of its own."""
+
+    __tablename__ = "page_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pmo.auth import Principal, hash_token, principal_for_token
+from pmo.auth import Principal, hash_token, sign_in
 from pmo.config import get_settings
 from pmo.db import lookup_scope, session_scope
 from pmo.deps import StatsSessionDep, bearer_token
@@ -39,9 +39,9 @@ _principals: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 _MAX_PRINCIPALS = 10_000
 
 
-def _lookup(token: str) -> Principal:
+def _lookup(token: str, client: str | None) -> Principal:
     with lookup_scope() as session:
-        return principal_for_token(session, token)
+        return sign_in(session, token, client)
 
 
 async def stats_reader(request: Request) -> Principal | None:
@@ -57,7 +57,7 @@ async def stats_reader(request: Request) -> Principal | None:
     hit = _principals.get(key)
     if hit is not None and time.monotonic() - hit[0] < get_settings().auth_cache_seconds:
         return hit[1]
-    principal = await run_in_threadpool(_lookup, token)
+    principal = await run_in_threadpool(_lookup, token, request.client.host if request.client else None)
     _principals[key] = (time.monotonic(), principal)
     while len(_principals) > _MAX_PRINCIPALS:
         _principals.popitem(last=False)
