@@ -84,7 +84,7 @@ def nation(request, database_url):
     """A period of realistic demo data (its history since 2022-06 and the systems register), or one of
     random statuses; returns the directory, which bodies report each operation, the audited slices and
     every body's true value per slice (what insiders know)."""
-    from sqlalchemy import select
+    from sqlalchemy import make_url, select
 
     from pmo.db import session_scope
     from pmo.demo import review as review_demo
@@ -93,6 +93,10 @@ def nation(request, database_url):
     from pmo.models import Operation
     from pmo.stats.matrix import load_directory, load_matrix
 
+    if request.param == "demo" and make_url(database_url).get_backend_name() == "postgresql":
+        # The audit reads the same matrices on both databases; the 54-month demo history takes minutes to
+        # write on PostgreSQL, so the SQLite run audits the demo data and this run the random period.
+        pytest.skip("demo data is audited in the SQLite run")
     with session_scope() as session:
         if request.param == "demo":
             generate(session, seed=2022)
