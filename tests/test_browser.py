@@ -29,7 +29,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -38,8 +38,9 @@ SCREENSHOTS = os.environ.get("PMO_SCREENSHOTS")
 
 
 def wait(driver, condition, seconds: int = 60):
-    """Wait for condition, ignoring elements that went stale because the page navigated meanwhile."""
-    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    """Wait for condition, ignoring elements that went stale because the page navigated meanwhile (Chromium
+    reports some of those as "Node with given id does not belong to the document", a plain WebDriverException)."""
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException)).until(condition)
 
 
 def _free_port() -> int:
