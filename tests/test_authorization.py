@@ -313,7 +313,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{ADV}/complete"): rows("adviser_request", adviser_readers, national, json={"outcome": "計画を見直した。"}),
     ("POST", f"{ADV}/cancel"): rows("adviser_request", adviser_readers, owner | its_prefecture | national, json={}),
     # statistics: aggregates for every signed-in caller (anonymous only with PMO_PUBLIC_STATS)
-    **{(m, f"{API}/stats/{s}"): Rule(anyone_signed_in) for m in ("GET", "HEAD")
+    **{("GET", f"{API}/stats/{s}"): Rule(anyone_signed_in)
        for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries", "advisers")},
     # dashboard pages (session cookie; forms carry the CSRF token; the same services decide)
     ("GET", "/login"): public(),

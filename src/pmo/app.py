@@ -10,29 +10,29 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pmo.api_docs import install_api_docs
-from pmo.health.storage import is_storage_full, note_storage_full
-from pmo.http_methods import HeadAsGet, allowed_methods
 from pmo.accounts.router import router as accounts_router
 from pmo.advisers.router import router as advisers_router
+from pmo.api_docs import install_api_docs
 from pmo.config import get_settings
 from pmo.dashboard.router import install as install_dashboard
-from pmo.directory.router import router as directory_router
 from pmo.directory.codes import code_problem
+from pmo.directory.router import router as directory_router
 from pmo.errors import ErrorOut, PmoError
-from pmo.logs import configure_logging
 from pmo.faqs.router import router as faqs_router
+from pmo.followups.router import router as followups_router
 from pmo.health.router import router as health_router
+from pmo.health.storage import is_storage_full, note_storage_full
+from pmo.http_methods import HeadAsGet, allowed_methods
 from pmo.inquiries.router import router as inquiries_router
+from pmo.logs import configure_logging
+from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 from pmo.notices.router import router as notices_router
 from pmo.reports.router import router as reports_router
+from pmo.review.router import router as review_router
+from pmo.route_index import index_routes, prepare_routes
 from pmo.stats.matrix import warm_up
 from pmo.stats.router import router as stats_router
-from pmo.review.router import router as review_router
 from pmo.systems.router import router as systems_router
-from pmo.followups.router import router as followups_router
-from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
-from pmo.route_index import index_routes, prepare_routes
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("pmo")
@@ -147,7 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(503, "service_unavailable", "データベースに一時的に接続できません。しばらくしてから再試行してください。",
                       headers={"Retry-After": "5"})
 
-    def _storage_full(exc: DBAPIError) -> JSONResponse:
+    def _storage_full(exc: OperationalError) -> JSONResponse:
         note_storage_full()
         log.error("database storage full: %s", exc.orig)
         return _error(503, "storage_full", "データベースの保存領域がいっぱいのため、書き込めませんでした（何も保存していません）。"
@@ -155,8 +155,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError):
-        if is_storage_full(exc):
-            return _storage_full(exc)
         if exc.connection_invalidated:
             return await _db_down(_, exc)  # type: ignore[arg-type]
         log.exception("database error")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from pmo.db import utcnow
 from pmo.errors import Unauthenticated
 from pmo.models import Account, Body, Token
+from pmo.throttle import failures, keys_for
 
 TOKEN_PREFIX = "pmo_"
 
@@ -67,8 +68,6 @@ def principal_for_token(session: Session, token: str) -> Principal:
 def sign_in(session: Session, token: str, client: str | None) -> Principal:
     """principal_for_token for a caller at client: failed attempts are counted, and past the limits the
     attempt is refused (429) before the token is even looked at."""
-    from pmo.throttle import failures, keys_for
-
     keys = keys_for(client, token)
     failures.check(keys)
     try:

@@ -6,12 +6,18 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pmo.periods import PERIOD_PATTERN
 from pmo.auth import Principal, sign_in
-from pmo.db import get_read_engine, lookup_scope, read_session, request_session, stats_session
+from pmo.db import (
+    get_read_engine,
+    lookup_scope,
+    read_session,
+    request_session,
+    stats_session,
+)
 from pmo.directory import service as directory
 from pmo.errors import Forbidden, Unauthenticated
 from pmo.models import Body
+from pmo.periods import PERIOD_PATTERN
 
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
@@ -29,13 +35,18 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (the user's, behind a proxy run with --forwarded-allow-ips)."""
+    return request.client.host if request.client else None
+
+
 def optional_principal(request: Request) -> Principal | None:
     """The caller if a token was sent (checked in its own short read), else None."""
     token = bearer_token(request)
     if token is None:
         return None
     with lookup_scope() as session:
-        principal = sign_in(session, token, request.client.host if request.client else None)
+        principal = sign_in(session, token, client_address(request))
     request.state.principal = principal
     return principal
 

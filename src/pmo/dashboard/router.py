@@ -13,7 +13,7 @@ from pmo.config import get_settings
 from pmo.dashboard import assets, inquiry_pages, session as page_session, views
 from pmo.dashboard.forms import CsrfForm, text, validated
 from pmo.dashboard.pages import html_errors, render
-from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep
+from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep, client_address
 from pmo.directory import service as directory
 from pmo.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from pmo.reports import service as reports, spreadsheet
@@ -45,7 +45,7 @@ def login(request: Request, session: SessionDep, form: CsrfForm, token: Annotate
           next: Annotated[str, Form()] = "/"):
     """Check the token and start a new session, kept on the server: the cookie holds its key, never the token."""
     try:
-        principal = sign_in(session, token.strip(), request.client.host if request.client else None)
+        principal = sign_in(session, token.strip(), client_address(request))
     except (Unauthenticated, TooManyRequests) as exc:
         return render(request, "login.html", status_code=exc.status_code, next=_safe_next(next), error=exc.message,
                       headers=exc.headers)

@@ -4,7 +4,6 @@ The server keeps each signed-in session (page_sessions: the key's SHA-256, the t
 sign-out ends it for every copy of the cookie; every request re-checks the session and its token, so
 revoking the token or disabling the account ends it at once too."""
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -18,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pmo.auth import Principal, principal_for_token_id
+from pmo.auth import Principal, hash_token, principal_for_token_id
 from pmo.config import PROJECT_ROOT, get_settings
 from pmo.db import lookup_scope, utcnow
 from pmo.errors import Forbidden, PmoError, Unauthenticated
@@ -77,10 +76,6 @@ def read(request: Request) -> PageSession | None:
     return PageSession(key if isinstance(key, str) else None, data["c"])
 
 
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def start(request: Request, session: Session | None = None, token_id: int | None = None) -> PageSession:
     """A fresh session for this request (a new CSRF token; signed in as token_id, stored through session);
     save() puts it on the response."""
@@ -88,7 +83,7 @@ def start(request: Request, session: Session | None = None, token_id: int | None
     if token_id is not None and session is not None:
         key = secrets.token_urlsafe(32)
         now = utcnow()
-        session.add(PageSessionRow(key_hash=_hash(key), token_id=token_id, created_at=now,
+        session.add(PageSessionRow(key_hash=hash_token(key), token_id=token_id, created_at=now,
                                    expires_at=now + timedelta(hours=get_settings().session_hours)))
     page = PageSession(key, secrets.token_urlsafe(24))
     request.state.page_session = page
@@ -99,7 +94,7 @@ def end(request: Request, session: Session) -> None:
     """Sign out on the server: the session's cookie, and every copy of it, no longer signs anyone in."""
     page = read(request)
     if page is not None and page.key is not None:
-        session.execute(update(PageSessionRow).where(PageSessionRow.key_hash == _hash(page.key),
+        session.execute(update(PageSessionRow).where(PageSessionRow.key_hash == hash_token(page.key),
                                                      PageSessionRow.ended_at.is_(None)).values(ended_at=utcnow()))
 
 
@@ -140,7 +135,7 @@ def page_user(request: Request) -> Principal | None:
         try:
             with lookup_scope() as session:
                 token_id = session.scalar(select(PageSessionRow.token_id).where(
-                    PageSessionRow.key_hash == _hash(page.key), PageSessionRow.ended_at.is_(None),
+                    PageSessionRow.key_hash == hash_token(page.key), PageSessionRow.ended_at.is_(None),
                     PageSessionRow.expires_at > utcnow()))
                 principal = None if token_id is None else principal_for_token_id(session, token_id)
         except PmoError:

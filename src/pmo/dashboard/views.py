@@ -9,7 +9,6 @@ from pmo import periods
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.dashboard import figures
-from pmo.dashboard.labels import STATS_KIND_LABELS
 from pmo.errors import InvalidInput
 from pmo.followups import service as followups
 from pmo.inquiries import service as inquiries
@@ -18,7 +17,7 @@ from pmo.notices import service as notices
 from pmo.reports import service as reports
 from pmo.review import service as review
 from pmo.stats import service as stats
-from pmo.stats.groups import check_combination
+from pmo.stats.groups import check_combination, parse_kind
 from pmo.stats.matrix import Directory, cache
 from pmo.systems import service as systems
 from pmo.systems.schemas import REASON_LABELS
@@ -38,8 +37,7 @@ def parse_filters(directory: Directory, period: str | None, kind: str | None, pr
                   operation: str | None) -> Filters:
     """Validated filters; 422 naming the one that is wrong."""
     kind, prefecture, operation = kind or None, prefecture or None, operation or None
-    if kind is not None and kind not in STATS_KIND_LABELS:
-        raise InvalidInput.at(["query", "kind"], f"団体の種別 {kind!r} はありません。", input=kind)
+    kind = parse_kind(kind)
     check_combination(prefecture, kind, ())
     if prefecture is not None and prefecture not in directory.prefecture_names:
         raise InvalidInput.at(["query", "prefecture"], f"都道府県 {prefecture!r} はありません（01〜47）。", input=prefecture)

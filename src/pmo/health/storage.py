@@ -13,9 +13,10 @@ _last_full: float | None = None
 
 
 def is_storage_full(exc: BaseException) -> bool:
-    """Whether a driver error says the disk (or the database's size limit) is full."""
+    """Whether a driver error (SQLite's and psycopg's both arrive as OperationalError) says the disk, or
+    the database's size limit, is full."""
     orig = getattr(exc, "orig", exc)
-    if getattr(orig, "sqlstate", None) in ("53100", "53200"):  # PostgreSQL disk_full, out_of_memory
+    if getattr(orig, "sqlstate", None) == "53100":  # PostgreSQL disk_full
         return True
     text = str(orig).lower()
     return any(s in text for s in ("disk is full", "no space left", "could not extend file"))

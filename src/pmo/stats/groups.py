@@ -20,17 +20,13 @@ STATS_KIND_OF = {
 }
 STATS_KIND_LABELS = {"prefecture": "都道府県", "cities": "市（政令指定都市を含む）", "special_ward": "特別区",
                      "towns_villages": "町村"}
-FINE_KIND_HINT = {"designated_city": "cities", "city": "cities", "town": "towns_villages", "village": "towns_villages"}
 NATIONAL = "00"  # the atom of the prefecture bodies is national, not any one prefecture's
 
 
-def atom_keys(prefectures: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-    """Each body's atom as 'PP:kind' (the prefecture bodies share '00:prefecture')."""
-    return np.array([f"{NATIONAL if k == 'prefecture' else p}:{k}" for p, k in zip(prefectures, kinds, strict=True)])
-
-
-def check_atoms(atoms: np.ndarray, k: int) -> None:
-    """Refuse to publish while some atom has k bodies or fewer (a merger could make one): 503, never a leak."""
+def check_atoms(prefectures: np.ndarray, stats_kinds: np.ndarray, k: int) -> None:
+    """Refuse to publish while some atom has k bodies or fewer (a merger could make one): 503, never a leak.
+    An atom is named 'PP:kind'; the prefecture bodies share '00:prefecture'."""
+    atoms = [f"{NATIONAL if kind == 'prefecture' else pref}:{kind}" for pref, kind in zip(prefectures, stats_kinds, strict=True)]
     names, sizes = np.unique(atoms, return_counts=True)
     small = [f"{n}（{s}団体）" for n, s in zip(names, sizes, strict=True) if s <= k]
     if small:
@@ -43,10 +39,10 @@ def parse_kind(kind: str | None, loc: str = "kind") -> str | None:
     """A statistics kind; the directory's fine kinds get a 422 that names the kind to use instead."""
     if kind is None or kind in STATS_KINDS:
         return kind
-    hint = FINE_KIND_HINT.get(kind)
-    reason = (f"{kind!r} は都道府県内で1〜3団体の区分になり個々の団体が特定されるため、統計では {hint!r} に含めて集計します。"
-              if hint else f"{kind!r} はありません。")
-    raise InvalidInput.at(["query", loc], f"kind は {' / '.join(STATS_KINDS)} のいずれかです。{reason}", input=kind)
+    hint = STATS_KIND_OF.get(kind)
+    reason = (f"統計では {kind!r} を {hint!r} に含めて集計します（政令指定都市と村は都道府県内で1〜3団体のため、"
+              "分けると差し引きで個々の団体が特定されます）。" if hint else f"{kind!r} はありません。")
+    raise InvalidInput.at(["query", loc], f"団体の種別（kind）は {' / '.join(STATS_KINDS)} のいずれかです。{reason}", input=kind)
 
 
 def check_combination(prefecture: str | None, kind: str | None, by: tuple[str, ...]) -> None:

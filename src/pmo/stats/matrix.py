@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
-from pmo.stats.groups import STATS_KIND_OF, atom_keys
+from pmo.stats.groups import STATS_KIND_OF
 
 MAX_CACHED_MATRICES = 80
 MAX_DERIVED = 512  # derived values kept (dashboards cache one per filter combination: bound them)
@@ -31,7 +31,6 @@ class Directory:
     prefecture_names: dict[str, str]
     kind: np.ndarray  # the directory's kinds (designated_city … village)
     stats_kind: np.ndarray  # the kinds statistics publish (groups.STATS_KINDS)
-    atom: np.ndarray  # each body's atom (groups.atom_keys): published groups are unions of these
     templates: np.ndarray  # (n_bodies, width) uint8: not started where the body reports, 0 elsewhere
     row_of: dict[int, int]
 
@@ -64,7 +63,6 @@ def load_directory(session: Session) -> Directory:
         prefecture_names={b.prefecture_code: b.prefecture_name for b in bodies},
         kind=np.array([b.kind for b in bodies]),
         stats_kind=stats_kind,
-        atom=atom_keys(prefecture, stats_kind),
         templates=templates.reshape(len(bodies), width),
         row_of={b.id: i for i, b in enumerate(bodies)},
     )

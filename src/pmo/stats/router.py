@@ -14,25 +14,23 @@ from starlette.concurrency import run_in_threadpool
 from pmo.auth import Principal, hash_token, sign_in
 from pmo.config import get_settings
 from pmo.db import lookup_scope, session_scope
-from pmo.deps import StatsSessionDep, bearer_token
+from pmo.deps import StatsSessionDep, bearer_token, client_address
 from pmo.errors import Unauthenticated
 from pmo.stats import service
 from pmo.stats.groups import STATS_KINDS
-from pmo.stats.matrix import cache
 from pmo.stats.inquiries import inquiries as inquiry_table
-from pmo.stats.schemas import AdvisersTable, Distribution, InquiryTable, ProgressTable, Reporting, SystemsTable, TrendTable
+from pmo.stats.matrix import cache
+from pmo.stats.schemas import (
+    AdvisersTable,
+    Distribution,
+    InquiryTable,
+    ProgressTable,
+    Reporting,
+    SystemsTable,
+    TrendTable,
+)
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
-
-
-def _get_and_head(path: str, **kwargs):
-    """GET in the schema, and HEAD answered by the same function (dashboards probe with HEAD)."""
-
-    def register(func):
-        router.add_api_route(path, func, methods=["HEAD"], include_in_schema=False, **kwargs)
-        return router.get(path, **kwargs)(func)
-
-    return register
 
 
 _principals: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
@@ -57,7 +55,7 @@ async def stats_reader(request: Request) -> Principal | None:
     hit = _principals.get(key)
     if hit is not None and time.monotonic() - hit[0] < get_settings().auth_cache_seconds:
         return hit[1]
-    principal = await run_in_threadpool(_lookup, token, request.client.host if request.client else None)
+    principal = await run_in_threadpool(_lookup, token, client_address(request))
     _principals[key] = (time.monotonic(), principal)
     while len(_principals) > _MAX_PRINCIPALS:
         _principals.popitem(last=False)
@@ -99,7 +97,7 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
     return Response(content, media_type="application/json", headers=headers)
 
 
-@_get_and_head("/progress", response_model=ProgressTable)
+@router.get("/progress", response_model=ProgressTable)
 async def progress(
     request: Request, _: Reader, period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
@@ -115,7 +113,7 @@ async def progress(
     return await _serve(request, key, compute)
 
 
-@_get_and_head("/trend", response_model=TrendTable)
+@router.get("/trend", response_model=TrendTable)
 async def trend(
     request: Request, _: Reader,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
@@ -135,14 +133,14 @@ async def trend(
     return await _serve(request, key, compute)
 
 
-@_get_and_head("/distribution", response_model=Distribution)
+@router.get("/distribution", response_model=Distribution)
 async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
     return await _serve(request, ("distribution", p, operation), lambda session: service.distribution(session, p, operation))
 
 
-@_get_and_head("/reporting", response_model=Reporting)
+@router.get("/reporting", response_model=Reporting)
 async def reporting(
     request: Request, _: Reader, period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
@@ -152,7 +150,7 @@ async def reporting(
     return await _serve(request, ("reporting", p, by), lambda session: service.reporting(session, p, by))
 
 
-@_get_and_head("/systems", response_model=SystemsTable)
+@router.get("/systems", response_model=SystemsTable)
 def systems(
     session: StatsSessionDep, _: Reader,
     by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
@@ -165,7 +163,7 @@ def systems(
                     headers={"Cache-Control": "no-cache"})
 
 
-@_get_and_head("/inquiries", response_model=InquiryTable)
+@router.get("/inquiries", response_model=InquiryTable)
 def inquiries(
     session: StatsSessionDep, _: Reader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
@@ -175,7 +173,7 @@ def inquiries(
                     headers={"Cache-Control": "no-cache"})
 
 
-@_get_and_head("/advisers", response_model=AdvisersTable)
+@router.get("/advisers", response_model=AdvisersTable)
 def advisers(session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"):
     """Adviser requests and visits by prefecture (its municipalities) or nationally."""
     return Response(orjson.dumps(service.advisers(session, by)), media_type="application/json",

@@ -17,9 +17,15 @@ from pmo.config import get_settings
 from pmo.errors import InvalidInput
 from pmo.models import AdviserRequest, AdviserVisit, System, SystemVersion
 from pmo.reports.grid import DONE, IN_PROGRESS, N_STEPS, NOT_APPLICABLE, NOT_STARTED
+from pmo.stats.groups import (
+    check_atoms,
+    check_combination,
+    group_mask,
+    kinds_in,
+    parse_kind,
+)
 from pmo.stats.matrix import Directory, PeriodMatrix, cache
 from pmo.systems.schemas import REASON_LABELS
-from pmo.stats.groups import check_atoms, check_combination, group_mask, kinds_in, parse_kind
 
 BY_CHOICES = ("none", "operation", "step", "operation,step", "prefecture", "prefecture,operation", "kind", "phase")
 STATUSES = (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)
@@ -29,7 +35,7 @@ STATUSES = (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)
 def _atoms_checked(directory_id: int, k: int) -> bool:
     directory = cache.directory
     assert directory is not None and id(directory) == directory_id
-    check_atoms(directory.atom, k)
+    check_atoms(directory.prefecture, directory.stats_kind, k)
     return True
 
 
@@ -305,15 +311,15 @@ def systems(session: Session, by: str, period: int | None = None) -> dict:
     directory = published(cache.get_directory(session))
     register, as_of = _register(session, period)
     rows_of = np.array([directory.row_of.get(body_id, -1) for body_id, _ in register], dtype=np.int64)
-    reasons = [reason for _, reason in register]
+    reasons = np.array([str(reason) for _, reason in register], dtype=object)
     dims = [d for d in by.split(",") if d != "none"]
     group_by = "prefecture" if "prefecture" in dims else ("kind" if "kind" in dims else "none")
-    split = [*REASON_LABELS, *sorted({str(r) for r in reasons} - set(REASON_LABELS))] if "reason" in dims else [None]
+    split = [*REASON_LABELS, *sorted(set(reasons) - set(REASON_LABELS))] if "reason" in dims else [None]
     cells = []
     for keys, mask in _groups(directory, group_by):
         in_group = _members(mask, rows_of)
         for reason in split:
-            chosen = in_group & np.array([reason is None or r == reason for r in reasons], dtype=bool)
+            chosen = in_group if reason is None else in_group & (reasons == reason)
             cells.append({
                 **keys, **({"reason": reason} if "reason" in dims else {}), "n_bodies": int(mask.sum()),
                 "suppressed": None, "deferred_systems": int(chosen.sum()),
