@@ -230,27 +230,6 @@ def test_api(case, fuzz_world, asgi_client):
     case.validate_response(response, checks=CHECKS)
 
 
-def test_stateful_sequences_reach_the_rows_they_create(fuzz_world, asgi_client):
-    """Schemathesis' stateful phase: chains of calls it infers from the schema (an inquiry filed, then read,
-    answered, closed…), each call as one of the roles, checked like the single calls above."""
-    machine = schema.as_state_machine()
-
-    class Sequences(machine):  # type: ignore[misc, valid-type]
-        def get_call_kwargs(self, case):
-            CASES[f"{case.method.upper()} {case.operation.path}"] += 1
-            return {"app": fuzz_world.app, "session": asgi_client, "headers": fuzz_world.headers[caller_of(case)]}
-
-        def validate_response(self, response, case, additional_checks=(), **kwargs):
-            STATEFUL[f"{case.method.upper()} {case.operation.path}"] += 1
-            case.validate_response(response, checks=CHECKS)
-
-    Sequences.run(settings=settings(max_examples=max(EXAMPLES, 10), stateful_step_count=6, deadline=None,
-                                    derandomize=not SEED, database=None, suppress_health_check=list(HealthCheck)))
-    print(f"stateful: {sum(STATEFUL.values())} calls over {len(STATEFUL)} operations")
-    assert len(STATEFUL) >= 5, f"the stateful phase chained too few operations: {dict(STATEFUL)}"
-
-
-STATEFUL: Counter = Counter()
 REACHED: Counter = Counter()
 
 
