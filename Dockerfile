@@ -11,15 +11,16 @@ WORKDIR /app
 
 RUN useradd --system --create-home --home-dir /home/pmo --uid 10001 pmo
 
-# Dependencies first, so that a code change does not reinstall them.
-COPY pyproject.toml README.md ./
-RUN mkdir -p src/pmo && touch src/pmo/__init__.py \
-    && pip install -e . \
-    && rm -rf src
+# Dependencies first, from the lock (exact versions, verified hashes), so a code change reinstalls nothing.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 
 # The app finds alembic.ini, migrations/ and seeds/ next to src/ (PROJECT_ROOT in src/pmo/config.py),
-# so the package stays an editable install of /app rather than a copy in site-packages.
-COPY . .
+# so the package stays an editable install of /app rather than a copy in site-packages. No tests, no bench.
+COPY pyproject.toml README.md alembic.ini ./
+COPY src src
+COPY migrations migrations
+COPY seeds seeds
 RUN pip install --no-deps -e . \
     && mkdir -p /app/var \
     && chown -R pmo:pmo /app/var

@@ -10,12 +10,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: help venv run test test-pg openapi bench bench-stats loadtest browser-deps test-browser screenshots bench-dashboard
+.PHONY: help venv lock check run test test-pg openapi bench bench-stats loadtest browser-deps test-browser screenshots bench-dashboard
 
 help:
 	@echo "make run      migrate, seed, (demo data), print one token per role, serve at http://$(HOST):$(PORT)"
 	@echo "make test     the test suite on SQLite"
 	@echo "make test-pg  the same suite on PostgreSQL ($(PG_URL); started if down)"
+	@echo "make check    ruff (lint and format), as CI runs it"
+	@echo "make lock     re-pin requirements/*.txt after a dependency change (UPGRADE=--upgrade for newer versions)"
 	@echo "make openapi  regenerate openapi/openapi.json"
 	@echo "make bench    run bench/run.py (reporting benchmarks)"
 	@echo "make bench-stats  statistics benchmarks (bench/stats.py; needs wrk)"
@@ -26,12 +28,24 @@ help:
 
 venv: $(VENV)/.installed
 
-# Re-installed only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# Installed from the lock (exact versions, verified hashes); re-installed only when it changes.
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# After changing dependencies in pyproject.toml: pin them again (runtime for the image, dev for make/CI).
+LOCK_FLAGS := --quiet --strip-extras --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: venv
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(UPGRADE) -o requirements/runtime.txt pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(UPGRADE) --extra dev -o requirements/dev.txt pyproject.toml
+
+# ruff (lint and format), as CI runs it.
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 run: venv
 	$(PMO) db upgrade

@@ -44,8 +44,9 @@ def timed(client, path: str) -> float:
 
 def summary(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
-    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
-    return f"{name:<34} n={len(samples):>3}  p50 {statistics.median(samples):7.1f} ms  p95 {p95:7.1f} ms  max {max(samples):7.1f} ms"
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    median = statistics.median(samples)
+    return f"{name:<34} n={len(samples):>3}  p50 {median:7.1f} ms  p95 {p95:7.1f} ms  max {max(samples):7.1f} ms"
 
 
 def main() -> int:
@@ -66,7 +67,9 @@ def main() -> int:
     with session_scope() as session:
         tokens = {}
         for role, body in (("viewer", None), ("prefecture", "130001"), ("municipality", "131016")):
-            account = accounts.create_account(session, f"bench-{role}-{secrets.token_hex(3)}", role, body, actor="bench")
+            account = accounts.create_account(
+                session, f"bench-{role}-{secrets.token_hex(3)}", role, body, actor="bench"
+            )
             tokens[role] = accounts.issue_token(session, account, actor="bench", ttl_days=1).token
 
     def signed_in(client: TestClient, token: str) -> TestClient:
@@ -76,14 +79,21 @@ def main() -> int:
         assert client.post("/login", data={"token": token, "csrf": csrf}, follow_redirects=False).status_code == 303
         return client
 
-    lines = [f"database: {args.db}", f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"]
+    lines = [
+        f"database: {args.db}",
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
+    ]
     with TestClient(create_app()) as client:
         signed_in(client, tokens["viewer"])
         cold = timed(client, "/")
         warm = [timed(client, "/") for _ in range(args.repeat)]
         last = periods.add_months(periods.current(), -1)
-        combos = [(periods.fmt(periods.add_months(last, -m)), kind, pref)
-                  for m in range(3) for kind in ("", "city", "town", "village") for pref in ("", "13", "01", "16")]
+        combos = [
+            (periods.fmt(periods.add_months(last, -m)), kind, pref)
+            for m in range(3)
+            for kind in ("", "city", "town", "village")
+            for pref in ("", "13", "01", "16")
+        ]
         filtered = [timed(client, f"/?period={p}&kind={k}&prefecture={f}") for p, k, f in combos]
         filtered_again = [timed(client, f"/?period={p}&kind={k}&prefecture={f}") for p, k, f in combos]
         signed_in(client, tokens["prefecture"])

@@ -47,8 +47,10 @@ class InProcessClient:
         try:
             from anyio._backends._asyncio import _root_task
         except ImportError:  # anyio moved it: the figures then include a thread start per request
-            print("note: anyio's root task not found; in-process figures include a worker-thread start per request",
-                  file=sys.stderr)
+            print(
+                "note: anyio's root task not found; in-process figures include a worker-thread start per request",
+                file=sys.stderr,
+            )
             return
         _root_task.set(self.root)
 
@@ -57,9 +59,18 @@ class InProcessClient:
         header_list = [(b"host", b"pmo.bench"), (b"content-length", str(len(content)).encode())]
         header_list += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": header_list, "client": ("127.0.0.1", 50000), "server": ("pmo.bench", 80),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": header_list,
+            "client": ("127.0.0.1", 50000),
+            "server": ("pmo.bench", 80),
         }
         sent = False
         status, response_headers, body = 500, [], bytearray()

@@ -23,10 +23,29 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("PMO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 N_INQUIRIES, N_FAQS = 50_000, 2_000
 STATES = (("open", 0.3), ("awaiting_asker", 0.1), ("answered", 0.25), ("closed", 0.35))
-CATEGORIES = ("specification", "fit_gap", "government_cloud", "data_migration", "schedule", "deferred_system", "funding",
-              "procurement", "other")
-ASPECTS = ("進め方", "留意点", "スケジュール", "費用の考え方", "庁内調整", "ベンダーとの協議", "検証方法", "よくある誤り", "事例",
-           "判断基準")
+CATEGORIES = (
+    "specification",
+    "fit_gap",
+    "government_cloud",
+    "data_migration",
+    "schedule",
+    "deferred_system",
+    "funding",
+    "procurement",
+    "other",
+)
+ASPECTS = (
+    "進め方",
+    "留意点",
+    "スケジュール",
+    "費用の考え方",
+    "庁内調整",
+    "ベンダーとの協議",
+    "検証方法",
+    "よくある誤り",
+    "事例",
+    "判断基準",
+)
 TOPIC_TEXT = (
     "標準仕様書の機能要件と現行業務を比較し、差異と対応方針を一覧にまとめます。",
     "ガバメントクラウドの利用料は利用量に応じて按分する方法が一般的です。",
@@ -74,8 +93,12 @@ def _load(session, rng: random.Random, now: datetime) -> None:
     steps = session.execute(select(Step.id, Step.name)).all()
     accounts = {}
     for body_id, _, kind in bodies:
-        accounts[body_id] = Account(name=f"bench-{body_id}", role="prefecture" if kind == "prefecture" else "municipality",
-                                    body_id=body_id, created_at=now)
+        accounts[body_id] = Account(
+            name=f"bench-{body_id}",
+            role="prefecture" if kind == "prefecture" else "municipality",
+            body_id=body_id,
+            created_at=now,
+        )
     session.add_all(accounts.values())
     session.flush()
     rows = []
@@ -87,15 +110,29 @@ def _load(session, rng: random.Random, now: datetime) -> None:
         tier = "helpdesk" if escalated else "prefecture"
         due = add_business_days(created, 10 if escalated else 5) if state in ("open", "awaiting_asker") else None
         op_id, op_name = rng.choice(ops)
-        rows.append(dict(
-            title=f"{op_name}の{rng.choice(ASPECTS)}について（{i}）", question=rng.choice(TOPIC_TEXT), category=rng.choice(CATEGORIES),
-            operation_id=op_id, step_id=rng.choice(steps)[0], asker_account_id=accounts[body_id].id,
-            asker_role=accounts[body_id].role, asker_body_id=body_id, prefecture_code=pref, current_tier=tier, state=state,
-            helpdesk_since=created if escalated else None, tier_since=created, due_at=due,
-            paused_at=created if state == "awaiting_asker" else None,
-            answered_at=created + timedelta(days=3) if state in ("answered", "closed") else None,
-            closed_at=created + timedelta(days=5) if state == "closed" else None, created_at=created, updated_at=created,
-        ))
+        rows.append(
+            {
+                "title": f"{op_name}の{rng.choice(ASPECTS)}について（{i}）",
+                "question": rng.choice(TOPIC_TEXT),
+                "category": rng.choice(CATEGORIES),
+                "operation_id": op_id,
+                "step_id": rng.choice(steps)[0],
+                "asker_account_id": accounts[body_id].id,
+                "asker_role": accounts[body_id].role,
+                "asker_body_id": body_id,
+                "prefecture_code": pref,
+                "current_tier": tier,
+                "state": state,
+                "helpdesk_since": created if escalated else None,
+                "tier_since": created,
+                "due_at": due,
+                "paused_at": created if state == "awaiting_asker" else None,
+                "answered_at": created + timedelta(days=3) if state in ("answered", "closed") else None,
+                "closed_at": created + timedelta(days=5) if state == "closed" else None,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     for start in range(0, len(rows), 5000):
         session.execute(insert(Inquiry), rows[start : start + 5000])
     faqs, terms = [], []
@@ -107,12 +144,30 @@ def _load(session, rng: random.Random, now: datetime) -> None:
             title = f"{rng.choice(ops)[1]}の{rng.choice(steps)[1]}の{rng.choice(ASPECTS)}"
             answer = " ".join(rng.sample(TOPIC_TEXT, 3))
         question = f"{title}について教えてください。{rng.choice(TOPIC_TEXT)}"
-        counts = weighted_terms((title, FIELD_WEIGHTS["title"]), (question, FIELD_WEIGHTS["question"]),
-                                (answer, FIELD_WEIGHTS["answer"]))
-        faqs.append(dict(id=i + 1, title=title, question=question, answer=answer, category=rng.choice(CATEGORIES),
-                         operation_id=rng.choice(ops)[0], step_id=None, status="published", length=float(sum(counts.values())),
-                         created_at=now, created_by="bench", updated_at=now, updated_by="bench", published_at=now))
-        terms.extend({"faq_id": i + 1, "term": t, "weight": w, "length": float(sum(counts.values()))} for t, w in counts.items())
+        counts = weighted_terms(
+            (title, FIELD_WEIGHTS["title"]), (question, FIELD_WEIGHTS["question"]), (answer, FIELD_WEIGHTS["answer"])
+        )
+        faqs.append(
+            {
+                "id": i + 1,
+                "title": title,
+                "question": question,
+                "answer": answer,
+                "category": rng.choice(CATEGORIES),
+                "operation_id": rng.choice(ops)[0],
+                "step_id": None,
+                "status": "published",
+                "length": float(sum(counts.values())),
+                "created_at": now,
+                "created_by": "bench",
+                "updated_at": now,
+                "updated_by": "bench",
+                "published_at": now,
+            }
+        )
+        terms.extend(
+            {"faq_id": i + 1, "term": t, "weight": w, "length": float(sum(counts.values()))} for t, w in counts.items()
+        )
     session.execute(insert(Faq), faqs)
     for start in range(0, len(terms), 20000):
         session.execute(insert(FaqTerm), terms[start : start + 20000])
@@ -133,8 +188,13 @@ def _timed(client, headers, url, params, repeat: int) -> dict:
         assert r.status_code == 200, r.text
     times.sort()
     # cpu: this process's CPU time per request — steadier than wall time when other work shares the machine
-    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
-            "cpu_p50_ms": round(statistics.median(cpu), 2), "n": repeat, "total": r.json().get("total")}
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+        "cpu_p50_ms": round(statistics.median(cpu), 2),
+        "n": repeat,
+        "total": r.json().get("total"),
+    }
 
 
 def run(kind: str, repeat: int) -> dict:
@@ -166,7 +226,9 @@ def run(kind: str, repeat: int) -> dict:
 
         def token(role: str, body: str | None = None) -> dict:
             with session_scope() as session:
-                account = accounts.create_account(session, f"bench-{role}-{secrets.token_hex(3)}", role, body, actor="bench")
+                account = accounts.create_account(
+                    session, f"bench-{role}-{secrets.token_hex(3)}", role, body, actor="bench"
+                )
                 issued = accounts.issue_token(session, account, actor="bench", ttl_days=1)
             return {"Authorization": f"Bearer {issued.token}"}
 
@@ -182,18 +244,32 @@ def run(kind: str, repeat: int) -> dict:
             "queue: municipality": (chiyoda, "/api/v1/inquiries", {}),
             "faq search: データ移行": (chiyoda, "/api/v1/faqs", {"q": "データ移行"}),
             "faq search: フィットギャップ": (chiyoda, "/api/v1/faqs", {"q": "フィットギャップ"}),
-            "faq search: ガバメントクラウドの利用料の按分": (chiyoda, "/api/v1/faqs", {"q": "ガバメントクラウドの利用料の按分"}),
-            "similar: when filing (GET /inquiries/similar)": (chiyoda, "/api/v1/inquiries/similar", {"q": "住民記録システムのデータ移行の進め方"}),
+            "faq search: ガバメントクラウドの利用料の按分": (
+                chiyoda,
+                "/api/v1/faqs",
+                {"q": "ガバメントクラウドの利用料の按分"},
+            ),
+            "similar: when filing (GET /inquiries/similar)": (
+                chiyoda,
+                "/api/v1/inquiries/similar",
+                {"q": "住民記録システムのデータ移行の進め方"},
+            ),
         }
         results = {}
         with TestClient(create_app()) as client:
-            first = client.get("/api/v1/faqs", headers=chiyoda, params={"q": "フィットギャップ"}).json()["items"][0]["title"]
+            first = client.get("/api/v1/faqs", headers=chiyoda, params={"q": "フィットギャップ"}).json()["items"][0][
+                "title"
+            ]
             assert first == "Fit&Gap分析の進め方", first
             for name, (headers, path, params) in cases.items():
                 results[name] = _timed(client, headers, path, params, repeat)
                 r = results[name]
-                print(f"  {name:<48} p50 {r['p50_ms']:7.2f} ms   p95 {r['p95_ms']:7.2f} ms   cpu p50 {r['cpu_p50_ms']:6.2f} ms"
-                      f"   (total {r['total']})", flush=True)
+                print(
+                    f"  {name:<48} p50 {r['p50_ms']:7.2f} ms   p95 {r['p95_ms']:7.2f} ms"
+                    f"   cpu p50 {r['cpu_p50_ms']:6.2f} ms"
+                    f"   (total {r['total']})",
+                    flush=True,
+                )
         return results
     finally:
         reset_engines()
@@ -211,10 +287,14 @@ def main() -> None:
         print(f"{kind}:", flush=True)
         out[kind] = run(kind, args.repeat)
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / f"inquiries-{kind}.json").write_text(json.dumps(out[kind], ensure_ascii=False, indent=1))
+        (ROOT / "bench" / "results" / f"inquiries-{kind}.json").write_text(
+            json.dumps(out[kind], ensure_ascii=False, indent=1)
+        )
     worst = max(r["p50_ms"] for results in out.values() for r in results.values())
-    print(f"worst p50: {worst:.2f} ms ({'within' if worst <= 50 else 'OVER'} the 50 ms target); load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"worst p50: {worst:.2f} ms ({'within' if worst <= 50 else 'OVER'} the 50 ms target); load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

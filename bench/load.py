@@ -24,8 +24,12 @@ from bench.stats import RESULTS, prepare  # noqa: E402
 from tests.serverproc import Server  # noqa: E402
 
 READS = [
-    "/api/v1/stats/progress?by=operation", "/api/v1/stats/progress?by=operation,step", "/api/v1/stats/progress?by=prefecture",
-    "/api/v1/stats/trend?by=none", "/api/v1/stats/distribution", "/api/v1/stats/reporting?by=prefecture",
+    "/api/v1/stats/progress?by=operation",
+    "/api/v1/stats/progress?by=operation,step",
+    "/api/v1/stats/progress?by=prefecture",
+    "/api/v1/stats/trend?by=none",
+    "/api/v1/stats/distribution",
+    "/api/v1/stats/reporting?by=prefecture",
 ]
 
 
@@ -43,8 +47,13 @@ def make_tokens(url: str, codes: list[str]) -> dict[str, str]:
             try:
                 account = accounts.get_account(s, name)
             except Exception:
-                account = accounts.create_account(s, name, "viewer" if code == "viewer" else "municipality",
-                                                  None if code == "viewer" else code, actor="bench")
+                account = accounts.create_account(
+                    s,
+                    name,
+                    "viewer" if code == "viewer" else "municipality",
+                    None if code == "viewer" else code,
+                    actor="bench",
+                )
             out[code] = accounts.issue_token(s, account, actor="bench", ttl_days=1).token
         s.commit()
     engine.dispose()
@@ -61,16 +70,26 @@ async def client_loop(base: str, tokens: dict, codes: list[str], until: float, l
             try:
                 if rng.random() < 0.1:
                     code = rng.choice(codes)
-                    cells = [{"operation": "koseki", "step": f"S{rng.randint(1, 40):02d}",
-                              "status": rng.choice(["done", "in_progress"])} for _ in range(rng.randint(1, 40))]
+                    cells = [
+                        {
+                            "operation": "koseki",
+                            "step": f"S{rng.randint(1, 40):02d}",
+                            "status": rng.choice(["done", "in_progress"]),
+                        }
+                        for _ in range(rng.randint(1, 40))
+                    ]
                     seen = set()
                     cells = [c for c in cells if not (c["step"] in seen or seen.add(c["step"]))]
-                    r = await client.put(f"/api/v1/bodies/{code}/reports/{period}", json={"cells": cells},
-                                         headers={"Authorization": f"Bearer {tokens[code]}"})
+                    r = await client.put(
+                        f"/api/v1/bodies/{code}/reports/{period}",
+                        json={"cells": cells},
+                        headers={"Authorization": f"Bearer {tokens[code]}"},
+                    )
                 elif rng.random() < 0.3:
                     code = rng.choice(codes)
-                    r = await client.get(f"/api/v1/bodies/{code}/reports/{period}",
-                                         headers={"Authorization": f"Bearer {tokens[code]}"})
+                    r = await client.get(
+                        f"/api/v1/bodies/{code}/reports/{period}", headers={"Authorization": f"Bearer {tokens[code]}"}
+                    )
                 else:
                     r = await client.get(rng.choice(READS), headers={"Authorization": f"Bearer {tokens['viewer']}"})
                 if r.status_code >= 400:
@@ -84,13 +103,17 @@ async def run_load(base: str, tokens: dict, codes: list[str], seconds: int, clie
     latencies, errors = [], []
     until = time.time() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop(base, tokens, codes, until, latencies, errors, random.Random(i))
-                           for i in range(clients)))
+    await asyncio.gather(
+        *(client_loop(base, tokens, codes, until, latencies, errors, random.Random(i)) for i in range(clients))
+    )
     wall = time.perf_counter() - started
     latencies.sort()
     return {
-        "requests": len(latencies), "errors": len(errors), "error_sample": errors[:5],
-        "requests_per_s": round(len(latencies) / wall, 1), "p50_ms": round(statistics.median(latencies), 1),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_sample": errors[:5],
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
     }
 
@@ -111,13 +134,17 @@ def main() -> None:
         try:
             asyncio.run(run_load(server.url, tokens, codes, 5, args.clients))  # warm caches
             results[f"workers_{workers}"] = outcome = asyncio.run(
-                run_load(server.url, tokens, codes, args.seconds, args.clients))
+                run_load(server.url, tokens, codes, args.seconds, args.clients)
+            )
         finally:
             server.stop()
         outcome["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        print(f"{args.db} {workers} worker(s): {outcome['requests_per_s']} req/s, p50 {outcome['p50_ms']} ms, "
-              f"p99 {outcome['p99_ms']} ms, errors {outcome['errors']} {outcome['error_sample']} "
-              f"(load average after {outcome['loadavg_after']})", flush=True)
+        print(
+            f"{args.db} {workers} worker(s): {outcome['requests_per_s']} req/s, p50 {outcome['p50_ms']} ms, "
+            f"p99 {outcome['p99_ms']} ms, errors {outcome['errors']} {outcome['error_sample']} "
+            f"(load average after {outcome['loadavg_after']})",
+            flush=True,
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"load-{args.db}.json").write_text(json.dumps(results, indent=2))
     sys.exit(1 if any(r["errors"] for r in results.values()) else 0)

@@ -11,10 +11,10 @@ import sys
 from fastapi.testclient import TestClient
 
 os.environ.setdefault("PMO_WARM_CACHE", "false")
-from pmo import periods  # noqa: E402
-from pmo.app import create_app  # noqa: E402
-from pmo.accounts import service  # noqa: E402
-from pmo.db import session_scope  # noqa: E402
+from pmo import periods
+from pmo.accounts import service
+from pmo.app import create_app
+from pmo.db import session_scope
 
 PREFECTURES = [f"{i:02d}" for i in range(1, 48)]
 FINE = ("prefecture", "designated_city", "city", "special_ward", "town", "village")
@@ -26,17 +26,27 @@ def tables():
     """(label, [(path, params), ...]) of every table family a statistics-only caller can read."""
     yield "progress by=operation,step (national)", [("progress", {"by": "operation,step"})]
     yield "progress by=prefecture,operation", [("progress", {"by": "prefecture,operation"})]
-    yield "progress by=kind, operation,step per kind", [("progress", {"by": "operation,step", "kind": k}) for k in FINE + COARSE]
+    yield (
+        "progress by=kind, operation,step per kind",
+        [("progress", {"by": "operation,step", "kind": k}) for k in FINE + COARSE],
+    )
     yield "progress by=kind&prefecture=NN", [("progress", {"by": "kind", "prefecture": p}) for p in PREFECTURES]
-    yield "progress by=operation,step&prefecture=NN", [("progress", {"by": "operation,step", "prefecture": p}) for p in PREFECTURES]
+    yield (
+        "progress by=operation,step&prefecture=NN",
+        [("progress", {"by": "operation,step", "prefecture": p}) for p in PREFECTURES],
+    )
     yield "progress by=prefecture&kind=K", [("progress", {"by": "prefecture", "kind": k}) for k in FINE + COARSE]
     yield "reporting by=prefecture / kind", [("reporting", {"by": "prefecture"}), ("reporting", {"by": "kind"})]
     yield "distribution", [("distribution", {})]
-    yield "systems by=reason / prefecture / kind / prefecture,reason", [
-        ("systems", {"by": b}) for b in ("reason", "prefecture", "kind", "prefecture,reason")]
+    yield (
+        "systems by=reason / prefecture / kind / prefecture,reason",
+        [("systems", {"by": b}) for b in ("reason", "prefecture", "kind", "prefecture,reason")],
+    )
     yield "advisers by=prefecture", [("advisers", {"by": "prefecture"})]
-    yield "inquiries by=operation / tier / state / category", [
-        ("inquiries", {"by": b}) for b in ("operation", "tier", "state", "category")]
+    yield (
+        "inquiries by=operation / tier / state / category",
+        [("inquiries", {"by": b}) for b in ("operation", "tier", "state", "category")],
+    )
 
 
 def main() -> None:

@@ -53,8 +53,9 @@ TARGETS = {  # figure -> {database: upper bound}; a database not named has no ta
 
 # ----------------------------------------------------------------------------------------- helpers
 
+
 def log(msg: str) -> None:
-    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+    print(f"[{datetime.now(UTC).strftime('%H:%M:%S')} UTC] {msg}", flush=True)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -62,16 +63,21 @@ def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     if not s:
         return float("nan")
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))
     return s[k]
 
 
 def summary_ms(samples_s: list[float]) -> dict:
     ms = [x * 1000 for x in samples_s]
     return {
-        "n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(pct(ms, 95), 2),
-        "p99_ms": round(pct(ms, 99), 2), "min_ms": round(min(ms), 2), "max_ms": round(max(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2), "samples_ms": [round(x, 2) for x in ms],
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(pct(ms, 95), 2),
+        "p99_ms": round(pct(ms, 99), 2),
+        "min_ms": round(min(ms), 2),
+        "max_ms": round(max(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "samples_ms": [round(x, 2) for x in ms],
     }
 
 
@@ -94,8 +100,11 @@ def cpu_probe() -> float:
 
 def phase(result: dict, name: str) -> None:
     """Note the machine's state as a phase starts (load average, CPU probe)."""
-    result.setdefault("phases", {})[name] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                                              "loadavg": loadavg(), "cpu_probe_ms": cpu_probe()}
+    result.setdefault("phases", {})[name] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg": loadavg(),
+        "cpu_probe_ms": cpu_probe(),
+    }
 
 
 def free_port() -> int:
@@ -114,6 +123,7 @@ def run_cli(args: list[str], env: dict, *, check: bool = True) -> tuple[float, s
 
 
 # ------------------------------------------------------------------------------------- databases
+
 
 class SqliteTarget:
     name = "sqlite"
@@ -170,10 +180,12 @@ class SqliteTarget:
     def raw_executemany(self, con, sql, rows):
         con.executemany(sql.replace("%s", "?"), rows)
 
-    ddl = ("CREATE TABLE bench_cells (body_id INTEGER NOT NULL, operation_id INTEGER NOT NULL, step_id INTEGER NOT NULL, "
-           "period INTEGER NOT NULL, revision_id INTEGER NOT NULL, status SMALLINT NOT NULL, planned_start INTEGER, "
-           "planned_end INTEGER, actual_end INTEGER, note VARCHAR(1000), "
-           "PRIMARY KEY (body_id, operation_id, step_id)) WITHOUT ROWID")
+    ddl = (
+        "CREATE TABLE bench_cells (body_id INTEGER NOT NULL, operation_id INTEGER NOT NULL, step_id INTEGER NOT NULL, "
+        "period INTEGER NOT NULL, revision_id INTEGER NOT NULL, status SMALLINT NOT NULL, planned_start INTEGER, "
+        "planned_end INTEGER, actual_end INTEGER, note VARCHAR(1000), "
+        "PRIMARY KEY (body_id, operation_id, step_id)) WITHOUT ROWID"
+    )
 
 
 class PostgresTarget:
@@ -186,12 +198,17 @@ class PostgresTarget:
         # a stable name only when the database is meant to outlive the run (--keep / --reuse)
         self.dbname = "pmo_bench_reporting" if (args.keep or args.reuse) else f"pmo_bench_{os.getpid()}"
         self.url = self.maintenance.set(drivername="postgresql+psycopg", database=self.dbname).render_as_string(
-            hide_password=False)
+            hide_password=False
+        )
 
     def _conninfo(self, dbname: str) -> str:
         u = self.maintenance
-        parts = [f"host={u.host or '127.0.0.1'}", f"port={u.port or 5432}", f"user={u.username or 'postgres'}",
-                 f"dbname={dbname}"]
+        parts = [
+            f"host={u.host or '127.0.0.1'}",
+            f"port={u.port or 5432}",
+            f"user={u.username or 'postgres'}",
+            f"dbname={dbname}",
+        ]
         if u.password:
             parts.append(f"password={u.password}")
         return " ".join(parts)
@@ -249,17 +266,19 @@ class PostgresTarget:
         with con.cursor() as cur:
             cur.executemany(sql, rows)
 
-    ddl = ("CREATE TABLE bench_cells (body_id INTEGER NOT NULL, operation_id INTEGER NOT NULL, step_id INTEGER NOT NULL, "
-           "period INTEGER NOT NULL, revision_id INTEGER NOT NULL, status SMALLINT NOT NULL, planned_start INTEGER, "
-           "planned_end INTEGER, actual_end INTEGER, note VARCHAR(1000), "
-           "PRIMARY KEY (body_id, operation_id, step_id))")
+    ddl = (
+        "CREATE TABLE bench_cells (body_id INTEGER NOT NULL, operation_id INTEGER NOT NULL, step_id INTEGER NOT NULL, "
+        "period INTEGER NOT NULL, revision_id INTEGER NOT NULL, status SMALLINT NOT NULL, planned_start INTEGER, "
+        "planned_end INTEGER, actual_end INTEGER, note VARCHAR(1000), "
+        "PRIMARY KEY (body_id, operation_id, step_id))"
+    )
 
 
 def ensure_postgres_up() -> None:
     if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
         return
     log("PostgreSQL is down; starting it")
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
     for _ in range(30):
         if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
@@ -270,6 +289,7 @@ def ensure_postgres_up() -> None:
 
 # ------------------------------------------------------------------------------ the bench bodies
 
+
 class Bodies:
     """Municipality bodies with a token each, and the statuses the bench last sent for each cell."""
 
@@ -277,8 +297,8 @@ class Bodies:
         from sqlalchemy import select
 
         from pmo.accounts.service import create_account, get_account, issue_token
-        from pmo.errors import NotFound
         from pmo.db import session_scope
+        from pmo.errors import NotFound
         from pmo.models import Body
 
         with session_scope() as session:
@@ -313,7 +333,10 @@ class Bodies:
     def next_payload(self, code: str) -> tuple[bytes, list[int]]:
         """A full grid in which every cell's status differs from the one last stored (rotate by one)."""
         new = [(s + 1) % 4 for s in self.status[code]]
-        cells = [{"operation": op, "step": st, "status": STATUSES[s]} for (op, st), s in zip(self.cells[code], new)]
+        cells = [
+            {"operation": op, "step": st, "status": STATUSES[s]}
+            for (op, st), s in zip(self.cells[code], new, strict=False)
+        ]
         return json.dumps({"cells": cells}).encode(), new
 
     def stored(self, code: str, statuses: list[int]) -> None:
@@ -322,12 +345,13 @@ class Bodies:
 
 # -------------------------------------------------------------------------------- measurements
 
+
 def quiet_logs(path: Path) -> None:
     """The app's log lines (it logs every request) go to a file instead of the console: still written, so
     their cost stays in the figures, but the console keeps the bench's own progress. The HTTP client's own
     per-request log lines are dropped (they are not the application's)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    stream = open(path, "a")
+    stream = Path(path).open("a")  # noqa: SIM115 — the log handlers write to it until the process ends
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.stdout):
             handler.setStream(stream)
@@ -339,13 +363,18 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def measure_submissions(client, bodies: Bodies, codes: list[str], rounds: int, period: str, errors: list) -> list[float]:
+def measure_submissions(
+    client, bodies: Bodies, codes: list[str], rounds: int, period: str, errors: list
+) -> list[float]:
     samples = []
     for _ in range(rounds):
         for code in codes:
             payload, new = bodies.next_payload(code)
-            dt, r = timed(lambda: client.put(f"/api/v1/bodies/{code}/reports/{period}", content=payload,
-                                             headers=bodies.headers(code)))
+            dt, r = timed(
+                lambda code=code, payload=payload: client.put(
+                    f"/api/v1/bodies/{code}/reports/{period}", content=payload, headers=bodies.headers(code)
+                )
+            )
             if r.status_code != 200 or r.json()["changed"] != len(new):
                 errors.append({"what": "submit", "body": code, "status": r.status_code, "text": r.text[:300]})
                 continue
@@ -362,12 +391,15 @@ COUNTS = {
     "body_cells": "SELECT count(*) FROM body_cells",
 }
 COLUMNS = "body_id, operation_id, step_id, period, revision_id, status, planned_start, planned_end, actual_end, note"
-ON_CONFLICT = ("ON CONFLICT (body_id, operation_id, step_id) DO UPDATE SET "
-               + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[3:]))
+ON_CONFLICT = "ON CONFLICT (body_id, operation_id, step_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[3:]
+)
 UPSERT = f"INSERT INTO bench_cells ({COLUMNS}) VALUES ({', '.join(['%s'] * 10)}) {ON_CONFLICT}"
 INSERT_VERSIONS = f"INSERT INTO bench_versions ({COLUMNS}) VALUES ({', '.join(['%s'] * 10)})"
-UNNEST_UPSERT = (f"INSERT INTO bench_cells ({COLUMNS}) SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], "
-                 f"%s::int[], %s::int[], %s::smallint[], %s::int[], %s::int[], %s::int[], %s::varchar[]) {ON_CONFLICT}")
+UNNEST_UPSERT = (
+    f"INSERT INTO bench_cells ({COLUMNS}) SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], "
+    f"%s::int[], %s::int[], %s::smallint[], %s::int[], %s::int[], %s::int[], %s::varchar[]) {ON_CONFLICT}"
+)
 
 
 def current_rows(con, body_id: int) -> list[tuple]:
@@ -379,7 +411,8 @@ def current_rows(con, body_id: int) -> list[tuple]:
     grid = CellGrid.unpack(bytes(blob), b"")
     return [
         (body_id, *key_at(p), grid.updated[p] or 202206, revision_id, *grid.value(p))
-        for p in range(len(grid.statuses)) if grid.statuses[p]
+        for p in range(len(grid.statuses))
+        if grid.statuses[p]
     ]
 
 
@@ -400,9 +433,12 @@ class RawBaseline:
         for table in ("bench_cells", "bench_versions"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute(target.ddl)
-        con.execute(target.ddl.replace("bench_cells", "bench_versions").replace(
-            "PRIMARY KEY (body_id, operation_id, step_id)",
-            "PRIMARY KEY (body_id, operation_id, step_id, period, revision_id)"))
+        con.execute(
+            target.ddl.replace("bench_cells", "bench_versions").replace(
+                "PRIMARY KEY (body_id, operation_id, step_id)",
+                "PRIMARY KEY (body_id, operation_id, step_id, period, revision_id)",
+            )
+        )
         target.raw_commit(con)
         self.plans = {"upsert_800": self._upsert, "writer_shape_800": self._writer_shape}
         if target.name == "postgresql":
@@ -424,7 +460,7 @@ class RawBaseline:
             with cur.copy(f"COPY bench_versions ({COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(UNNEST_UPSERT, [list(col) for col in zip(*rows)])
+            cur.execute(UNNEST_UPSERT, [list(col) for col in zip(*rows, strict=False)])
 
     def step(self, name: str) -> float:
         self.revision += 1
@@ -447,7 +483,9 @@ def measure_gets(client, bodies: Bodies, codes: list[str], period: str, errors: 
     samples = []
     for _ in range(rounds):
         for code in codes:
-            dt, r = timed(lambda: client.get(f"/api/v1/bodies/{code}/reports/{period}", headers=bodies.headers(code)))
+            dt, r = timed(
+                lambda code=code: client.get(f"/api/v1/bodies/{code}/reports/{period}", headers=bodies.headers(code))
+            )
             if r.status_code != 200 or len(r.json()["cells"]) != 800:
                 errors.append({"what": f"grid {period}", "body": code, "status": r.status_code, "text": r.text[:300]})
                 continue
@@ -458,8 +496,11 @@ def measure_gets(client, bodies: Bodies, codes: list[str], period: str, errors: 
 def measure_nochange(client, bodies: Bodies, codes: list[str], period: str, errors: list) -> list[float]:
     samples = []
     for code in codes:
-        dt, r = timed(lambda: client.put(f"/api/v1/bodies/{code}/reports/{period}", content=b'{"cells": []}',
-                                         headers=bodies.headers(code)))
+        dt, r = timed(
+            lambda code=code: client.put(
+                f"/api/v1/bodies/{code}/reports/{period}", content=b'{"cells": []}', headers=bodies.headers(code)
+            )
+        )
         if r.status_code != 200 or r.json()["changed"] != 0:
             errors.append({"what": "no change", "body": code, "status": r.status_code, "text": r.text[:300]})
             continue
@@ -495,8 +536,23 @@ def profile(fn, out_path: Path, py_spy: str | None) -> None:
     it, cProfile of this thread only."""
     if py_spy:
         folded = out_path.with_suffix(".folded")
-        spy = subprocess.Popen([py_spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw",
-                                "--nonblocking", "-o", str(folded)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(os.getpid()),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(folded),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.5)  # let it attach
         repeat(fn)
         spy.send_signal(signal.SIGINT)
@@ -544,9 +600,12 @@ def summarize_folded(path: Path, top: int = 40) -> str:
             inclusive[f] = inclusive.get(f, 0) + n
         own[frames[-1]] = own.get(frames[-1], 0) + n
     app = app or 1
-    out = [f"{path.name}: {total} samples at 250 Hz, {app} of them in the application "
-           "(bench client code and idle waits left out); % of the application's samples", "",
-           "inclusive %  functions of pmo"]
+    out = [
+        f"{path.name}: {total} samples at 250 Hz, {app} of them in the application "
+        "(bench client code and idle waits left out); % of the application's samples",
+        "",
+        "inclusive %  functions of pmo",
+    ]
     for f, n in sorted(((f, n) for f, n in inclusive.items() if "pmo/" in f), key=lambda kv: -kv[1])[:top]:
         out.append(f"{100 * n / app:10.1f}  {f}")
     out += ["", "inclusive %  any function"]
@@ -571,16 +630,31 @@ def _frame_name(frame: str) -> str:
 
 # ----------------------------------------------------------------------------------------- HTTP
 
-def http_phase(target, bodies: Bodies, codes: list[str], workers: int, period: str, *, requests: int, threads: int,
-               time_limit: float, log_path: Path) -> dict:
+
+def http_phase(
+    target,
+    bodies: Bodies,
+    codes: list[str],
+    workers: int,
+    period: str,
+    *,
+    requests: int,
+    threads: int,
+    time_limit: float,
+    log_path: Path,
+) -> dict:
     import httpx
 
     port = free_port()
     env = {**os.environ, "PMO_DATABASE_URL": target.url, **CHILD_ENV}
-    logf = open(log_path, "w")
+    logf = Path(log_path).open("w")  # noqa: SIM115 — the server writes to it; closed after it stops
     server = subprocess.Popen(
-        PMO + ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        cwd=CODE_ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+        [*PMO, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cwd=CODE_ROOT,
+        env=env,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -621,8 +695,9 @@ def http_phase(target, bodies: Bodies, codes: list[str], workers: int, period: s
                     payload, new = bodies.next_payload(code)
                     t0 = time.perf_counter()
                     try:
-                        r = client.put(f"/api/v1/bodies/{code}/reports/{period}", content=payload,
-                                       headers=bodies.headers(code))
+                        r = client.put(
+                            f"/api/v1/bodies/{code}/reports/{period}", content=payload, headers=bodies.headers(code)
+                        )
                         status = r.status_code
                     except httpx.HTTPError as exc:
                         r, status = None, -1
@@ -638,8 +713,9 @@ def http_phase(target, bodies: Bodies, codes: list[str], workers: int, period: s
                         if 200 <= status < 300:
                             latencies.append(dt)
                         else:
-                            errors.append({"body": code, "status": status,
-                                           "text": (r.text[:300] if r is not None else err)})
+                            errors.append(
+                                {"body": code, "status": status, "text": (r.text[:300] if r is not None else err)}
+                            )
 
         # warm-up: two requests per thread (connections, each worker's caches), not counted
         tickets["left"] = 0
@@ -654,10 +730,17 @@ def http_phase(target, bodies: Bodies, codes: list[str], workers: int, period: s
         wall = time.perf_counter() - t0
         done = len(latencies)
         result = {
-            "workers": workers, "client_threads": threads, "requests_planned": requests, "completed_2xx": done,
-            "non_2xx": len(errors), "status_counts": {str(k): v for k, v in sorted(statuses.items())},
-            "wall_s": round(wall, 2), "requests_per_s": round(done / wall, 1) if wall else None,
-            "time_limited": done + len(errors) < requests, "loadavg_before": load_before, "loadavg_after": loadavg(),
+            "workers": workers,
+            "client_threads": threads,
+            "requests_planned": requests,
+            "completed_2xx": done,
+            "non_2xx": len(errors),
+            "status_counts": {str(k): v for k, v in sorted(statuses.items())},
+            "wall_s": round(wall, 2),
+            "requests_per_s": round(done / wall, 1) if wall else None,
+            "time_limited": done + len(errors) < requests,
+            "loadavg_before": load_before,
+            "loadavg_after": loadavg(),
             "errors_sample": errors[:5],
         }
         if latencies:
@@ -677,17 +760,28 @@ def http_phase(target, bodies: Bodies, codes: list[str], workers: int, period: s
 
 # ----------------------------------------------------------------------------------------- driver
 
+
 def bench_database(target, args) -> dict:
     q = args.quick
     n_sub_bodies, sub_rounds = (10, 2) if q else (30, 2)
     n_read = 20 if q else 50
     http_requests = 100 if q else 300
     result: dict = {
-        "database": target.name, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_start": loadavg(), "cpu_probe_ms_start": cpu_probe(),
-                    "note": "2-core machine shared with other work; figures include that noise"},
-        "quick": q, "path": "InProcessClient(create_app()): the ASGI app called on an event loop in this thread — the whole ASGI request path",
+        "database": target.name,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_start": loadavg(),
+            "cpu_probe_ms_start": cpu_probe(),
+            "note": "2-core machine shared with other work; figures include that noise",
+        },
+        "quick": q,
+        "path": (
+            "InProcessClient(create_app()): the ASGI app called on an event loop in this thread"
+            " — the whole ASGI request path"
+        ),
     }
     env = {**os.environ, "PMO_DATABASE_URL": target.url}
     reuse = args.reuse and target.exists()
@@ -706,8 +800,14 @@ def bench_database(target, args) -> dict:
             load_before = loadavg()
             demo_s, demo_out = run_cli(["demo"], env)
             log(f"{target.name}: {demo_out}")
-            result["demo"] = {"seconds": round(demo_s, 1), "output": demo_out, "size_mb": target.size_mb(),
-                              "rows": target.counts(), "loadavg_before": load_before, "loadavg_after": loadavg()}
+            result["demo"] = {
+                "seconds": round(demo_s, 1),
+                "output": demo_out,
+                "size_mb": target.size_mb(),
+                "rows": target.counts(),
+                "loadavg_before": load_before,
+                "loadavg_after": loadavg(),
+            }
             t0 = time.perf_counter()
             target.after_load()
             result["demo"]["after_load_s"] = round(time.perf_counter() - t0, 1)
@@ -724,8 +824,8 @@ def bench_database(target, args) -> dict:
         n_http_bodies = 48
         bodies = Bodies(n_sub_bodies + 3 + n_http_bodies)
         sub_codes = bodies.codes[:n_sub_bodies]
-        warm_codes = bodies.codes[n_sub_bodies:n_sub_bodies + 3]
-        http_codes = bodies.codes[n_sub_bodies + 3:]
+        warm_codes = bodies.codes[n_sub_bodies : n_sub_bodies + 3]
+        http_codes = bodies.codes[n_sub_bodies + 3 :]
         errors: list = []
         app = create_app()
         quiet_logs(RESULTS / f"app-{target.name}.log")
@@ -796,8 +896,15 @@ def bench_database(target, args) -> dict:
             log(f"{target.name}: HTTP, pmo serve --workers {workers} …")
             phase(result, f"http_workers_{workers}")
             result["http"][f"workers_{workers}"] = http_phase(
-                target, bodies, http_codes, workers, period, requests=http_requests, threads=args.threads,
-                time_limit=args.http_time_limit, log_path=RESULTS / f"serve-{target.name}-w{workers}.log",
+                target,
+                bodies,
+                http_codes,
+                workers,
+                period,
+                requests=http_requests,
+                threads=args.threads,
+                time_limit=args.http_time_limit,
+                log_path=RESULTS / f"serve-{target.name}-w{workers}.log",
             )
         result["loadavg_end"] = loadavg()
         phase(result, "end")
@@ -813,8 +920,10 @@ def bench_database(target, args) -> dict:
 def check_targets(db: str, r: dict) -> dict:
     ip = r["in_process"]
     figures = {
-        "submit_p50_ms": ip["submit_full_grid"]["p50_ms"], "submit_raw_ratio": ip["submit_raw_ratio"],
-        "nochange_p50_ms": ip["no_change"]["p50_ms"], "grid_latest_p50_ms": ip["grid_latest_demo_state"]["p50_ms"],
+        "submit_p50_ms": ip["submit_full_grid"]["p50_ms"],
+        "submit_raw_ratio": ip["submit_raw_ratio"],
+        "nochange_p50_ms": ip["no_change"]["p50_ms"],
+        "grid_latest_p50_ms": ip["grid_latest_demo_state"]["p50_ms"],
         "demo_seconds": r["demo"]["seconds"],
     }
     out = {}
@@ -843,27 +952,47 @@ def print_table(results: list[dict]) -> None:
     row("pmo demo, s (target SQLite ≤ 180)", lambda r: f"{r['demo']['seconds']}{mark(r, 'demo_seconds')}")
     row("database size after demo, MB", lambda r: r["demo"]["size_mb"])
     row("cell versions stored (changed cells)", lambda r: f"{r['demo']['rows']['cell_versions']:,}")
-    row("revision_cells / body_cells rows", lambda r: f"{r['demo']['rows'].get('revision_cells', 0):,} / {r['demo']['rows'].get('body_cells', 0):,}")
+    row(
+        "revision_cells / body_cells rows",
+        lambda r: f"{r['demo']['rows'].get('revision_cells', 0):,} / {r['demo']['rows'].get('body_cells', 0):,}",
+    )
     row("report_revisions rows", lambda r: f"{r['demo']['rows']['report_revisions']:,}")
     ip = lambda r: r["in_process"]  # noqa: E731
-    row("full-grid submit p50 / p95, ms", lambda r: f"{ip(r)['submit_full_grid']['p50_ms']} / {ip(r)['submit_full_grid']['p95_ms']}{mark(r, 'submit_p50_ms')}")
+    row(
+        "full-grid submit p50 / p95, ms",
+        lambda r: (
+            f"{ip(r)['submit_full_grid']['p50_ms']} / {ip(r)['submit_full_grid']['p95_ms']}{mark(r, 'submit_p50_ms')}"
+        ),
+    )
     row("  same, service only p50, ms", lambda r: ip(r)["submit_service_only"]["p50_ms"])
     row("raw-driver upsert 800 rows p50, ms", lambda r: ip(r)["raw_upsert_800"]["p50_ms"])
     row("  raw versions insert + upsert p50, ms", lambda r: ip(r)["raw_writer_shape_800"]["p50_ms"])
     row("  same as COPY + unnest() upsert p50, ms", lambda r: ip(r)["raw_bulk_800"]["p50_ms"])
     row("submit / raw (goal ≤ 2×)", lambda r: f"{ip(r)['submit_raw_ratio']}×{mark(r, 'submit_raw_ratio')}")
     row("no-change report p50, ms (≤ 10)", lambda r: f"{ip(r)['no_change']['p50_ms']}{mark(r, 'nochange_p50_ms')}")
-    row("grid read, latest p50, ms (≤ 20)", lambda r: f"{ip(r)['grid_latest_demo_state']['p50_ms']}{mark(r, 'grid_latest_p50_ms')}")
+    row(
+        "grid read, latest p50, ms (≤ 20)",
+        lambda r: f"{ip(r)['grid_latest_demo_state']['p50_ms']}{mark(r, 'grid_latest_p50_ms')}",
+    )
     row(f"grid read, {OLD_PERIOD} p50, ms", lambda r: ip(r)[f"grid_{OLD_PERIOD}"]["p50_ms"])
     for w in (1, 2):
         h = lambda r, w=w: r["http"][f"workers_{w}"]  # noqa: E731
         row(f"HTTP {w} worker: req/s", lambda r, h=h: h(r)["requests_per_s"])
-        row(f"HTTP {w} worker: p50 / p95 / p99, ms", lambda r, h=h: f"{h(r)['p50_ms']:.0f} / {h(r)['p95_ms']:.0f} / {h(r)['p99_ms']:.0f}")
+        row(
+            f"HTTP {w} worker: p50 / p95 / p99, ms",
+            lambda r, h=h: f"{h(r)['p50_ms']:.0f} / {h(r)['p95_ms']:.0f} / {h(r)['p99_ms']:.0f}",
+        )
         row(f"HTTP {w} worker: ok / non-2xx", lambda r, h=h: f"{h(r)['completed_2xx']} / {h(r)['non_2xx']}")
     row("in-process errors", lambda r: len(ip(r)["errors"]))
     row("load average start → end", lambda r: f"{r['machine']['loadavg_start'][0]} → {r['loadavg_end'][0]}")
-    row("CPU probe ms demo/submit/HTTP (lower=quieter)", lambda r: " / ".join(
-        f"{r['phases'][k]['cpu_probe_ms']:.0f}" for k in ("demo", "submissions", "http_workers_1") if k in r["phases"]))
+    row(
+        "CPU probe ms demo/submit/HTTP (lower=quieter)",
+        lambda r: " / ".join(
+            f"{r['phases'][k]['cpu_probe_ms']:.0f}"
+            for k in ("demo", "submissions", "http_workers_1")
+            if k in r["phases"]
+        ),
+    )
     print()
 
 
@@ -871,8 +1000,12 @@ def use_commit(rev: str) -> None:
     """Measure a committed revision instead of the working tree: export it (git archive) under var/bench/ and
     import pmo from there, in this process and in every pmo subprocess."""
     global CODE_ROOT, PMO
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     dest = VAR / f"src-{sha[:12]}"
     for old in VAR.glob("src-*"):
         if old != dest:
@@ -907,29 +1040,51 @@ def code_version() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="fewer iterations and HTTP requests (the demo is always full)")
-    parser.add_argument("--profile", action="store_true", help="also cProfile submit, no-change and grid reads into bench/results/profile-<db>-<what>.txt")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy"),
-                        help="py-spy executable for --profile (default: on PATH; else cProfile of the main thread)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer iterations and HTTP requests (the demo is always full)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile submit, no-change and grid reads into bench/results/profile-<db>-<what>.txt",
+    )
+    parser.add_argument(
+        "--py-spy",
+        default=shutil.which("py-spy"),
+        help="py-spy executable for --profile (default: on PATH; else cProfile of the main thread)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
-    parser.add_argument("--reuse", action="store_true",
-                        help="development aid: reuse a database kept by --keep instead of loading the demo again "
-                             "(figures then include earlier bench submissions and no demo time)")
-    parser.add_argument("--commit", help="measure this committed revision (exported with git archive) instead of the "
-                                         "working tree, e.g. HEAD while src/ is being edited")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="development aid: reuse a database kept by --keep instead of loading the demo again "
+        "(figures then include earlier bench submissions and no demo time)",
+    )
+    parser.add_argument(
+        "--commit",
+        help="measure this committed revision (exported with git archive) instead of the "
+        "working tree, e.g. HEAD while src/ is being edited",
+    )
     parser.add_argument("--threads", type=int, default=6, help="concurrent HTTP clients (default 6)")
     parser.add_argument("--http-time-limit", type=float, default=120.0, help="seconds per HTTP phase at most")
-    parser.add_argument("--pg-url", default=os.environ.get("PMO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-                        help="PostgreSQL maintenance database; a throwaway database is created next to it")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("PMO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="PostgreSQL maintenance database; a throwaway database is created next to it",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*deprecated")
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.commit:
         use_commit(args.commit)
     code = code_version()
-    log(f"measuring pmo from {code['pmo_imported_from']} (commit {code['commit'][:12]}"
-        f"{', with uncommitted changes in src/migrations' if code['working_tree_changes'] else ''})")
-    targets = {"sqlite": [SqliteTarget], "postgresql": [PostgresTarget], "both": [SqliteTarget, PostgresTarget]}[args.db]
+    log(
+        f"measuring pmo from {code['pmo_imported_from']} (commit {code['commit'][:12]}"
+        f"{', with uncommitted changes in src/migrations' if code['working_tree_changes'] else ''})"
+    )
+    targets = {"sqlite": [SqliteTarget], "postgresql": [PostgresTarget], "both": [SqliteTarget, PostgresTarget]}[
+        args.db
+    ]
     results = []
     for cls in targets:
         target = cls(args)

@@ -42,8 +42,9 @@ def run(args, env, **kw):
 def prepare(db: str, pg_db: str = PG_DB) -> dict:
     env = {**os.environ, "PMO_DATABASE_URL": PG_URL.format(pg_db) if db == "postgresql" else SQLITE_URL}
     if db == "postgresql":
-        exists = subprocess.run([*PSQL, "-Atc", f"SELECT 1 FROM pg_database WHERE datname='{pg_db}'"],
-                                capture_output=True, text=True)
+        exists = subprocess.run(
+            [*PSQL, "-Atc", f"SELECT 1 FROM pg_database WHERE datname='{pg_db}'"], capture_output=True, text=True
+        )
         if exists.stdout.strip() != "1":
             run([*PSQL, "-c", f'CREATE DATABASE "{pg_db}"'], env)
     else:
@@ -105,8 +106,13 @@ def in_process(env: dict) -> dict:
         r = client.get(url, headers=headers)
         cold = (time.perf_counter() - t) * 1000
         assert r.status_code == 200, r.text
-        median, worst = p50(lambda: client.get(url, headers=headers), 50)
-        out[name] = {"cold_ms": round(cold, 1), "p50_ms": round(median, 2), "max_ms": round(worst, 1), "bytes": len(r.content)}
+        median, worst = p50(lambda url=url: client.get(url, headers=headers), 50)
+        out[name] = {
+            "cold_ms": round(cold, 1),
+            "p50_ms": round(median, 2),
+            "max_ms": round(worst, 1),
+            "bytes": len(r.content),
+        }
         print(f"  {name:32s} cold {cold:7.1f} ms   p50 {median:6.2f} ms", flush=True)
     return out, client, headers
 
@@ -155,6 +161,7 @@ def _busy_seconds() -> float:
 
 def others_cores(run):
     """run()'s result and how many cores other work (not this bench, its servers or wrk) kept busy meanwhile."""
+
     def mine() -> float:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return _cpu_seconds(os.getpid()) + children.ru_utime + children.ru_stime  # living family + waited-for wrk
@@ -181,8 +188,9 @@ CONNECTIONS = 8
 
 def connections_per_worker(port: int) -> list[int]:
     """How many established connections to port each server process holds, fewest first (ss)."""
-    text = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
+    ).stdout
     return sorted(collections.Counter(re.findall(r"pid=(\d+)", text)).values())
 
 
@@ -213,20 +221,44 @@ def wrk(url: str, seconds: int, headers: dict | None = None, workers: int = 1) -
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
     factor = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"requests_per_s": rps, "p99_ms": round(float(p99.group(1)) * factor, 2),
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "connections_per_worker": split,
-            "balanced": workers == 1 or _balanced(split, workers), "attempts": attempt}
+    return {
+        "requests_per_s": rps,
+        "p99_ms": round(float(p99.group(1)) * factor, 2),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "connections_per_worker": split,
+        "balanced": workers == 1 or _balanced(split, workers),
+        "attempts": attempt,
+    }
 
 
 def start_servers(env: dict, workers: int, body_file: Path) -> tuple[subprocess.Popen, int, subprocess.Popen, int]:
     """pmo serve and the trivial app, each with the given number of uvicorn workers, on free ports."""
     port, trivial_port = free_port(), free_port()
-    server = subprocess.Popen([PMO, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    trivial = subprocess.Popen([PY, "-m", "uvicorn", "bench.trivial_app:app", "--port", str(trivial_port),
-                                "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-                               env={**env, "PMO_BENCH_BODY": str(body_file)}, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [PMO, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    trivial = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "bench.trivial_app:app",
+            "--port",
+            str(trivial_port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**env, "PMO_BENCH_BODY": str(body_file)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_up(port, "/healthz")
     wait_up(trivial_port, "/bytes")
     return server, port, trivial, trivial_port
@@ -247,8 +279,13 @@ def one_round(stats_url: str, trivial_url: str, auth: str, seconds: int, workers
     """wrk on the statistics endpoint, then on the trivial app, with the other work seen during each."""
     real, others_stats = others_cores(lambda: wrk(stats_url, seconds, {"Authorization": auth}, workers))
     floor, others_trivial = others_cores(lambda: wrk(trivial_url, seconds, workers=workers))
-    return {"stats": real, "trivial_same_bytes": floor, "ratio": round(real["requests_per_s"] / floor["requests_per_s"], 3),
-            "other_cores": [others_stats, others_trivial], "loadavg_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "stats": real,
+        "trivial_same_bytes": floor,
+        "ratio": round(real["requests_per_s"] / floor["requests_per_s"], 3),
+        "other_cores": [others_stats, others_trivial],
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def _medians(pairs: list[dict], side: str) -> dict:
@@ -258,9 +295,13 @@ def _medians(pairs: list[dict], side: str) -> dict:
 def measure(stats_url: str, trivial_url: str, auth: str, seconds: int, rounds: int, workers: int) -> dict:
     """Alternate wrk on the statistics endpoint and on the trivial app; medians over the rounds."""
     pairs = [one_round(stats_url, trivial_url, auth, seconds, workers) for _ in range(rounds)]
-    return {"stats": _medians(pairs, "stats"), "trivial_same_bytes": _medians(pairs, "trivial_same_bytes"),
-            "ratio": statistics.median(pair["ratio"] for pair in pairs),
-            "non_2xx": sum(pair["stats"]["non_2xx"] for pair in pairs), "rounds": pairs}
+    return {
+        "stats": _medians(pairs, "stats"),
+        "trivial_same_bytes": _medians(pairs, "trivial_same_bytes"),
+        "ratio": statistics.median(pair["ratio"] for pair in pairs),
+        "non_2xx": sum(pair["stats"]["non_2xx"] for pair in pairs),
+        "rounds": pairs,
+    }
 
 
 def http(env: dict, client, headers: dict, seconds: int, rounds: int) -> dict:
@@ -295,14 +336,22 @@ def _split(run: dict) -> str:
 def report(workers: int, result: dict, load_before: tuple) -> None:
     """One line per round, then the medians."""
     for pair in result["rounds"]:
-        print(f"    {workers} worker(s): stats {pair['stats']['requests_per_s']:.0f} req/s (p99 {pair['stats']['p99_ms']} ms), "
-              f"trivial {pair['trivial_same_bytes']['requests_per_s']:.0f} req/s (p99 {pair['trivial_same_bytes']['p99_ms']} ms), "
-              f"ratio {pair['ratio']:.2f}; connections {_split(pair['stats'])} / {_split(pair['trivial_same_bytes'])}; other work {pair['other_cores'][0]:.2f} / {pair['other_cores'][1]:.2f} cores, "
-              f"load {pair['loadavg_1min']:.2f}", flush=True)
-    print(f"  HTTP {workers} worker(s), median of {len(result['rounds'])}: stats {result['stats']['requests_per_s']:.0f} req/s "
-          f"p99 {result['stats']['p99_ms']} ms; trivial {result['trivial_same_bytes']['requests_per_s']:.0f} req/s "
-          f"p99 {result['trivial_same_bytes']['p99_ms']} ms; ratio {result['ratio']:.2f} (goal ≥ 0.5); "
-          f"load before {load_before[0]:.2f}", flush=True)
+        stats, trivial, cores = pair["stats"], pair["trivial_same_bytes"], pair["other_cores"]
+        print(
+            f"    {workers} worker(s): stats {stats['requests_per_s']:.0f} req/s (p99 {stats['p99_ms']} ms), "
+            f"trivial {trivial['requests_per_s']:.0f} req/s (p99 {trivial['p99_ms']} ms), "
+            f"ratio {pair['ratio']:.2f}; connections {_split(stats)} / {_split(trivial)}; "
+            f"other work {cores[0]:.2f} / {cores[1]:.2f} cores, load {pair['loadavg_1min']:.2f}",
+            flush=True,
+        )
+    print(
+        f"  HTTP {workers} worker(s), median of {len(result['rounds'])}: "
+        f"stats {result['stats']['requests_per_s']:.0f} req/s "
+        f"p99 {result['stats']['p99_ms']} ms; trivial {result['trivial_same_bytes']['requests_per_s']:.0f} req/s "
+        f"p99 {result['trivial_same_bytes']['p99_ms']} ms; ratio {result['ratio']:.2f} (goal ≥ 0.5); "
+        f"load before {load_before[0]:.2f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -310,11 +359,14 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating stats/trivial wrk runs per worker count")
-    parser.add_argument("--pg-db", default=PG_DB,
-                        help="PostgreSQL database to build and measure (default $PMO_BENCH_PG_DB or pmo_bench_stats)")
+    parser.add_argument(
+        "--pg-db",
+        default=PG_DB,
+        help="PostgreSQL database to build and measure (default $PMO_BENCH_PG_DB or pmo_bench_stats)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
+    for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         print(f"== {db}", flush=True)
         env = prepare(db, args.pg_db)
         result = {"database": db, "cores": os.cpu_count(), "loadavg": os.getloadavg()}

@@ -15,13 +15,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["PMO_DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
 os.environ["PMO_WARM_CACHE"] = "false"
 
-from tests.test_hostile_input import HEADER, every_cell, patched, widest_sparse_sheet, workbook  # noqa: E402
+from tests.test_hostile_input import HEADER, every_cell, patched, widest_sparse_sheet, workbook
 
 
 def deep_blank_sheet() -> bytes:
     """One data row at the sheet's last row: a million blank rows above it."""
-    return patched(workbook({1: HEADER}), "xl/worksheets/sheet1.xml", lambda xml: xml.replace(
-        b"</sheetData>", b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>koseki</t></is></c></row></sheetData>'))
+    return patched(
+        workbook({1: HEADER}),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>",
+            b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>koseki</t></is></c></row></sheetData>',
+        ),
+    )
 
 
 def dense_sheet() -> bytes:
@@ -33,15 +39,23 @@ def dense_sheet() -> bytes:
 
 
 def cases() -> dict[str, tuple[str, bytes]]:
-    long_csv = ("業務コード,ステップ,状況,備考\n" + "".join(
-        f"{op},{step},完了済み,{'長い備考' * 200}\n" for op, step, *_ in every_cell() * 2)).encode()[:2_000_000]
+    long_csv = (
+        "業務コード,ステップ,状況,備考\n"
+        + "".join(f"{op},{step},完了済み,{'長い備考' * 200}\n" for op, step, *_ in every_cell() * 2)
+    ).encode()[:2_000_000]
     out = {
         "xlsx 16,384 columns declared, 2,000 sparse rows": ("wide.xlsx", widest_sparse_sheet(2000)),
-        "xlsx 16,384 columns declared, 27,000 sparse rows (just under the 2 MB unzipped cap)": ("wide27k.xlsx", widest_sparse_sheet(27_000)),
+        "xlsx 16,384 columns declared, 27,000 sparse rows (just under the 2 MB unzipped cap)": (
+            "wide27k.xlsx",
+            widest_sparse_sheet(27_000),
+        ),
         "xlsx one row under 1,048,575 blank rows": ("deep.xlsx", deep_blank_sheet()),
         "xlsx 800 rows × 40 columns of text": ("dense.xlsx", dense_sheet()),
         "csv 2 MB, long notes": ("long.csv", long_csv),
-        "csv one 1.9 MB field": ("field.csv", ("業務コード,ステップ,状況,備考\nkoseki,S01,完了済み," + "x" * 1_900_000).encode()),
+        "csv one 1.9 MB field": (
+            "field.csv",
+            ("業務コード,ステップ,状況,備考\nkoseki,S01,完了済み," + "x" * 1_900_000).encode(),
+        ),
     }
     return {k: v for k, v in out.items() if len(v[1]) <= 2_000_000}
 

@@ -63,13 +63,26 @@ def token_for(database_url) -> Callable[..., dict[str, str]]:
     """token_for(role, body=None) → Authorization headers of a fresh account with that role."""
     from pmo.accounts import service
 
-    def make(role: str, body: str | None = None, *, days: int = 30, organization: str | None = None,
-             operations: list[str] | None = None) -> dict[str, str]:
+    def make(
+        role: str,
+        body: str | None = None,
+        *,
+        days: int = 30,
+        organization: str | None = None,
+        operations: list[str] | None = None,
+    ) -> dict[str, str]:
         if role in ("vendor", "ministry") and organization is None:
             organization = "総務省" if role == "ministry" else "テスト情報システム株式会社"
         with session_scope() as session:
-            account = service.create_account(session, f"{role}-{secrets.token_hex(4)}", role, body, actor="test",
-                                             organization=organization, operations=operations)
+            account = service.create_account(
+                session,
+                f"{role}-{secrets.token_hex(4)}",
+                role,
+                body,
+                actor="test",
+                organization=organization,
+                operations=operations,
+            )
             issued = service.issue_token(session, account, actor="test", ttl_days=days)
         return {"Authorization": f"Bearer {issued.token}"}
 

@@ -56,8 +56,9 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
 
 def cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run `pmo ARGS` against database_url in a new process."""
-    return subprocess.run([*PMO, *args], env=env_for(database_url), cwd=ROOT, capture_output=True, text=True,
-                          check=check, timeout=600)
+    return subprocess.run(
+        [*PMO, *args], env=env_for(database_url), cwd=ROOT, capture_output=True, text=True, check=check, timeout=600
+    )
 
 
 class Server:
@@ -68,10 +69,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         # The server logs a line per request: into a file, never a pipe nobody drains (a full pipe blocks
         # the server's logging, and with it every request, once about 200 lines are written).
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 — closed by stop()
         self.process = subprocess.Popen(
-            [*PMO, "serve", "--port", str(self.port), "--workers", str(workers)], env=env_for(database_url, **env),
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            [*PMO, "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=env_for(database_url, **env),
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 60
         while time.time() < deadline:

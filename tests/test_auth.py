@@ -44,7 +44,9 @@ def test_valid_token_then_expired_is_401(client, token_for):
     assert client.get(f"{API}/me", headers=headers).status_code == 200
     with session_scope() as session:
         session.execute(
-            update(Token).where(Token.token_hash == hash_token(_token_of(headers))).values(expires_at=utcnow() - timedelta(seconds=1))
+            update(Token)
+            .where(Token.token_hash == hash_token(_token_of(headers)))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     body = _assert_401(client.get(f"{API}/me", headers=headers))
     assert "有効期限" in body["message"]
@@ -99,7 +101,9 @@ def test_me_for_each_role(client, token_for, role, body, expected):
     assert {k: me[k] for k in expected} == expected
 
 
-@pytest.mark.parametrize("role, body", [("viewer", None), ("helpdesk", None), ("prefecture", "130001"), ("municipality", "131016")])
+@pytest.mark.parametrize(
+    "role, body", [("viewer", None), ("helpdesk", None), ("prefecture", "130001"), ("municipality", "131016")]
+)
 def test_audit_is_forbidden_to_non_admins(client, token_for, role, body):
     r = client.get(f"{API}/audit", headers=token_for(role, body))
     assert r.status_code == 403
@@ -130,7 +134,9 @@ def test_audit_lists_account_and_token_writes_newest_first(client, token_for):
 def _text_values(session) -> list[str]:
     values = []
     for table in Base.metadata.sorted_tables:
-        text_cols = [c for c in table.columns if isinstance(c.type, (String, Text)) or c.type._type_affinity in (String, Text)]
+        text_cols = [
+            c for c in table.columns if isinstance(c.type, (String, Text)) or c.type._type_affinity in (String, Text)
+        ]
         json_cols = [c for c in table.columns if c.type.__class__.__name__ == "JSON"]
         for row in session.execute(select(*text_cols, *json_cols)) if text_cols or json_cols else []:
             values += [str(v) for v in row if v is not None]
@@ -146,7 +152,9 @@ def test_plain_token_never_reaches_the_database_or_the_logs(client, token_for, c
     assert client.get(f"{API}/me", headers=headers).status_code == 200
     assert client.get(f"{API}/audit", headers=headers).status_code == 403
     with session_scope() as session:
-        service.revoke_tokens(session, actor="test", account_name=client.get(f"{API}/me", headers=token_for("viewer")).json()["name"])
+        service.revoke_tokens(
+            session, actor="test", account_name=client.get(f"{API}/me", headers=token_for("viewer")).json()["name"]
+        )
     _assert_401(client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}x"}))
 
     with session_scope() as session:

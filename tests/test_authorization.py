@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +27,13 @@ from pmo import periods
 from pmo.db import session_scope
 from pmo.directory.codes import prefecture_body_code
 
-CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO = "131016", "131024", "130001", "011002", "010006"  # 千代田区 中央区 東京都 札幌市 北海道
+CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO = (
+    "131016",
+    "131024",
+    "130001",
+    "011002",
+    "010006",
+)  # 千代田区 中央区 東京都 札幌市 北海道
 BODIES = (CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO)
 PERIOD = periods.fmt(periods.current())
 MISSING_ID = 2_000_000_000
@@ -139,9 +145,17 @@ body_readers = owner | its_prefecture | admin  # "reads row-level" of DESIGN §2
 national = roles("helpdesk", "admin")
 # Inquiries: the asker (its body; a vendor: its account), the prefecture handling it, the helpdesk once it
 # reached it, the ministry it was routed to.
-asker = Who("asker", lambda c, t: c.name == t.facts["asker_account"] if t.facts.get("asker_account")
-            else c.body == t.code and c.role == t.facts["asker_role"])
-handling_prefecture = Who("handling_prefecture", lambda c, t: c.role == "prefecture" and c.pref == t.pref and c.body != t.code)
+asker = Who(
+    "asker",
+    lambda c, t: (
+        c.name == t.facts["asker_account"]
+        if t.facts.get("asker_account")
+        else c.body == t.code and c.role == t.facts["asker_role"]
+    ),
+)
+handling_prefecture = Who(
+    "handling_prefecture", lambda c, t: c.role == "prefecture" and c.pref == t.pref and c.body != t.code
+)
 helpdesk_once_escalated = Who("helpdesk_once_escalated", lambda c, t: c.role == "helpdesk" and t.facts["escalated"])
 ministry_routed_to = Who("ministry_routed_to", lambda c, t: c.role == "ministry" and c.org == t.facts.get("routed_to"))
 inquiry_parties = asker | handling_prefecture | helpdesk_once_escalated | ministry_routed_to
@@ -153,12 +167,20 @@ follow_up_readers = its_prefecture | helpdesk_if_shared | admin
 faq_readers = roles("helpdesk", "admin") | Who("published", lambda c, t: t.facts["status"] == "published")
 senders = roles("helpdesk", "admin")
 publishers = roles("helpdesk", "admin", "ministry")  # a ministry for its own operations
-addressed = Who("addressed", lambda c, t: (
-    (c.role == "vendor" and t.facts["audience"] == "vendors")
-    or (c.role == "prefecture" and t.facts["audience"] in ("all", "prefectures"))
-    or (c.role == "municipality" and (t.facts["audience"] in ("all", "municipalities")
-                                      or (t.facts["audience"] == "prefecture_municipalities" and t.facts["prefecture"] == c.pref)))
-))
+addressed = Who(
+    "addressed",
+    lambda c, t: (
+        (c.role == "vendor" and t.facts["audience"] == "vendors")
+        or (c.role == "prefecture" and t.facts["audience"] in ("all", "prefectures"))
+        or (
+            c.role == "municipality"
+            and (
+                t.facts["audience"] in ("all", "municipalities")
+                or (t.facts["audience"] == "prefecture_municipalities" and t.facts["prefecture"] == c.pref)
+            )
+        )
+    ),
+)
 notice_readers = publishers | addressed
 # Adviser requests: the body, its prefecture, the national tier.
 adviser_readers = owner | its_prefecture | national
@@ -187,7 +209,7 @@ class Rule:
     query: dict | None = None
     path: dict = field(default_factory=dict)
     lists: str | None = None  # the JSON answer lists rows of this kind: exactly those the caller may see
-    anonymous: int | None | str = "default"
+    anonymous: int | str | None = "default"
 
     def refusal(self, c: Caller, t: Target) -> int | None:
         """The status a refused caller gets; None when the call is allowed."""
@@ -228,13 +250,26 @@ def _csv(t: Target) -> dict:
     return {"file": ("report.csv", f"業務コード,ステップ,状況\n{_op(t)},S01,完了済み\n".encode(), "text/csv")}
 
 
-QUESTION = {"title": "Fit&Gap分析の進め方について", "question": "独自施策の扱いはどう整理すればよいでしょうか。", "category": "fit_gap"}
+QUESTION = {
+    "title": "Fit&Gap分析の進め方について",
+    "question": "独自施策の扱いはどう整理すればよいでしょうか。",
+    "category": "fit_gap",
+}
 TEXT = {"text": "標準仕様書 第4.0版 の該当箇所をご確認ください。"}
 REASON = {"reason": "国の解釈が必要なため。"}
-FOLLOW_UP = {"held_on": (date.today() - timedelta(days=1)).isoformat(), "channel": "phone", "learned": "事業者の体制を確認した。"}
+FOLLOW_UP = {
+    "held_on": (periods.today() - timedelta(days=1)).isoformat(),
+    "channel": "phone",
+    "learned": "事業者の体制を確認した。",
+}
 FAQ = {"title": "ガバメントクラウドの利用料", "question": "利用料の負担は？", "answer": "団体の負担です。"}
-NOTICE = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other", "audience": "all",
-          "operation": "jumin_kiroku"}  # 総務省's: the ministry caller may publish it
+NOTICE = {
+    "title": "事務連絡",
+    "body": "別添のとおりお知らせします。",
+    "category": "other",
+    "audience": "all",
+    "operation": "jumin_kiroku",
+}  # 総務省's: the ministry caller may publish it
 ADVISER = {"topic": "移行計画の見直しとベンダー調整"}
 API = "/api/v1"
 B, P, INQ = f"{API}/bodies/{{code}}", f"{API}/prefectures/{{code}}", f"{API}/inquiries/{{inquiry_id}}"
@@ -287,15 +322,22 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{INQ}/ask-back"): rows("inquiry", inquiry_readers, handlers, json=TEXT),
     ("POST", f"{INQ}/reply"): rows("inquiry", inquiry_readers, asker, json=TEXT),
     ("POST", f"{INQ}/escalate"): rows("inquiry", inquiry_readers, handling_prefecture, json=REASON),
-    ("POST", f"{INQ}/route"): rows("inquiry", inquiry_readers, helpdesk_once_escalated, json={"ministry": "総務省", **REASON}),
+    ("POST", f"{INQ}/route"): rows(
+        "inquiry", inquiry_readers, helpdesk_once_escalated, json={"ministry": "総務省", **REASON}
+    ),
     ("POST", f"{INQ}/close"): rows("inquiry", inquiry_readers, asker),
     ("POST", f"{INQ}/reopen"): rows("inquiry", inquiry_readers, asker, json=REASON),
     # FAQ: published entries for every signed-in caller, drafts and writing for the helpdesk
     ("GET", f"{API}/faqs"): Rule(anyone_signed_in, lists="faq"),
     ("GET", f"{API}/faqs/{{faq_id}}"): rows("faq", faq_readers),
     ("POST", f"{API}/faqs"): Rule(roles("helpdesk"), json={**FAQ, "status": "published"}),
-    ("PUT", f"{API}/faqs/{{faq_id}}"): rows("faq", faq_readers, roles("helpdesk"), gate=roles("helpdesk"),
-                                           json=lambda t: {**FAQ, "status": t.facts["status"]}),
+    ("PUT", f"{API}/faqs/{{faq_id}}"): rows(
+        "faq",
+        faq_readers,
+        roles("helpdesk"),
+        gate=roles("helpdesk"),
+        json=lambda t: {**FAQ, "status": t.facts["status"]},
+    ),
     # notices: senders publish and see who read; bodies see what is addressed to them and mark it read
     ("GET", f"{API}/notices"): Rule(anyone_signed_in, lists="notice"),
     ("POST", f"{API}/notices"): Rule(publishers, gate=publishers, json=NOTICE),
@@ -307,14 +349,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{B}/adviser-requests"): body(adviser_readers, lists="adviser_request"),
     ("GET", f"{API}/adviser-requests"): Rule(anyone_signed_in, lists="adviser_request"),
     ("GET", ADV): rows("adviser_request", adviser_readers),
-    ("POST", f"{ADV}/assign"): rows("adviser_request", adviser_readers, national, json={"adviser": "標準化アドバイザー 山田"}),
-    ("POST", f"{ADV}/visits"): rows("adviser_request", adviser_readers, national,
-                                    json={"visited_on": FOLLOW_UP["held_on"], "mode": "online", "summary": "計画を確認した。"}),
-    ("POST", f"{ADV}/complete"): rows("adviser_request", adviser_readers, national, json={"outcome": "計画を見直した。"}),
+    ("POST", f"{ADV}/assign"): rows(
+        "adviser_request", adviser_readers, national, json={"adviser": "標準化アドバイザー 山田"}
+    ),
+    ("POST", f"{ADV}/visits"): rows(
+        "adviser_request",
+        adviser_readers,
+        national,
+        json={"visited_on": FOLLOW_UP["held_on"], "mode": "online", "summary": "計画を確認した。"},
+    ),
+    ("POST", f"{ADV}/complete"): rows(
+        "adviser_request", adviser_readers, national, json={"outcome": "計画を見直した。"}
+    ),
     ("POST", f"{ADV}/cancel"): rows("adviser_request", adviser_readers, owner | its_prefecture | national, json={}),
     # statistics: aggregates for every signed-in caller (anonymous only with PMO_PUBLIC_STATS)
-    **{("GET", f"{API}/stats/{s}"): Rule(anyone_signed_in)
-       for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries", "advisers")},
+    **{
+        ("GET", f"{API}/stats/{s}"): Rule(anyone_signed_in)
+        for s in ("progress", "trend", "distribution", "reporting", "systems", "inquiries", "advisers")
+    },
     # dashboard pages (session cookie; forms carry the CSRF token; the same services decide)
     ("GET", "/login"): public(),
     ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
@@ -330,12 +382,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/inquiries"): page(anyone_signed_in),
     ("POST", "/inquiries"): page(roles("municipality", "prefecture", "vendor"), form=lambda t: dict(QUESTION)),
     ("GET", "/inquiries/{inquiry_id}"): page(inquiry_readers, target="inquiry", see=inquiry_readers),
-    ("POST", "/inquiries/{inquiry_id}/{action}"): page(handlers, target="inquiry",
-                                                      see=inquiry_readers, path={"action": "answer"}, form=lambda t: dict(TEXT)),
+    ("POST", "/inquiries/{inquiry_id}/{action}"): page(
+        handlers, target="inquiry", see=inquiry_readers, path={"action": "answer"}, form=lambda t: dict(TEXT)
+    ),
     ("GET", "/faqs"): page(anyone_signed_in),
     ("GET", "/notices"): page(anyone_signed_in),
-    ("POST", "/notices/{notice_id}/read"): page(roles("municipality", "prefecture"), target="notice", see=notice_readers,
-                                               form=lambda t: {}),
+    ("POST", "/notices/{notice_id}/read"): page(
+        roles("municipality", "prefecture"), target="notice", see=notice_readers, form=lambda t: {}
+    ),
 }
 
 
@@ -403,27 +457,45 @@ class World:
     def _make_inquiry(self) -> list[Target]:
         out = []
         for role, code, escalate, route in (
-            ("municipality", CHIYODA, False, None), ("municipality", CHUO, False, None), ("municipality", SAPPORO, False, None),
-            ("municipality", CHIYODA, True, None), ("municipality", SAPPORO, True, None), ("prefecture", TOKYO, True, None),
-            ("prefecture", HOKKAIDO, True, None), ("prefecture", TOKYO, True, "総務省"), ("municipality", SAPPORO, True, "厚生労働省"),
-            ("vendor", None, True, None), ("other vendor", None, True, None),
+            ("municipality", CHIYODA, False, None),
+            ("municipality", CHUO, False, None),
+            ("municipality", SAPPORO, False, None),
+            ("municipality", CHIYODA, True, None),
+            ("municipality", SAPPORO, True, None),
+            ("prefecture", TOKYO, True, None),
+            ("prefecture", HOKKAIDO, True, None),
+            ("prefecture", TOKYO, True, "総務省"),
+            ("municipality", SAPPORO, True, "厚生労働省"),
+            ("vendor", None, True, None),
+            ("other vendor", None, True, None),
         ):
             made = self.post(f"{API}/inquiries", self.auth(role, code), QUESTION)
             if escalate and role == "municipality":
                 handler = self.auth("prefecture", prefecture_body_code(code[:2]))
                 self.post(f"{API}/inquiries/{made['id']}/escalate", handler, REASON, 200)
             if route:
-                self.post(f"{API}/inquiries/{made['id']}/route", self.auth("helpdesk"), {"ministry": route, **REASON}, 200)
+                self.post(
+                    f"{API}/inquiries/{made['id']}/route", self.auth("helpdesk"), {"ministry": route, **REASON}, 200
+                )
             where = f"routed to {route}" if route else "at the helpdesk" if escalate else "at its prefecture"
-            facts = {"asker_role": role, "escalated": escalate, "routed_to": route,
-                     "asker_account": role if role in ("vendor", "other vendor") else None}
+            facts = {
+                "asker_role": role,
+                "escalated": escalate,
+                "routed_to": route,
+                "asker_account": role if role in ("vendor", "other vendor") else None,
+            }
             out.append(Target("inquiry", f"inquiry of {code or role} {where}", code, made["id"], facts))
         return out
 
     def _make_adviser_request(self) -> list[Target]:
         out = []
-        for code, role in ((CHIYODA, "municipality"), (CHUO, "prefecture"), (SAPPORO, "municipality"), (TOKYO, "prefecture"),
-                           (HOKKAIDO, "prefecture")):
+        for code, role in (
+            (CHIYODA, "municipality"),
+            (CHUO, "prefecture"),
+            (SAPPORO, "municipality"),
+            (TOKYO, "prefecture"),
+            (HOKKAIDO, "prefecture"),
+        ):
             by = code if role == "municipality" else prefecture_body_code(code[:2])
             made = self.post(f"{API}/bodies/{code}/adviser-requests", self.auth(role, by), ADVISER)
             out.append(Target("adviser_request", f"adviser request for {code} by {by}", code, made["id"]))
@@ -431,28 +503,59 @@ class World:
 
     def _make_follow_up(self) -> list[Target]:
         out = []
-        for code, prefecture, shared in ((CHIYODA, TOKYO, False), (CHUO, TOKYO, True), (SAPPORO, HOKKAIDO, False),
-                                         (SAPPORO, HOKKAIDO, True)):
+        for code, prefecture, shared in (
+            (CHIYODA, TOKYO, False),
+            (CHUO, TOKYO, True),
+            (SAPPORO, HOKKAIDO, False),
+            (SAPPORO, HOKKAIDO, True),
+        ):
             data = {**FOLLOW_UP, "shared_with_national": shared, "delay_cause": "staffing" if shared else None}
             made = self.post(f"{API}/bodies/{code}/follow-ups", self.auth("prefecture", prefecture), data)
-            out.append(Target("follow_up", f"follow-up of {code}{' shared' if shared else ''}", code, made["id"],
-                              {"shared": shared}))
+            out.append(
+                Target(
+                    "follow_up",
+                    f"follow-up of {code}{' shared' if shared else ''}",
+                    code,
+                    made["id"],
+                    {"shared": shared},
+                )
+            )
         return out
 
     def _make_faq(self) -> list[Target]:
         return [
-            Target("faq", f"{status} FAQ", None, self.post(f"{API}/faqs", self.auth("helpdesk"), {**FAQ, "status": status})["id"],
-                   {"status": status})
+            Target(
+                "faq",
+                f"{status} FAQ",
+                None,
+                self.post(f"{API}/faqs", self.auth("helpdesk"), {**FAQ, "status": status})["id"],
+                {"status": status},
+            )
             for status in ("published", "draft")
         ]
 
     def _make_notice(self) -> list[Target]:
         out = []
-        for audience, prefecture in (("all", None), ("prefectures", None), ("municipalities", None),
-                                     ("prefecture_municipalities", "13"), ("prefecture_municipalities", "01"), ("vendors", None)):
-            made = self.post(f"{API}/notices", self.auth("helpdesk"), {**NOTICE, "audience": audience, "prefecture": prefecture})
-            out.append(Target("notice", f"notice to {audience}{' ' + prefecture if prefecture else ''}", None, made["id"],
-                              {"audience": audience, "prefecture": prefecture}))
+        for audience, prefecture in (
+            ("all", None),
+            ("prefectures", None),
+            ("municipalities", None),
+            ("prefecture_municipalities", "13"),
+            ("prefecture_municipalities", "01"),
+            ("vendors", None),
+        ):
+            made = self.post(
+                f"{API}/notices", self.auth("helpdesk"), {**NOTICE, "audience": audience, "prefecture": prefecture}
+            )
+            out.append(
+                Target(
+                    "notice",
+                    f"notice to {audience}{' ' + prefecture if prefecture else ''}",
+                    None,
+                    made["id"],
+                    {"audience": audience, "prefecture": prefecture},
+                )
+            )
         return out
 
     def targets(self, rule: Rule) -> list[Target]:
@@ -471,8 +574,12 @@ class World:
         r = self.client.get("/login")
         cookie, csrf = r.cookies.get("pmo_session"), _csrf(r.text)
         if c.token:
-            r = self.client.post("/login", data={"token": c.token, "csrf": csrf, "next": "/"},
-                                 headers={"Cookie": f"pmo_session={cookie}"}, follow_redirects=False)
+            r = self.client.post(
+                "/login",
+                data={"token": c.token, "csrf": csrf, "next": "/"},
+                headers={"Cookie": f"pmo_session={cookie}"},
+                follow_redirects=False,
+            )
             assert r.status_code == 303, r.text
             cookie = r.cookies.get("pmo_session")
             csrf = _csrf(self.client.get("/login", headers={"Cookie": f"pmo_session={cookie}"}).text)
@@ -493,13 +600,25 @@ def fill(path: str, rule: Rule, c: Caller, t: Target) -> str:
     """The path with its parameters taken from the target and the rule."""
     from pmo.dashboard.assets import PLOTLY_VERSION
 
-    values = {"code": t.code, "period": PERIOD, "operation": _op(t), "version": PLOTLY_VERSION,
-              "inquiry_id": t.id, "follow_up_id": t.id, "faq_id": t.id, "notice_id": t.id, "request_id": t.id, **rule.path}
+    values = {
+        "code": t.code,
+        "period": PERIOD,
+        "operation": _op(t),
+        "version": PLOTLY_VERSION,
+        "inquiry_id": t.id,
+        "follow_up_id": t.id,
+        "faq_id": t.id,
+        "notice_id": t.id,
+        "request_id": t.id,
+        **rule.path,
+    }
 
     def one(m: re.Match) -> str:
         name = m.group(1)
         if values.get(name) is None:
-            pytest.fail(f"no value for path parameter {{{name}}} of {path}: add it to fill() in tests/test_authorization.py")
+            pytest.fail(
+                f"no value for path parameter {{{name}}} of {path}: add it to fill() in tests/test_authorization.py"
+            )
         return str(values[name])
 
     return re.sub(r"\{(\w+)(?::\w+)?\}", one, path) + rule.path.get("", "")
@@ -545,13 +664,22 @@ def problem(r, want: int | None, rule: Rule) -> str | None:
     if want is None:
         if s >= 400 and s != 409:  # 409: the right caller at the wrong moment (an inquiry's state)
             return f"allowed, but {s}: {brief(r)}"
-        if rule.auth == "session" and rule.anonymous == "default" and s == 303 and r.headers["location"].startswith("/login"):
+        if (
+            rule.auth == "session"
+            and rule.anonymous == "default"
+            and s == 303
+            and r.headers["location"].startswith("/login")
+        ):
             return "allowed, but sent to the sign-in form"
         return None
     if s != want:
         return f"expected {want}, got {s}: {brief(r)}"
     if want == 303:
-        return None if r.headers.get("location", "").startswith("/login") else f"303 to {r.headers.get('location')}, not /login"
+        return (
+            None
+            if r.headers.get("location", "").startswith("/login")
+            else f"303 to {r.headers.get('location')}, not /login"
+        )
     if rule.auth == "token" and r.request.method != "HEAD":
         body = r.json()
         if set(body) != {"error", "message", "detail"} or body["error"] != ERROR_CODES[want] or not body["message"]:
@@ -587,7 +715,9 @@ def world(database_url, app_client) -> World:
 
     def make_token(role: str, code: str | None, **account) -> str:
         with session_scope() as session:
-            made = service.create_account(session, f"matrix-{role}-{next(counter)}", role, code, actor="test", **account)
+            made = service.create_account(
+                session, f"matrix-{role}-{next(counter)}", role, code, actor="test", **account
+            )
             return service.issue_token(session, made, actor="test", ttl_days=1).token
 
     return World(app_client, make_token)
@@ -598,8 +728,10 @@ def test_route(route, world):
     method, path = route
     rule = RULES.get(route)
     if rule is None:
-        pytest.fail(f"{method} {path} has no entry in RULES of tests/test_authorization.py: add one saying who may call "
-                    "it (DESIGN §2; roles not named are refused)")
+        pytest.fail(
+            f"{method} {path} has no entry in RULES of tests/test_authorization.py: add one saying who may call "
+            "it (DESIGN §2; roles not named are refused)"
+        )
     targets = world.targets(rule)
     # Anonymous callers are refused whatever the target: one target is enough for them.
     cases = [(c, t, rule.refusal(c, t)) for c in world.callers for t in (targets if c.role else targets[:1])]
@@ -627,18 +759,26 @@ def test_route(route, world):
     assert not problems, f"{method} {path}:\n  " + "\n  ".join(problems)
 
 
-SEES = {"inquiry": inquiry_readers, "follow_up": follow_up_readers, "faq": faq_readers, "notice": notice_readers,
-        "adviser_request": adviser_readers}
+SEES = {
+    "inquiry": inquiry_readers,
+    "follow_up": follow_up_readers,
+    "faq": faq_readers,
+    "notice": notice_readers,
+    "adviser_request": adviser_readers,
+}
 
 
 def _visible_ids(world: World, rule: Rule, c: Caller, t: Target) -> set[int]:
-    return {row.id for row in world.rows(rule.lists) if SEES[rule.lists](c, row) and (t.code is None or row.code == t.code)}
+    return {
+        row.id for row in world.rows(rule.lists) if SEES[rule.lists](c, row) and (t.code is None or row.code == t.code)
+    }
 
 
 def _same_as_missing(world: World, method: str, path: str, rule: Rule, c: Caller, t: Target, refused) -> str | None:
     """A row the caller may not see answers exactly like a row that does not exist."""
     missing = Target(t.kind, "missing", t.code, MISSING_ID, t.facts)
     r = send(world.client, method, path, rule, c, missing)
+
     def strip(answer: dict, row_id: int) -> dict:
         return {**answer, "message": re.sub(rf"\b{row_id}\b", "#", answer["message"])}
 
@@ -658,8 +798,11 @@ def test_ids_out_of_range_are_refused_not_5xx(route, row_id, world):
     rule = RULES[route]
     target = Target(rule.target, "out of range", None, row_id, {"status": "published"})
     # admin, or the first role past the route's role check, so that the id reaches the database
-    caller = next(c for c in sorted(world.callers, key=lambda c: c.role != "admin")
-                  if c.role and (rule.gate is None or rule.gate(c, target)))
+    caller = next(
+        c
+        for c in sorted(world.callers, key=lambda c: c.role != "admin")
+        if c.role and (rule.gate is None or rule.gate(c, target))
+    )
     if rule.auth == "session":
         world.sign_in(caller)
     r = send(world.client, method, path, rule, caller, target)
@@ -685,9 +828,11 @@ def _report(request):
         return
     routes = {(m, p) for m, p, _, _ in ASSERTED}
     callers = {c for _, _, c, _ in ASSERTED}
-    line = (f"authorization matrix: {len(routes)} routes × {len(callers)} callers ({len(callers) - 1} roles + anonymous), "
-            f"{len(ASSERTED)} (route, caller, scope) cells, {sum(ASSERTED.values())} calls asserted "
-            f"({sum(v for k, v in REFUSED.items() if k is not None)} refusals)")
+    line = (
+        f"authorization matrix: {len(routes)} routes × {len(callers)} callers ({len(callers) - 1} roles + anonymous), "
+        f"{len(ASSERTED)} (route, caller, scope) cells, {sum(ASSERTED.values())} calls asserted "
+        f"({sum(v for k, v in REFUSED.items() if k is not None)} refusals)"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:

@@ -36,8 +36,14 @@ def test_backup_and_restore_round_trip(database_url, client, token_for, tmp_path
     assert result.exit_code == 0, result.output
     # change things after the backup: a new report and a new account
     headers = token_for("municipality", "131016")
-    assert client.put("/api/v1/bodies/131016/reports/2026-11", headers=headers, json={"cells": [
-        {"operation": "koseki", "step": "S40", "status": "done"}]}).status_code == 200
+    assert (
+        client.put(
+            "/api/v1/bodies/131016/reports/2026-11",
+            headers=headers,
+            json={"cells": [{"operation": "koseki", "step": "S40", "status": "done"}]},
+        ).status_code
+        == 200
+    )
     assert fingerprint() != before
     result = runner.invoke(app, ["restore", str(target)])
     assert result.exit_code == 0, result.output

@@ -24,12 +24,14 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 pytestmark = pytest.mark.browser
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     if os.environ.get("PMO_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("PMO_REQUIRE_BROWSER=1 but /usr/bin/chromium or /usr/bin/chromedriver is missing (make browser-deps)")
+        raise RuntimeError(
+            "PMO_REQUIRE_BROWSER=1 but /usr/bin/chromium or /usr/bin/chromedriver is missing (make browser-deps)"
+        )
     pytest.skip("headless Chromium is not installed (make browser-deps)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -40,7 +42,9 @@ SCREENSHOTS = os.environ.get("PMO_SCREENSHOTS")
 def wait(driver, condition, seconds: int = 60):
     """Wait for condition, ignoring elements that went stale because the page navigated meanwhile (Chromium
     reports some of those as "Node with given id does not belong to the document", a plain WebDriverException)."""
-    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException)).until(condition)
+    return WebDriverWait(
+        driver, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException)
+    ).until(condition)
 
 
 def _free_port() -> int:
@@ -73,23 +77,51 @@ def _prepare(database_url: str) -> tuple[dict[str, str], int]:
         review_demo.generate(s, only=codes)
     tokens = {}
     with session_scope() as s:
-        for key, role, body in (("viewer", "viewer", None), ("admin", "admin", None), ("helpdesk", "helpdesk", None),
-                                ("tokyo", "prefecture", TOKYO), ("toyama", "prefecture", TOYAMA),
-                                ("chiyoda", "municipality", CHIYODA)):
+        for key, role, body in (
+            ("viewer", "viewer", None),
+            ("admin", "admin", None),
+            ("helpdesk", "helpdesk", None),
+            ("tokyo", "prefecture", TOKYO),
+            ("toyama", "prefecture", TOYAMA),
+            ("chiyoda", "municipality", CHIYODA),
+        ):
             account = accounts.create_account(s, f"web-{key}-{secrets.token_hex(3)}", role, body, actor="test")
             tokens[key] = accounts.issue_token(s, account, actor="test", ttl_days=1).token
     with session_scope() as s:
         who = {k: principal_for_token(s, t) for k, t in tokens.items()}
-        filed = inquiries.file(s, who["chiyoda"], InquiryIn(
-            title="Fit&Gap分析の進め方について", question="住民記録のFit&Gap分析で独自施策をどう扱えばよいでしょうか。",
-            category="fit_gap", operation="jumin_kiroku", step="S07"))
+        filed = inquiries.file(
+            s,
+            who["chiyoda"],
+            InquiryIn(
+                title="Fit&Gap分析の進め方について",
+                question="住民記録のFit&Gap分析で独自施策をどう扱えばよいでしょうか。",
+                category="fit_gap",
+                operation="jumin_kiroku",
+                step="S07",
+            ),
+        )
         inquiries.act(s, who["tokyo"], filed.id, "escalate", text="国の見解を確認したいため")
-        faqs.create(s, who["helpdesk"], FaqCreate(
-            title="ガバメントクラウドへの移行時期", question="移行時期はいつまでですか。", status="published",
-            answer="原則として令和7年度末までに標準準拠システムへ移行します。", category="schedule"))
-        notices.publish(s, who["helpdesk"], NoticeIn(
-            title="標準仕様書の改定について", body="住民記録システム標準仕様書を改定しました。", category="specification",
-            audience="all"))
+        faqs.create(
+            s,
+            who["helpdesk"],
+            FaqCreate(
+                title="ガバメントクラウドへの移行時期",
+                question="移行時期はいつまでですか。",
+                status="published",
+                answer="原則として令和7年度末までに標準準拠システムへ移行します。",
+                category="schedule",
+            ),
+        )
+        notices.publish(
+            s,
+            who["helpdesk"],
+            NoticeIn(
+                title="標準仕様書の改定について",
+                body="住民記録システム標準仕様書を改定しました。",
+                category="specification",
+                audience="all",
+            ),
+        )
     return tokens, filed.id
 
 
@@ -98,16 +130,24 @@ def site(database_url, tmp_path):
     """`pmo serve` on a free port against the test database, and the tokens to sign in with."""
     tokens, inquiry_id = _prepare(database_url)
     port = _free_port()
-    env = {**os.environ, "PMO_DATABASE_URL": database_url, "PMO_SESSION_SECRET": secrets.token_urlsafe(32),
-           "PMO_PUBLIC_STATS": "false"}
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "pmo"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "PMO_DATABASE_URL": database_url,
+        "PMO_SESSION_SECRET": secrets.token_urlsafe(32),
+        "PMO_PUBLIC_STATS": "false",
+    }
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pmo"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
             try:
-                if urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200:
+                if urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200:  # noqa: S310 — http://127.0.0.1
                     break
             except OSError:
                 time.sleep(0.2)
@@ -126,10 +166,20 @@ def browser(tmp_path):
     os.environ.update(SE_OFFLINE="true", SE_AVOID_STATS="true")  # Selenium Manager must not fetch anything
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=ja", "--window-size=1400,1000",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--lang=ja",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     options.add_experimental_option("prefs", {"intl.accept_languages": "ja,ja-JP"})
@@ -168,11 +218,17 @@ class Walk:
 
     def settle(self, name: str, charts: int = 0) -> None:
         if charts:
-            wait(self.driver, lambda d: d.execute_script(
-                "const all = document.querySelectorAll('[data-figure]');"
-                "return all.length > 0 && [...all].every(e => e.dataset.rendered === 'true');"))
+            wait(
+                self.driver,
+                lambda d: d.execute_script(
+                    "const all = document.querySelectorAll('[data-figure]');"
+                    "return all.length > 0 && [...all].every(e => e.dataset.rendered === 'true');"
+                ),
+            )
             found = self.driver.execute_script(
-                "return [...document.querySelectorAll('[data-figure]')].map(e => [e.id, !!e.querySelector('svg.main-svg')]);")
+                "return [...document.querySelectorAll('[data-figure]')]"
+                ".map(e => [e.id, !!e.querySelector('svg.main-svg')]);"
+            )
             assert len(found) == charts, f"{name}: expected {charts} charts, found {[f[0] for f in found]}"
             assert all(has_svg for _, has_svg in found), f"{name}: charts without plotly SVG: {found}"
         self.drain(name)
@@ -183,8 +239,10 @@ class Walk:
         """The whole page as a PNG (the viewport is stretched to the page's height, then restored)."""
         self.shots += 1
         size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": 1400, "height": min(int(size["height"]) + 1, 16000), "deviceScaleFactor": 1, "mobile": False})
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1400, "height": min(int(size["height"]) + 1, 16000), "deviceScaleFactor": 1, "mobile": False},
+        )
         time.sleep(0.8)  # plotly redraws the responsive charts at the new size
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
         self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
@@ -260,11 +318,17 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
     walk.settle("prefecture-toyama-admin", charts=1)
 
     # chrome:// pages are the browser's own (its start page), data:/blob: never touch the network.
-    outside = [u for u in walk.requests if urlsplit(u).scheme not in ("chrome", "data", "blob", "about")
-               and not u.startswith(site["base"] + "/")]
+    outside = [
+        u
+        for u in walk.requests
+        if urlsplit(u).scheme not in ("chrome", "data", "blob", "about") and not u.startswith(site["base"] + "/")
+    ]
     assert not outside, f"requests left 127.0.0.1: {outside}"
     assert any("/static/vendor/plotly-" in u for u in walk.requests)
     forbidden = {f"{site['base']}/prefectures/{TOYAMA}", f"{site['base']}/bodies/{TOYAMA_CITY}"}
-    errors = [(where, e["message"]) for where, e in walk.console if e["level"] == "SEVERE"
-              and not any(u in e["message"] and "403" in e["message"] for u in forbidden)]
+    errors = [
+        (where, e["message"])
+        for where, e in walk.console
+        if e["level"] == "SEVERE" and not any(u in e["message"] and "403" in e["message"] for u in forbidden)
+    ]
     assert not errors, f"console errors: {errors}"

@@ -26,8 +26,11 @@ def client_process(url: str, code: str, token: str, worker: int, n: int) -> list
     with httpx.Client(timeout=60) as client:
         for i in range(n):
             op, step = OPERATIONS[worker % len(OPERATIONS)], f"S{(worker // len(OPERATIONS)) * n + i + 1:02d}"
-            r = client.put(f"{url}/api/v1/bodies/{code}/reports/{PERIOD}", headers={"Authorization": f"Bearer {token}"},
-                           json={"cells": [{"operation": op, "step": step, "status": "done"}]})
+            r = client.put(
+                f"{url}/api/v1/bodies/{code}/reports/{PERIOD}",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"cells": [{"operation": op, "step": step, "status": "done"}]},
+            )
             assert r.status_code == 200, (r.status_code, r.text)
             acknowledged.append((r.json()["revision"], code, op + "/" + step, r.json()["revision_id"]))
     return acknowledged
@@ -40,8 +43,16 @@ def test_concurrent_submissions_lose_nothing(prepared):
     jobs = [(SHARED, w) for w in range(6)] + [(code, w) for w, code in enumerate(OTHERS)]
     try:
         with ProcessPoolExecutor(max_workers=6) as pool:
-            results = list(pool.map(client_process, [server.url] * len(jobs), [c for c, _ in jobs],
-                                    [tok[c] for c, _ in jobs], [w for _, w in jobs], [n] * len(jobs)))
+            results = list(
+                pool.map(
+                    client_process,
+                    [server.url] * len(jobs),
+                    [c for c, _ in jobs],
+                    [tok[c] for c, _ in jobs],
+                    [w for _, w in jobs],
+                    [n] * len(jobs),
+                )
+            )
     finally:
         server.stop()
     acknowledged = [a for batch in results for a in batch]
@@ -49,8 +60,13 @@ def test_concurrent_submissions_lose_nothing(prepared):
     engine = build_engine(prepared)
     with engine.connect() as conn:
         for code in [SHARED, *OTHERS]:
-            revisions = sorted(conn.scalars(select(ReportRevision.revision).where(
-                ReportRevision.body_id == int(code), ReportRevision.period == periods.parse(PERIOD))))
+            revisions = sorted(
+                conn.scalars(
+                    select(ReportRevision.revision).where(
+                        ReportRevision.body_id == int(code), ReportRevision.period == periods.parse(PERIOD)
+                    )
+                )
+            )
             expected = sum(1 for c, _ in jobs if c == code) * n
             assert revisions == list(range(1, expected + 1)), f"{code}: revisions not gap-free"
         operations = dict(conn.execute(select(Operation.id, Operation.code)).all())

@@ -30,8 +30,9 @@ def sign_in(client, headers: dict[str, str]) -> None:
     """The browser's way: fetch the form (anonymous session + CSRF), post the token."""
     client.cookies.clear()
     form = client.get("/login")
-    r = client.post("/login", data={"token": bearer(headers), "csrf": csrf_of(form.text), "next": "/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"token": bearer(headers), "csrf": csrf_of(form.text), "next": "/"}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 
@@ -76,8 +77,11 @@ def test_sign_in_keeps_a_signed_http_only_cookie_without_the_token(client, token
     assert "HttpOnly" in form.headers["set-cookie"] and "SameSite=lax" in form.headers["set-cookie"]
     wrong = client.post("/login", data={"token": "pmo_nope", "csrf": csrf_of(form.text)})
     assert wrong.status_code == 401 and "アクセストークンが正しくありません" in wrong.text
-    r = client.post("/login", data={"token": bearer(headers), "csrf": csrf_of(form.text), "next": "//evil.example/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"token": bearer(headers), "csrf": csrf_of(form.text), "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"  # never off-site
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
@@ -107,7 +111,9 @@ def test_logout_and_revoked_tokens_end_the_session(client, token_for):
     assert r.status_code == 303 and client.get("/", follow_redirects=False).status_code == 303
     client.cookies.set("pmo_session", copied)
     replay = client.get("/", follow_redirects=False)
-    assert replay.status_code == 303 and replay.headers["location"].startswith("/login"), "sign-out ends it on the server"
+    assert replay.status_code == 303 and replay.headers["location"].startswith("/login"), (
+        "sign-out ends it on the server"
+    )
     client.cookies.clear()
     sign_in(client, headers)
     name = client.get("/api/v1/me", headers=headers).json()["name"]
@@ -164,7 +170,11 @@ def test_plotly_is_served_by_the_app(client):
     from pmo.dashboard.assets import PLOTLY_VERSION
 
     r = client.get(f"/static/vendor/plotly-{PLOTLY_VERSION}.min.js")
-    assert r.status_code == 200 and r.content.startswith(b"/**\n* plotly.js v") and "immutable" in r.headers["cache-control"]
+    assert (
+        r.status_code == 200
+        and r.content.startswith(b"/**\n* plotly.js v")
+        and "immutable" in r.headers["cache-control"]
+    )
     assert client.get("/static/vendor/plotly-0.0.0.min.js").status_code == 404
     assert client.get("/static/dashboard.js").status_code == 200
 
@@ -196,10 +206,26 @@ def test_the_national_page_filters_by_the_kinds_statistics_publish(client, token
 
 
 def test_figures_mark_suppression_explicitly():
-    cells = [{"operation": "a", "n_bodies": 1, "n_reported": None, "suppressed": "primary", "completion_rate": None,
-              "in_progress_rate": None, "not_started_rate": None},
-             {"operation": "b", "n_bodies": 9, "n_reported": 9, "suppressed": None, "completion_rate": 0.0,
-              "in_progress_rate": 0.5, "not_started_rate": 0.5}]
+    cells = [
+        {
+            "operation": "a",
+            "n_bodies": 1,
+            "n_reported": None,
+            "suppressed": "primary",
+            "completion_rate": None,
+            "in_progress_rate": None,
+            "not_started_rate": None,
+        },
+        {
+            "operation": "b",
+            "n_bodies": 9,
+            "n_reported": 9,
+            "suppressed": None,
+            "completion_rate": 0.0,
+            "in_progress_rate": 0.5,
+            "not_started_rate": 0.5,
+        },
+    ]
     fig = json.loads(figures.operation_bars(cells, {"a": "甲", "b": "乙"}, 3))
     assert fig["data"][0]["x"] == [None, 0.0]  # hidden stays None, a real zero stays 0
     assert [a["text"] for a in fig["layout"]["annotations"]] == ["秘匿"]
@@ -213,7 +239,11 @@ def test_report_form_posts_to_the_report_service(client, token_for):
     period = periods.fmt(periods.add_months(periods.current(), -1))
     page = client.get(f"/bodies/{CHIYODA}", params={"period": period, "op": "koseki"})
     assert page.status_code == 200 and 'name="status-S01"' in page.text
-    form = {"csrf": csrf_of(page.text), "operation": "koseki", "etag": html.unescape(re.search(r'name="etag" value="([^"]+)"', page.text)[1])}
+    form = {
+        "csrf": csrf_of(page.text),
+        "operation": "koseki",
+        "etag": html.unescape(re.search(r'name="etag" value="([^"]+)"', page.text)[1]),
+    }
     for i in range(1, 41):
         form[f"status-S{i:02d}"] = "not_started"
     form.update({"status-S01": "done", "actual_end-S01": period, "planned_end-S02": period, "note-S02": "来月完了予定"})
@@ -223,13 +253,18 @@ def test_report_form_posts_to_the_report_service(client, token_for):
     cells = {(c["operation"], c["step"]): c for c in grid["cells"]}
     assert cells[("koseki", "S01")]["status"] == "done" and cells[("koseki", "S01")]["actual_end"] == period
     assert cells[("koseki", "S02")]["note"] == "来月完了予定"
-    assert client.get(f"/api/v1/bodies/{CHIYODA}/reports/{period}/revisions", headers=headers).json()[0]["source"] == "web"
+    assert (
+        client.get(f"/api/v1/bodies/{CHIYODA}/reports/{period}/revisions", headers=headers).json()[0]["source"] == "web"
+    )
     stale = client.post(f"/bodies/{CHIYODA}/reports/{period}", data=form)  # the same form again: its ETag is old
     assert stale.status_code == 412 and "ほかの人が先に更新しました" in stale.text
     flash = client.get(r.headers["location"]).text
     assert "第1版として登録しました（変更したセル 2 件）" in flash
-    r = client.post(f"/bodies/{CHIYODA}/reports/{period}", data={"csrf": form["csrf"], "action": "no_change"},
-                    follow_redirects=False)
+    r = client.post(
+        f"/bodies/{CHIYODA}/reports/{period}",
+        data={"csrf": form["csrf"], "action": "no_change"},
+        follow_redirects=False,
+    )
     assert "saved=2" in r.headers["location"] and "changed=0" in r.headers["location"]
 
 
@@ -238,9 +273,17 @@ def test_report_form_errors_are_shown_and_nothing_is_stored(client, token_for):
     sign_in(client, headers)
     period = periods.fmt(periods.add_months(periods.current(), -1))
     csrf = csrf_of(client.get(f"/bodies/{CHIYODA}").text)
-    r = client.post(f"/bodies/{CHIYODA}/reports/{period}", data={
-        "csrf": csrf, "operation": "koseki", "status-S01": "done", "actual_end-S01": "2099-01",
-        "status-S02": "in_progress", "planned_start-S02": "2025-13"})
+    r = client.post(
+        f"/bodies/{CHIYODA}/reports/{period}",
+        data={
+            "csrf": csrf,
+            "operation": "koseki",
+            "status-S01": "done",
+            "actual_end-S01": "2099-01",
+            "status-S02": "in_progress",
+            "planned_start-S02": "2025-13",
+        },
+    )
     assert r.status_code == 422 and "誤りがあります" in r.text
     assert client.get(f"/api/v1/bodies/{CHIYODA}/reports", headers=headers).json() == []
 
@@ -262,11 +305,16 @@ def test_upload_and_download_round_trip_through_the_page(client, token_for):
     assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
     text = csv.content.decode("utf-8-sig").replace(",未着手,", ",作業中,", 1)
     csrf = csrf_of(client.get(f"/bodies/{CHIYODA}").text)
-    r = client.post(f"/bodies/{CHIYODA}/reports/{period}/upload", data={"csrf": csrf},
-                    files={"file": ("grid.csv", text.encode("utf-8"), "text/csv")}, follow_redirects=False)
+    r = client.post(
+        f"/bodies/{CHIYODA}/reports/{period}/upload",
+        data={"csrf": csrf},
+        files={"file": ("grid.csv", text.encode("utf-8"), "text/csv")},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and "changed=1" in r.headers["location"]
-    bad = client.post(f"/bodies/{CHIYODA}/reports/{period}/upload", data={"csrf": csrf},
-                      files={"file": ("grid.csv", b"", "text/csv")})
+    bad = client.post(
+        f"/bodies/{CHIYODA}/reports/{period}/upload", data={"csrf": csrf}, files={"file": ("grid.csv", b"", "text/csv")}
+    )
     assert bad.status_code == 422 and "ファイルが空です" in bad.text
 
 
@@ -293,14 +341,26 @@ def test_an_inquiry_filed_on_a_page_is_answered_on_a_page(client, token_for):
     chiyoda, tokyo = token_for("municipality", CHIYODA), token_for("prefecture", TOKYO)
     sign_in(client, chiyoda)
     csrf = csrf_of(client.get("/inquiries").text)
-    r = client.post("/inquiries", data={"csrf": csrf, "title": "補助金の申請時期", "question": "いつまでに申請すればよいですか。",
-                                        "category": "funding", "operation": "", "step": ""}, follow_redirects=False)
+    r = client.post(
+        "/inquiries",
+        data={
+            "csrf": csrf,
+            "title": "補助金の申請時期",
+            "question": "いつまでに申請すればよいですか。",
+            "category": "funding",
+            "operation": "",
+            "step": "",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     inquiry = r.headers["location"].split("?")[0]
     sign_in(client, tokyo)
     thread = client.get(inquiry)
     assert "補助金の申請時期" in thread.text and f'action="{inquiry}/answer"' in thread.text
-    r = client.post(f"{inquiry}/answer", data={"csrf": csrf_of(thread.text), "text": "来月末までです。"}, follow_redirects=False)
+    r = client.post(
+        f"{inquiry}/answer", data={"csrf": csrf_of(thread.text), "text": "来月末までです。"}, follow_redirects=False
+    )
     assert r.status_code == 303
     answered = client.get(inquiry, params={}).text
     assert "来月末までです。" in answered and "回答済み" in answered

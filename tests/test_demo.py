@@ -15,12 +15,18 @@ NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 def _snapshot():
     with session_scope(read_only=True) as s:
-        revs = s.execute(select(ReportRevision.body_id, ReportRevision.period, ReportRevision.revision,
-                                ReportRevision.late).order_by(ReportRevision.id)).all()
-        rows = s.execute(select(RevisionCells.body_id, RevisionCells.period, RevisionCells.revision_id, RevisionCells.cells))
+        revs = s.execute(
+            select(
+                ReportRevision.body_id, ReportRevision.period, ReportRevision.revision, ReportRevision.late
+            ).order_by(ReportRevision.id)
+        ).all()
+        rows = s.execute(
+            select(RevisionCells.body_id, RevisionCells.period, RevisionCells.revision_id, RevisionCells.cells)
+        )
         versions = sorted(
             ((body_id, position, period, revision_id), value)
-            for body_id, period, revision_id, blob in rows for position, value in unpack_changes(blob).items()
+            for body_id, period, revision_id, blob in rows
+            for position, value in unpack_changes(blob).items()
         )
     first_id = min((k[-1] for k, _ in versions), default=0)  # ids need not restart at 1 after the delete
     return revs, [(k[:-1], k[-1] - first_id, v) for k, v in versions]
@@ -40,7 +46,7 @@ def test_demo_is_deterministic_and_realistic(client, token_for, database_url):
     revs, versions = first
     assert len(versions) == result.cell_versions
     periods_by_body = {}
-    for body_id, period, revision, _late in revs:
+    for body_id, period, _revision, _late in revs:
         periods_by_body.setdefault(body_id, set()).add(period)
     assert all(len(p) >= 45 for p in periods_by_body.values())  # monthly, a few missing at most
     sapporo = token_for("municipality", "011002")

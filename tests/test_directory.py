@@ -47,8 +47,13 @@ def test_one_body(client, token_for):
     r = client.get(f"{API}/bodies/131016", headers=token_for("viewer"))
     assert r.status_code == 200
     assert r.json() == {
-        "code": "131016", "name": "千代田区", "name_kana": r.json()["name_kana"], "kind": "special_ward",
-        "prefecture_code": "13", "prefecture_name": "東京都", "prefecture_body_code": "130001",
+        "code": "131016",
+        "name": "千代田区",
+        "name_kana": r.json()["name_kana"],
+        "kind": "special_ward",
+        "prefecture_code": "13",
+        "prefecture_name": "東京都",
+        "prefecture_body_code": "130001",
     }
     pref = client.get(f"{API}/bodies/130001", headers=token_for("viewer")).json()
     assert pref["kind"] == "prefecture" and pref["name"] == "東京都"
@@ -56,7 +61,9 @@ def test_one_body(client, token_for):
 
 def test_filters_by_prefecture_and_kind(client, token_for):
     headers = token_for("viewer")
-    wards = client.get(f"{API}/bodies", params={"prefecture": "13", "kind": "special_ward", "limit": 100}, headers=headers).json()
+    wards = client.get(
+        f"{API}/bodies", params={"prefecture": "13", "kind": "special_ward", "limit": 100}, headers=headers
+    ).json()
     assert wards["total"] == 23 and len(wards["items"]) == 23
     assert {b["kind"] for b in wards["items"]} == {"special_ward"}
     assert {b["prefecture_code"] for b in wards["items"]} == {"13"}
@@ -77,8 +84,14 @@ def test_filters_by_prefecture_and_kind(client, token_for):
 
 @pytest.mark.parametrize(
     "params, field",
-    [({"prefecture": "48"}, "prefecture"), ({"prefecture": "1"}, "prefecture"), ({"kind": "ward"}, "kind"),
-     ({"limit": 0}, "limit"), ({"limit": 2001}, "limit"), ({"offset": -1}, "offset")],
+    [
+        ({"prefecture": "48"}, "prefecture"),
+        ({"prefecture": "1"}, "prefecture"),
+        ({"kind": "ward"}, "kind"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 2001}, "limit"),
+        ({"offset": -1}, "offset"),
+    ],
 )
 def test_bad_filters_are_422_naming_the_parameter(client, token_for, params, field):
     r = client.get(f"{API}/bodies", params=params, headers=token_for("viewer"))
@@ -126,12 +139,18 @@ def test_steps(client, token_for):
     assert [s["code"] for s in steps] == [f"S{i:02d}" for i in range(1, 41)]
     assert [s["order"] for s in steps] == list(range(1, 41))
     assert all(s["name"] and s["phase"] and s["group"] for s in steps)
-    assert [s["phase"] for s in steps][0] == "計画立案"
+    assert next(s["phase"] for s in steps) == "計画立案"
 
 
 @pytest.mark.parametrize(
     "code, reason",
-    [("13101", "6桁"), ("1310166", "6桁"), ("13101x", "半角数字"), ("１３１０１６", "半角数字"), ("131017", "検査数字")],
+    [
+        ("13101", "6桁"),
+        ("1310166", "6桁"),
+        ("13101x", "半角数字"),
+        ("１３１０１６", "半角数字"),
+        ("131017", "検査数字"),
+    ],
 )
 def test_malformed_code_is_422_saying_why(client, token_for, code, reason):
     r = client.get(f"{API}/bodies/{code}", headers=token_for("viewer"))

@@ -66,14 +66,30 @@ def _write_random_period(session, rng: random.Random) -> None:
             continue
         template = grid_template(catalog, row)
         changes = {i: (rng.choice((1, 1, 2, 3, 4)), None, None, None, None) for i, v in enumerate(template) if v}
-        write_revisions(session, row.id, [NewRevision(
-            body_id=row.id, period=LAST, revision=1, submitted_at=submitted, account_id=None, submitted_by="test",
-            late=False, source="test", changes=changes)], base_grid=template, cells=CellGrid.blank(template))
+        write_revisions(
+            session,
+            row.id,
+            [
+                NewRevision(
+                    body_id=row.id,
+                    period=LAST,
+                    revision=1,
+                    submitted_at=submitted,
+                    account_id=None,
+                    submitted_by="test",
+                    late=False,
+                    source="test",
+                    changes=changes,
+                )
+            ],
+            base_grid=template,
+            cells=CellGrid.blank(template),
+        )
 
 
 def _most_mixed_step(statuses: np.ndarray, op_id: int) -> str:
     """The step of an operation whose statuses are spread most evenly (the hardest slice to protect)."""
-    block = statuses[:, (op_id - 1) * 40: op_id * 40]
+    block = statuses[:, (op_id - 1) * 40 : op_id * 40]
     applies = block[:, 0] != 0
     spread = [np.bincount(block[applies, j], minlength=5)[1:].min() for j in range(40)]
     return f"S{int(np.argmax(spread)) + 1:02d}"
@@ -109,23 +125,30 @@ def nation(request, database_url):
         directory = load_directory(session)
         matrix = load_matrix(session, directory, LAST)
     bodies = [Body(b.id, b.code, b.prefecture_code, b.kind) for b in rows]
-    applies = {o.code: {b.id for b in rows if (o.for_prefectures if b.kind == "prefecture" else o.for_municipalities)}
-               for o in ops.values()}
+    applies = {
+        o.code: {b.id for b in rows if (o.for_prefectures if b.kind == "prefecture" else o.for_municipalities)}
+        for o in ops.values()
+    }
     slices = tuple((code, _most_mixed_step(matrix.statuses, ops[code].id)) for code in AUDITED_OPERATIONS)
     truth: dict = {}
     for code, step in slices:
         column = (ops[code].id - 1) * 40 + int(step[1:]) - 1
         truth[(code, step)] = {b: int(matrix.statuses[directory.row_of[b], column]) for b in applies[code]}
-    truth["reporting"] = {b.id: 0 if matrix.on_time[directory.row_of[b.id]] else 1 if matrix.reported[directory.row_of[b.id]]
-                          else 2 for b in bodies}
+    truth["reporting"] = {
+        b.id: 0 if matrix.on_time[directory.row_of[b.id]] else 1 if matrix.reported[directory.row_of[b.id]] else 2
+        for b in bodies
+    }
     return bodies, applies, slices, truth
 
 
 def _resolve(bodies, applies, prefecture, kind, operation, n_bodies) -> frozenset:
     """The bodies a published group covers: the adversary reads the documentation, and where a
     prefecture's figures may or may not include the prefecture body, the size tells which."""
-    base = [b for b in bodies if (operation is None or b.id in applies[operation])
-            and (kind is None or b.kind in KIND_SETS[kind])]
+    base = [
+        b
+        for b in bodies
+        if (operation is None or b.id in applies[operation]) and (kind is None or b.kind in KIND_SETS[kind])
+    ]
     if prefecture is None:
         options = [base]
     else:
@@ -146,10 +169,16 @@ def harvest(client, headers, bodies, applies, slices) -> list[Figure]:
     for operation, step in slices:
         for prefecture in (None, *prefectures):
             for kind in (None, *KIND_SETS):
-                params = {"period": periods.fmt(LAST), "by": "operation,step", "operation": operation,
-                          "prefecture": prefecture, "kind": kind}
-                r = client.get("/api/v1/stats/progress", headers=headers,
-                               params={k: v for k, v in params.items() if v is not None})
+                params = {
+                    "period": periods.fmt(LAST),
+                    "by": "operation,step",
+                    "operation": operation,
+                    "prefecture": prefecture,
+                    "kind": kind,
+                }
+                r = client.get(
+                    "/api/v1/stats/progress", headers=headers, params={k: v for k, v in params.items() if v is not None}
+                )
                 if r.status_code == 422:  # a combination the API does not publish
                     continue
                 assert r.status_code == 200, r.text
@@ -215,8 +244,9 @@ def leaks(figures: list[Figure], known: dict[tuple, dict[int, int]] | None = Non
                 objective[col[(sig, s)]] = 1
                 values = []
                 for sign in (1, -1):
-                    res = milp(sign * objective, constraints=constraint, integrality=np.ones(len(col)),
-                               bounds=Bounds(0, upper))
+                    res = milp(
+                        sign * objective, constraints=constraint, integrality=np.ones(len(col)), bounds=Bounds(0, upper)
+                    )
                     assert res.status == 0, f"the published figures of {slice_} are inconsistent: {res.message}"
                     values.append(round(sign * res.fun))
                 if values[0] != values[1]:
@@ -224,7 +254,8 @@ def leaks(figures: list[Figure], known: dict[tuple, dict[int, int]] | None = Non
                 size = len(classes[sig])
                 shared = any(  # group disclosure: a published group of ≥ K unknown bodies all share it
                     len(figs[i].members - set(mine)) >= K and residual[i][s] in (0, len(figs[i].members - set(mine)))
-                    for i in sig)
+                    for i in sig
+                )
                 if not shared:
                     found.append(f"{slice_}: {size} bodies {classes[sig]} have exactly {values[0]} of status {s}")
     return found
@@ -285,17 +316,26 @@ def test_a_report_or_register_change_is_not_localised_to_fewer_than_k_bodies(cli
     operation, step = slices[0]
     before, register_before = harvest(client, viewer, bodies, applies, slices), _register(client, viewer, bodies)
     new = 2 if truth[slices[0]][village.id] != 2 else 1
-    r = client.put(f"/api/v1/bodies/{FUNAHASHI}/reports/{periods.fmt(LAST)}", headers=token_for("municipality", FUNAHASHI),
-                   json={"cells": [{"operation": operation, "step": step, "status": {1: "done", 2: "in_progress"}[new]}]})
+    r = client.put(
+        f"/api/v1/bodies/{FUNAHASHI}/reports/{periods.fmt(LAST)}",
+        headers=token_for("municipality", FUNAHASHI),
+        json={"cells": [{"operation": operation, "step": step, "status": {1: "done", 2: "in_progress"}[new]}]},
+    )
     assert r.status_code == 200, r.text
     own = token_for("municipality", FUNAHASHI)
     current = client.get(f"/api/v1/bodies/{FUNAHASHI}/systems/koseki", headers=own).json()
     reason = "mainframe" if current.get("deferral_reason") != "mainframe" else "vendor_resources"
-    r = client.put(f"/api/v1/bodies/{FUNAHASHI}/systems/koseki", headers=own, json={
-        "deferred": True, "deferral_reason": reason, "deferral_target": "2028-03"})
+    r = client.put(
+        f"/api/v1/bodies/{FUNAHASHI}/systems/koseki",
+        headers=own,
+        json={"deferred": True, "deferral_reason": reason, "deferral_target": "2028-03"},
+    )
     assert r.status_code in (200, 201), r.text
     after, register_after = harvest(client, viewer, bodies, applies, slices), _register(client, viewer, bodies)
-    published = lambda figs: {(f.members, f.slice): f.counts for f in figs if f.slice == slices[0]}
+
+    def published(figs):
+        return {(f.members, f.slice): f.counts for f in figs if f.slice == slices[0]}
+
     moved = _candidates(published(before), published(after), applies[operation])
     assert village.id in moved and len(moved) >= K, f"the report is localised to {len(moved)} bodies"
     changed = _candidates(register_before, register_after, {b.id for b in bodies})

@@ -18,7 +18,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -97,14 +97,17 @@ def _lean(values):
     known = {k: _known(k) for k in values} if isinstance(values, dict) else {}
     if not any(s is not None for s in known.values()):
         return st.just(values)
-    return st.one_of(st.just(values), st.fixed_dictionaries({k: st.just(v) if known[k] is None else known[k]
-                                                             for k, v in values.items()}))
+    return st.one_of(
+        st.just(values),
+        st.fixed_dictionaries({k: st.just(v) if known[k] is None else known[k] for k, v in values.items()}),
+    )
 
 
 @dataclass(frozen=True)
 class Allowed:
     """An operation whose role, scope and date rules generated requests seldom meet: half its cases go to
     this path, with one of these valid bodies (if it takes one), as one of the callers allowed to make it."""
+
     path: dict[str, str]
     bodies: tuple[dict, ...]
     callers: tuple[str, ...]
@@ -113,34 +116,66 @@ class Allowed:
         return (case.path_parameters or {}) == _known_path(self) and (not self.bodies or case.body in self.bodies)
 
 
-YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+YESTERDAY = (periods.today() - timedelta(days=1)).isoformat()
 READERS = ("municipality", "prefecture", "admin")  # of 千代田区's rows
 ALLOWED = {
     "GET /api/v1/audit": Allowed({}, (), ("admin",)),
-    "GET /api/v1/bodies/{code}/reports/{period}": Allowed({"code": CHIYODA, "period": _recent_periods()[1]}, (), READERS),
+    "GET /api/v1/bodies/{code}/reports/{period}": Allowed(
+        {"code": CHIYODA, "period": _recent_periods()[1]}, (), READERS
+    ),
     "GET /api/v1/bodies/{code}/systems/{operation}": Allowed({"code": CHIYODA, "operation": "koseki"}, (), READERS),
     "GET /api/v1/bodies/{code}/progress": Allowed({"code": CHIYODA}, (), READERS),
     "GET /api/v1/bodies/{code}/follow-ups": Allowed({"code": CHIYODA}, (), ("prefecture", "helpdesk", "admin")),
-    "POST /api/v1/bodies/{code}/follow-ups": Allowed({"code": CHIYODA}, (
-        {"held_on": YESTERDAY, "channel": "phone", "learned": "体制を確認した。"},
-        {"held_on": YESTERDAY, "channel": "visit", "learned": "遅延の原因を聞いた。", "shared_with_national": True,
-         "delay_cause": "vendor_resources", "next_check_on": date.today().isoformat()},
-    ), ("prefecture",)),
-    "POST /api/v1/bodies/{code}/adviser-requests": Allowed({"code": CHIYODA}, (
-        {"topic": "移行計画の見直し"}, {"topic": "ベンダー調整", "detail": "日程の相談", "operations": ["koseki"]},
-    ), ("municipality", "prefecture")),
-    "POST /api/v1/adviser-requests/{request_id}/visits": Allowed({"request_id": "assigned"}, (
-        {"visited_on": YESTERDAY, "mode": "online", "summary": "移行計画を確認した。"},
-    ), ("helpdesk", "admin")),
-    "PUT /api/v1/bodies/{code}/systems/{operation}": Allowed({"code": CHIYODA, "operation": "koseki"}, (
-        {"vendor": "みらい情報システム株式会社", "planned_go_live": "2027-01"},
-        {"deferred": True, "deferral_reason": "mainframe", "deferral_target": "2028-03"},
-    ), ("municipality", "admin")),
-    "POST /api/v1/faqs": Allowed({}, (
-        {"title": "標準仕様書の改定時期", "question": "次の改定はいつですか。", "answer": "年度末の予定です。"},
-        {"title": "移行経費の補助", "question": "補助の対象は？", "answer": "基金の要綱のとおりです。", "status": "draft",
-         "operation": "koseki"},
-    ), ("helpdesk",)),
+    "POST /api/v1/bodies/{code}/follow-ups": Allowed(
+        {"code": CHIYODA},
+        (
+            {"held_on": YESTERDAY, "channel": "phone", "learned": "体制を確認した。"},
+            {
+                "held_on": YESTERDAY,
+                "channel": "visit",
+                "learned": "遅延の原因を聞いた。",
+                "shared_with_national": True,
+                "delay_cause": "vendor_resources",
+                "next_check_on": periods.today().isoformat(),
+            },
+        ),
+        ("prefecture",),
+    ),
+    "POST /api/v1/bodies/{code}/adviser-requests": Allowed(
+        {"code": CHIYODA},
+        (
+            {"topic": "移行計画の見直し"},
+            {"topic": "ベンダー調整", "detail": "日程の相談", "operations": ["koseki"]},
+        ),
+        ("municipality", "prefecture"),
+    ),
+    "POST /api/v1/adviser-requests/{request_id}/visits": Allowed(
+        {"request_id": "assigned"},
+        ({"visited_on": YESTERDAY, "mode": "online", "summary": "移行計画を確認した。"},),
+        ("helpdesk", "admin"),
+    ),
+    "PUT /api/v1/bodies/{code}/systems/{operation}": Allowed(
+        {"code": CHIYODA, "operation": "koseki"},
+        (
+            {"vendor": "みらい情報システム株式会社", "planned_go_live": "2027-01"},
+            {"deferred": True, "deferral_reason": "mainframe", "deferral_target": "2028-03"},
+        ),
+        ("municipality", "admin"),
+    ),
+    "POST /api/v1/faqs": Allowed(
+        {},
+        (
+            {"title": "標準仕様書の改定時期", "question": "次の改定はいつですか。", "answer": "年度末の予定です。"},
+            {
+                "title": "移行経費の補助",
+                "question": "補助の対象は？",
+                "answer": "基金の要綱のとおりです。",
+                "status": "draft",
+                "operation": "koseki",
+            },
+        ),
+        ("helpdesk",),
+    ),
 }
 
 
@@ -184,8 +219,14 @@ def error_shape(ctx, response, case) -> bool | None:
         body = response.json()
     except ValueError as exc:
         raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}") from exc
-    if not (isinstance(body, dict) and set(body) == {"error", "message", "detail"}
-            and isinstance(body["error"], str) and body["error"] and isinstance(body["message"], str) and body["message"]):
+    if not (
+        isinstance(body, dict)
+        and set(body) == {"error", "message", "detail"}
+        and isinstance(body["error"], str)
+        and body["error"]
+        and isinstance(body["message"], str)
+        and body["message"]
+    ):
         raise AssertionError(f"{response.status_code} without the error shape: {str(body)[:300]}")
     return True
 
@@ -239,9 +280,13 @@ def build_world(app) -> FuzzWorld:
                 continue
             role, body, extra = spec
             account = service.create_account(session, f"fuzz-{name}", role, body, actor="test", **extra)
-            headers[name] = {"Authorization": f"Bearer {service.issue_token(session, account, actor='test', ttl_days=1).token}"}
+            headers[name] = {
+                "Authorization": f"Bearer {service.issue_token(session, account, actor='test', ttl_days=1).token}"
+            }
         sapporo = service.create_account(session, "fuzz-sapporo", "municipality", SAPPORO, actor="test")
-        headers["sapporo"] = {"Authorization": f"Bearer {service.issue_token(session, sapporo, actor='test', ttl_days=1).token}"}
+        headers["sapporo"] = {
+            "Authorization": f"Bearer {service.issue_token(session, sapporo, actor='test', ttl_days=1).token}"
+        }
     ids: dict[str, list[int]] = {k: [] for k in ROW_IDS}
     client = TestClient(app)
 
@@ -250,21 +295,45 @@ def build_world(app) -> FuzzWorld:
         assert r.status_code == status, (url, r.text)
         return r.json()
 
-    question = {"title": "Fit&Gap分析の進め方について", "question": "独自施策の扱いはどう整理すればよいでしょうか。",
-                "category": "fit_gap", "operation": "jumin_kiroku", "step": "S07"}
+    question = {
+        "title": "Fit&Gap分析の進め方について",
+        "question": "独自施策の扱いはどう整理すればよいでしょうか。",
+        "category": "fit_gap",
+        "operation": "jumin_kiroku",
+        "step": "S07",
+    }
     for who in ("municipality", "sapporo", "prefecture", "vendor"):
         ids["inquiry_id"].append(post("/inquiries", who, question)["id"])
-    post(f"/inquiries/{ids['inquiry_id'][0]}/answer", "prefecture", {"text": "標準仕様書の該当箇所をご確認ください。"}, 200)
+    post(
+        f"/inquiries/{ids['inquiry_id'][0]}/answer",
+        "prefecture",
+        {"text": "標準仕様書の該当箇所をご確認ください。"},
+        200,
+    )
     post(f"/inquiries/{ids['inquiry_id'][2]}/route", "helpdesk", {"ministry": "総務省", "reason": "所管のため。"}, 200)
     faq = {"title": "ガバメントクラウドの利用料", "question": "利用料の負担は？", "answer": "団体の負担です。"}
     ids["faq_id"] += [post("/faqs", "helpdesk", {**faq, "status": s})["id"] for s in ("published", "draft")]
     notice = {"title": "事務連絡", "body": "別添のとおりお知らせします。", "category": "other"}
     for audience, prefecture in (("all", None), ("prefecture_municipalities", "13"), ("vendors", None)):
-        ids["notice_id"].append(post("/notices", "helpdesk", {**notice, "audience": audience, "prefecture": prefecture})["id"])
-    ids["follow_up_id"].append(post(f"/bodies/{CHIYODA}/follow-ups", "prefecture", {
-        "held_on": YESTERDAY, "channel": "phone", "learned": "体制を確認した。", "shared_with_national": True,
-        "delay_cause": "staffing"})["id"])
-    ids["request_id"].append(post(f"/bodies/{CHIYODA}/adviser-requests", "municipality", {"topic": "移行計画の見直し"})["id"])
+        ids["notice_id"].append(
+            post("/notices", "helpdesk", {**notice, "audience": audience, "prefecture": prefecture})["id"]
+        )
+    ids["follow_up_id"].append(
+        post(
+            f"/bodies/{CHIYODA}/follow-ups",
+            "prefecture",
+            {
+                "held_on": YESTERDAY,
+                "channel": "phone",
+                "learned": "体制を確認した。",
+                "shared_with_national": True,
+                "delay_cause": "staffing",
+            },
+        )["id"]
+    )
+    ids["request_id"].append(
+        post(f"/bodies/{CHIYODA}/adviser-requests", "municipality", {"topic": "移行計画の見直し"})["id"]
+    )
     ids["request_id"].append(post(f"/bodies/{CHUO}/adviser-requests", "prefecture", {"topic": "ベンダー調整"})["id"])
     post(f"/adviser-requests/{ids['request_id'][1]}/assign", "helpdesk", {"adviser": "標準化アドバイザー"}, 200)
     return FuzzWorld(app, headers, ids, assigned_request_id=ids["request_id"][1])
@@ -293,7 +362,9 @@ def asgi_client(fuzz_world):
 def caller_of(case) -> str:
     """The caller a case is sent as: a stable function of the case, so every role gets its share and a
     failing case replays (and shrinks) as the same caller. A valid write goes as a caller allowed to make it."""
-    body = case.body if isinstance(case.body, (dict, list, str, bytes, int, float)) else None  # NotSet's repr is an address
+    body = (
+        case.body if isinstance(case.body, (dict, list, str, bytes, int, float)) else None
+    )  # NotSet's repr is an address
     content = repr((case.method, case.path, case.path_parameters, case.query, case.headers, body)).encode()
     allowed = _allowed(case.operation)
     callers = list(allowed.callers if allowed is not None and allowed.matches(case) else CALLERS)
@@ -301,8 +372,14 @@ def caller_of(case) -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not SEED, database=None, print_blob=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not SEED,
+    database=None,
+    print_blob=True,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api(case, fuzz_world, asgi_client):
     caller = caller_of(case)
     response = case.call(app=fuzz_world.app, session=asgi_client, headers=fuzz_world.headers[caller])
@@ -337,8 +414,16 @@ def test_stateful_sequences(fuzz_world, asgi_client):
                 STATEFUL_REACHED[operation] += 1
             case.validate_response(response, checks=CHECKS)
 
-    Sequences.run(settings=settings(max_examples=max(EXAMPLES // 2, 5), stateful_step_count=8, deadline=None,
-                                    derandomize=not SEED, database=None, suppress_health_check=list(HealthCheck)))
+    Sequences.run(
+        settings=settings(
+            max_examples=max(EXAMPLES // 2, 5),
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=not SEED,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
     assert len(STATEFUL_REACHED) >= 5, f"the stateful phase chained too few operations: {dict(STATEFUL)}"
 
 
@@ -349,11 +434,13 @@ STATEFUL_REACHED: Counter = Counter()
 def test_fuzzing_ran(request):
     """Report how many cases ran, and that every operation ran some and got past validation in some."""
     operations = {f"{m.upper()} {p}" for p, methods in schema.raw_schema["paths"].items() for m in methods}
-    line = (f"fuzzing: {sum(CASES.values())} cases over {len(operations & set(CASES))} of {len(operations)} operations "
-            f"(up to {EXAMPLES} generated per operation) as {dict(CALLED)}; handlers reached in "
-            f"{len(operations & set(REACHED))} operations, not in {sorted(operations - set(REACHED))}; stateful: "
-            f"{sum(STATEFUL.values())} chained calls over {len(STATEFUL)} operations, handlers reached in "
-            f"{len(STATEFUL_REACHED)}")
+    line = (
+        f"fuzzing: {sum(CASES.values())} cases over {len(operations & set(CASES))} of {len(operations)} operations "
+        f"(up to {EXAMPLES} generated per operation) as {dict(CALLED)}; handlers reached in "
+        f"{len(operations & set(REACHED))} operations, not in {sorted(operations - set(REACHED))}; stateful: "
+        f"{sum(STATEFUL.values())} chained calls over {len(STATEFUL)} operations, handlers reached in "
+        f"{len(STATEFUL_REACHED)}"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
@@ -365,7 +452,8 @@ def test_fuzzing_ran(request):
         assert sum(CASES.values()) >= len(operations) * min(EXAMPLES, 5)
         assert EXAMPLES < 25 or not operations - set(REACHED), (
             f"no case got past authentication and validation in {sorted(operations - set(REACHED))}: "
-            "add the operation to ALLOWED")
+            "add the operation to ALLOWED"
+        )
 
 
 # --- what fuzzing found, kept as plain regression tests ----------------------------------------------------
@@ -383,15 +471,18 @@ def test_a_refused_statistics_request_leaves_the_cache_usable(client, token_for)
         assert client.get(url, headers=admin).status_code == 200, url
 
 
-@pytest.mark.parametrize("method, url, body", [
-    ("GET", "/api/v1/follow-ups/99999999999999999999", None),
-    ("GET", "/api/v1/adviser-requests/-99999999999999999999", None),
-    ("POST", "/api/v1/adviser-requests/99999999999999999999/assign", {"adviser": "山田"}),
-    ("POST", f"/api/v1/bodies/{CHIYODA}/adviser-requests", {"topic": "計画", "follow_up_id": 99999999999999999999}),
-    ("GET", "/api/v1/bodies?offset=13082325553070653215", None),
-    ("GET", "/api/v1/follow-ups?offset=13082325553070653215", None),
-    ("GET", "/api/v1/audit?offset=13082325553070653215", None),
-])
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("GET", "/api/v1/follow-ups/99999999999999999999", None),
+        ("GET", "/api/v1/adviser-requests/-99999999999999999999", None),
+        ("POST", "/api/v1/adviser-requests/99999999999999999999/assign", {"adviser": "山田"}),
+        ("POST", f"/api/v1/bodies/{CHIYODA}/adviser-requests", {"topic": "計画", "follow_up_id": 99999999999999999999}),
+        ("GET", "/api/v1/bodies?offset=13082325553070653215", None),
+        ("GET", "/api/v1/follow-ups?offset=13082325553070653215", None),
+        ("GET", "/api/v1/audit?offset=13082325553070653215", None),
+    ],
+)
 def test_numbers_beyond_the_database_integer_are_422(client, token_for, method, url, body):
     """Ids are 32-bit in the database and offsets 64-bit; bigger ones were a 500 (SQLite OverflowError)."""
     who = token_for("admin") if "audit" in url else token_for("municipality", CHIYODA)

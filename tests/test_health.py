@@ -19,7 +19,10 @@ def test_healthz(client):
 def test_readyz_names_the_database(client, database_url):
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "database": "postgresql" if database_url.startswith("postgresql") else "sqlite"}
+    assert r.json() == {
+        "status": "ready",
+        "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
+    }
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(database_url):
@@ -116,7 +119,9 @@ def test_a_body_over_the_limit_is_413_without_content_length(echo_client):
     assert "content-length" not in r.request.headers
     _assert_413(r)
     # a route with a pydantic body: FastAPI would turn the failed read into a 400
-    _assert_413(echo_client.post("/_test/model", content=_chunks(3_000_000), headers={"Content-Type": "application/json"}))
+    _assert_413(
+        echo_client.post("/_test/model", content=_chunks(3_000_000), headers={"Content-Type": "application/json"})
+    )
 
 
 def test_a_body_under_the_limit_passes(echo_client):
@@ -177,6 +182,8 @@ def test_metrics_merge_across_workers(database_url):
         text = httpx.get(f"{server.url}/metrics").text
     finally:
         server.stop()
-    line = next(l for l in text.splitlines() if l.startswith('pmo_http_requests_total{method="GET",route="/healthz"'))
+    line = next(
+        row for row in text.splitlines() if row.startswith('pmo_http_requests_total{method="GET",route="/healthz"')
+    )
     assert float(line.rsplit(" ", 1)[1]) >= 20  # both workers' counts, whichever answered the scrape
     assert "python_gc_objects_collected_total" not in text  # the merged multi-process registry, not one worker's

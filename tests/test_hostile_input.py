@@ -56,10 +56,28 @@ def every_cell(status="完了済み") -> list[list]:
     return [[f"{op}", f"S{step:02d}", status, None] for op in OPERATIONS for step in range(1, 41)]
 
 
-OPERATIONS = ["jido_teate", "kodomo_kosodate", "jumin_kiroku", "koseki_fuhyo", "inkan_toroku", "senkyonin_meibo",
-              "kotei_shisanzei", "kojin_juminzei", "hojin_juminzei", "keijidoshazei", "koseki", "shugaku", "kokuho",
-              "kokumin_nenkin", "shogaisha_fukushi", "koki_koreisha", "kaigo_hoken", "seikatsu_hogo", "kenko_kanri",
-              "jido_fuyo_teate"]
+OPERATIONS = [
+    "jido_teate",
+    "kodomo_kosodate",
+    "jumin_kiroku",
+    "koseki_fuhyo",
+    "inkan_toroku",
+    "senkyonin_meibo",
+    "kotei_shisanzei",
+    "kojin_juminzei",
+    "hojin_juminzei",
+    "keijidoshazei",
+    "koseki",
+    "shugaku",
+    "kokuho",
+    "kokumin_nenkin",
+    "shogaisha_fukushi",
+    "koki_koreisha",
+    "kaigo_hoken",
+    "seikatsu_hogo",
+    "kenko_kanri",
+    "jido_fuyo_teate",
+]
 
 
 def widest_sparse_sheet(rows: int = 2000) -> bytes:
@@ -69,8 +87,12 @@ def widest_sparse_sheet(rows: int = 2000) -> bytes:
 
     def change(xml: bytes) -> bytes:
         xml = re.sub(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1:XFD1048576"/>', xml)
-        return re.sub(rb"<sheetData\s*/>|<sheetData>.*</sheetData>", b"<sheetData>" + cells.encode() + b"</sheetData>", xml,
-                      flags=re.S)
+        return re.sub(
+            rb"<sheetData\s*/>|<sheetData>.*</sheetData>",
+            b"<sheetData>" + cells.encode() + b"</sheetData>",
+            xml,
+            flags=re.S,
+        )
 
     return patched(workbook({}), "xl/worksheets/sheet1.xml", change)
 
@@ -90,10 +112,14 @@ def test_blank_rows_do_not_count_and_nothing_is_cut(client, chiyoda, token_for):
     assert r.json()["changed"] == 800
     kamiichi = token_for("municipality", KAMIICHI)
     below = workbook({1: HEADER, 2500: ["koseki", "S01", "作業中", "2,498 blank rows above"]})
-    r = client.post(f"/api/v1/bodies/{KAMIICHI}/reports/{LAST}/upload", headers=kamiichi, files={"file": ("b.xlsx", below)})
+    r = client.post(
+        f"/api/v1/bodies/{KAMIICHI}/reports/{LAST}/upload", headers=kamiichi, files={"file": ("b.xlsx", below)}
+    )
     assert r.status_code == 200 and r.json()["changed"] == 1, r.text
     grid = client.get(f"/api/v1/bodies/{KAMIICHI}/reports/{LAST}", headers=kamiichi).json()
-    assert next(c for c in grid["cells"] if c["operation"] == "koseki" and c["step"] == "S01")["status"] == "in_progress"
+    assert (
+        next(c for c in grid["cells"] if c["operation"] == "koseki" and c["step"] == "S01")["status"] == "in_progress"
+    )
 
 
 def test_a_file_with_more_rows_than_a_report_is_refused_whole(client, chiyoda):
@@ -106,10 +132,13 @@ def test_a_file_with_more_rows_than_a_report_is_refused_whole(client, chiyoda):
     assert revisions(client, chiyoda) == 0
 
 
-@pytest.mark.parametrize(("content", "where", "needle"), [
-    ("業務コード,ステップ,状況\r\nkoseki,S01,\"完了済み\r\n".encode(), 2, "閉じていない引用符"),
-    (("業務コード,ステップ,状況,備考\nkoseki,S01,完了済み," + "あ" * 140_000 + "\n").encode(), 2, "長すぎます"),
-])
+@pytest.mark.parametrize(
+    ("content", "where", "needle"),
+    [
+        ('業務コード,ステップ,状況\r\nkoseki,S01,"完了済み\r\n'.encode(), 2, "閉じていない引用符"),
+        (("業務コード,ステップ,状況,備考\nkoseki,S01,完了済み," + "あ" * 140_000 + "\n").encode(), 2, "長すぎます"),
+    ],
+)
 def test_broken_csv_is_a_422_that_says_what_is_wrong(client, chiyoda, content, where, needle):
     r = upload(client, chiyoda, "broken.csv", content)
     assert r.status_code == 422, r.text
@@ -119,7 +148,9 @@ def test_broken_csv_is_a_422_that_says_what_is_wrong(client, chiyoda, content, w
 
 
 def test_csv_with_bare_cr_line_ends_is_read_like_any_other(client, chiyoda):
-    r = upload(client, chiyoda, "mac.csv", "業務コード,ステップ,状況\rkoseki,S01,完了済み\rkoseki,S02,作業中\r".encode())
+    r = upload(
+        client, chiyoda, "mac.csv", "業務コード,ステップ,状況\rkoseki,S01,完了済み\rkoseki,S02,作業中\r".encode()
+    )
     assert r.status_code == 200 and r.json()["changed"] == 2, r.text
 
 
@@ -135,8 +166,11 @@ def test_xlsx_with_an_xml_entity_declaration_is_refused(client, chiyoda):
 
 @pytest.mark.parametrize("bad", ["\x1b[31m", "a\x00b", "\x7f"])
 def test_control_characters_are_refused_at_the_field_everywhere_text_enters(client, chiyoda, token_for, bad):
-    r = client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done", "note": bad}]})
+    r = client.put(
+        f"{REPORT}/{LAST}",
+        headers=chiyoda,
+        json={"cells": [{"operation": "koseki", "step": "S01", "status": "done", "note": bad}]},
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "note", r.text
     assert "制御文字" in r.json()["detail"][0]["msg"]
     file = f"業務コード,ステップ,状況,備考\nkoseki,S01,完了済み,{bad}\n".encode()
@@ -148,10 +182,20 @@ def test_control_characters_are_refused_at_the_field_everywhere_text_enters(clie
         ("PUT", f"/api/v1/bodies/{KAMIICHI}/systems/koseki", kamiichi, {"note": bad}, "note"),
         ("POST", f"/api/v1/bodies/{KAMIICHI}/adviser-requests", kamiichi, {"topic": bad}, "topic"),
         ("POST", f"/api/v1/bodies/{KAMIICHI}/adviser-requests", kamiichi, {"topic": "相談", "detail": bad}, "detail"),
-        ("POST", f"/api/v1/bodies/{KAMIICHI}/follow-ups", toyama,
-         {"held_on": "2026-10-01", "channel": "phone", "learned": bad}, "learned"),
-        ("POST", f"/api/v1/bodies/{KAMIICHI}/follow-ups", toyama,
-         {"held_on": "2026-10-01", "channel": "phone", "learned": "確認", "agreed_actions": bad}, "agreed_actions"),
+        (
+            "POST",
+            f"/api/v1/bodies/{KAMIICHI}/follow-ups",
+            toyama,
+            {"held_on": "2026-10-01", "channel": "phone", "learned": bad},
+            "learned",
+        ),
+        (
+            "POST",
+            f"/api/v1/bodies/{KAMIICHI}/follow-ups",
+            toyama,
+            {"held_on": "2026-10-01", "channel": "phone", "learned": "確認", "agreed_actions": bad},
+            "agreed_actions",
+        ),
         ("POST", "/api/v1/inquiries", kamiichi, {"title": f"題{bad}", "question": "本文"}, "title"),
     ):
         r = client.request(method, url, headers=headers, json=payload)
@@ -160,8 +204,11 @@ def test_control_characters_are_refused_at_the_field_everywhere_text_enters(clie
 
 
 def test_lines_may_hold_tabs_and_line_breaks_but_single_line_fields_may_not(client, chiyoda, token_for):
-    r = client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done", "note": "一行目\n二行目\tタブ"}]})
+    r = client.put(
+        f"{REPORT}/{LAST}",
+        headers=chiyoda,
+        json={"cells": [{"operation": "koseki", "step": "S01", "status": "done", "note": "一行目\n二行目\tタブ"}]},
+    )
     assert r.status_code == 200, r.text
     r = client.post("/api/v1/inquiries", headers=chiyoda, json={"title": "一行目\n二行目", "question": "本文"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "title"
@@ -179,10 +226,25 @@ def test_an_export_survives_anything_already_stored(client, chiyoda, database_ur
     with session_scope() as s:  # stored before the schema refused control characters
         body = s.scalars(select(Body).where(Body.code == CHIYODA)).one()
         template = grid_template(load_catalog(s), body)
-        write_revisions(s, body.id, [NewRevision(
-            body_id=body.id, period=periods.parse(LAST), revision=1, submitted_at=periods.utcnow(), account_id=None,
-            submitted_by="old", late=False, source="test", changes={40: (1, None, None, None, "ESC\x1b NUL\x00 end")},
-        )], base_grid=template, cells=CellGrid.blank(template))
+        write_revisions(
+            s,
+            body.id,
+            [
+                NewRevision(
+                    body_id=body.id,
+                    period=periods.parse(LAST),
+                    revision=1,
+                    submitted_at=periods.utcnow(),
+                    account_id=None,
+                    submitted_by="old",
+                    late=False,
+                    source="test",
+                    changes={40: (1, None, None, None, "ESC\x1b NUL\x00 end")},
+                )
+            ],
+            base_grid=template,
+            cells=CellGrid.blank(template),
+        )
     for fmt in ("xlsx", "csv"):
         r = client.get(f"{REPORT}/{LAST}/download", params={"format": fmt}, headers=chiyoda)
         assert r.status_code == 200, (fmt, r.text)
@@ -191,8 +253,11 @@ def test_an_export_survives_anything_already_stored(client, chiyoda, database_ur
 
 @pytest.mark.parametrize("formula", ["＝SUM(1)", " =1+1", "\ufeff=1", "\u3000=1", "\n=1", "＋1", "\t=1"])
 def test_formulas_behind_spaces_or_full_width_signs_are_neutralised(client, chiyoda, formula):
-    client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done", "note": formula}]})
+    client.put(
+        f"{REPORT}/{LAST}",
+        headers=chiyoda,
+        json={"cells": [{"operation": "koseki", "step": "S01", "status": "done", "note": formula}]},
+    )
     r = client.get(f"{REPORT}/{LAST}/download", params={"format": "csv"}, headers=chiyoda)
     assert ("'" + formula).encode() in r.content.replace(b"\r\n", b"\n")
 
@@ -201,8 +266,11 @@ def test_a_lone_surrogate_is_a_422_that_renders(client, chiyoda):
     body = b'{"cells": [{"operation": "koseki", "step": "S01", "status": "done", "note": "\\ud800"}]}'
     r = client.put(f"{REPORT}/{LAST}", headers={**chiyoda, "Content-Type": "application/json"}, content=body)
     assert r.status_code == 422, r.text
-    r = client.post("/api/v1/inquiries", headers={**chiyoda, "Content-Type": "application/json"},
-                    content=b'{"title": "\\udfff", "question": "x"}')
+    r = client.post(
+        "/api/v1/inquiries",
+        headers={**chiyoda, "Content-Type": "application/json"},
+        content=b'{"title": "\\udfff", "question": "x"}',
+    )
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
 
 
@@ -218,13 +286,18 @@ def test_declared_constraints_are_what_is_accepted(client, token_for):
     for held_on in ("0001-01-01", "9999-12-31"):
         r = client.post(url, headers=toyama, json={"held_on": held_on, "channel": "phone", "learned": "確認"})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "held_on", r.text
-    r = client.post(url, headers=toyama, json={"held_on": "2026-10-01", "channel": "phone", "learned": "確認",
-                                               "shared_with_national": 0})
+    r = client.post(
+        url,
+        headers=toyama,
+        json={"held_on": "2026-10-01", "channel": "phone", "learned": "確認", "shared_with_national": 0},
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "shared_with_national"
     r = client.get(f"/api/v1/bodies/13101X/reports/{LAST}", headers=toyama)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "code"]
     spec = client.get("/openapi.json").json()
-    params = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/bodies/{code}/reports/{period}"]["get"]["parameters"]}
+    params = {
+        p["name"]: p["schema"] for p in spec["paths"]["/api/v1/bodies/{code}/reports/{period}"]["get"]["parameters"]
+    }
     assert params["code"]["pattern"] == "^[0-9]{6}$" and params["period"]["pattern"].startswith("^[0-9]{4}-")
 
 
@@ -262,8 +335,11 @@ def test_a_full_disk_is_a_503_that_says_so_and_readiness_follows(client, chiyoda
     engine.dispose()
     event.listen(engine, "connect", no_room)
     try:
-        cells = [{"operation": op, "step": f"S{i:02d}", "status": "done", "note": "記録" * 400}
-                 for op in OPERATIONS for i in range(1, 41)]
+        cells = [
+            {"operation": op, "step": f"S{i:02d}", "status": "done", "note": "記録" * 400}
+            for op in OPERATIONS
+            for i in range(1, 41)
+        ]
         r = client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": cells})
         assert r.status_code == 503 and r.json()["error"] == "storage_full", r.text
         assert "保存領域がいっぱい" in r.json()["message"] and "何も保存していません" in r.json()["message"]
@@ -295,5 +371,7 @@ def test_failed_sign_ins_are_throttled_per_token_and_per_client(client, token_fo
     assert [client.get("/api/v1/stats/progress", headers=h).status_code for h in random_tokens] == [401] * 5 + [429]
     assert client.get("/api/v1/me", headers=other).status_code == 429  # the client waits, whichever token
     form = client.get("/login")
-    page = client.post("/login", data={"token": "pmo_wrong", "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text)[1]})
+    page = client.post(
+        "/login", data={"token": "pmo_wrong", "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text)[1]}
+    )
     assert page.status_code == 429 and "一時的に止めています" in page.text and page.headers["retry-after"]

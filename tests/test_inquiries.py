@@ -86,7 +86,12 @@ def path(inquiry: dict) -> list[tuple]:
 def test_a_municipality_inquiry_lands_in_its_prefecture_queue_only(client, who):
     inq = file(client, who["chiyoda"])
     assert (inq["state"], inq["tier"], inq["asker"]["body"], inq["operation"], inq["step"]) == (
-        "open", "prefecture", CHIYODA, "jumin_kiroku", "S07")
+        "open",
+        "prefecture",
+        CHIYODA,
+        "jumin_kiroku",
+        "S07",
+    )
     assert inq["state_label"] == "対応中" and inq["due_at"] and inq["overdue"] is False
     assert path(inq) == [("file", None, "open", "prefecture")]
     assert inq["history"][0]["actor"].startswith("municipality-")
@@ -106,8 +111,13 @@ def test_an_unknown_id_and_a_hidden_one_answer_alike(client, who):
     missing = client.get(f"{API}/{inq['id'] + 1000}", headers=who["hokkaido"])
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["error"] == missing.json()["error"] == "not_found"
-    for action, body in (("answer", {"text": "x"}), ("escalate", {"reason": "x"}), ("close", None),
-                         ("messages", {"text": "x"}), ("reopen", {"reason": "x"})):
+    for action, body in (
+        ("answer", {"text": "x"}),
+        ("escalate", {"reason": "x"}),
+        ("close", None),
+        ("messages", {"text": "x"}),
+        ("reopen", {"reason": "x"}),
+    ):
         for outsider in ("hokkaido", "chuo", "helpdesk", "viewer"):
             r = client.post(f"{API}/{inq['id']}/{action}", headers=who[outsider], json=body)
             assert r.status_code == 404, (action, outsider, r.text)
@@ -115,7 +125,14 @@ def test_an_unknown_id_and_a_hidden_one_answer_alike(client, who):
 
 
 def test_a_prefecture_asks_the_helpdesk_directly(client, who):
-    inq = file(client, who["tokyo"], title="ガバメントクラウドの利用料の按分", category="government_cloud", operation=None, step=None)
+    inq = file(
+        client,
+        who["tokyo"],
+        title="ガバメントクラウドの利用料の按分",
+        category="government_cloud",
+        operation=None,
+        step=None,
+    )
     assert (inq["tier"], inq["asker"]["role"], inq["asker"]["body"]) == ("helpdesk", "prefecture", TOKYO)
     assert path(inq) == [("file", None, "open", "helpdesk")]
     assert queue_ids(client, who["helpdesk"]) == [inq["id"]]
@@ -126,7 +143,10 @@ def test_a_prefecture_asks_the_helpdesk_directly(client, who):
     done = do(client, who["helpdesk"], inq["id"], "answer", text="団体ごとの利用量で按分する方法を推奨しています。")
     assert done["state"] == "answered"
     closed = do(client, who["tokyo"], inq["id"], "close")
-    assert path(closed)[-2:] == [("answer", "open", "answered", "helpdesk"), ("close", "answered", "closed", "helpdesk")]
+    assert path(closed)[-2:] == [
+        ("answer", "open", "answered", "helpdesk"),
+        ("close", "answered", "closed", "helpdesk"),
+    ]
 
 
 def test_only_bodies_file_inquiries(client, who):
@@ -140,7 +160,9 @@ def test_only_bodies_file_inquiries(client, who):
 
 def test_prefecture_answers_and_the_asker_closes(client, who):
     inq = file(client, who["chiyoda"])
-    answered = do(client, who["tokyo"], inq["id"], "answer", text="独自施策は標準準拠システムの外で実現する整理が基本です。")
+    answered = do(
+        client, who["tokyo"], inq["id"], "answer", text="独自施策は標準準拠システムの外で実現する整理が基本です。"
+    )
     assert answered["state"] == "answered" and answered["due_at"] is None and answered["answered_at"]
     assert answered["messages"][-1]["kind"] == "answer" and answered["messages"][-1]["visibility"] == "public"
     assert read(client, who["chiyoda"], inq["id"])["allowed_actions"] == ["close", "reopen", "comment"]
@@ -173,7 +195,9 @@ def test_escalation_to_the_helpdesk_and_back_and_forth(client, who):
     read(client, who["helpdesk"], inq["id"], status=404)  # not before escalation
     do(client, who["tokyo"], inq["id"], "escalate", status=422, reason="")
     up = do(client, who["tokyo"], inq["id"], "escalate", reason="標準仕様書の解釈に関わるため国の見解を伺います。")
-    assert (up["state"], up["tier"]) == ("open", "helpdesk") and up["history"][-1]["note"].startswith("標準仕様書の解釈")
+    assert (up["state"], up["tier"]) == ("open", "helpdesk") and up["history"][-1]["note"].startswith(
+        "標準仕様書の解釈"
+    )
     assert up["due_at"] != inq["due_at"]
     assert queue_ids(client, who["helpdesk"]) == [inq["id"]]
     assert queue_ids(client, who["tokyo"]) == [inq["id"]]  # the prefecture keeps seeing it
@@ -221,10 +245,22 @@ EXPECTED = {
     "answered": {"close", "reopen"},
     "closed": {"reopen"},
 }
-ACTORS = {"answer": "tokyo", "ask-back": "tokyo", "escalate": "tokyo", "close": "chiyoda", "reply": "chiyoda",
-          "reopen": "chiyoda"}
-BODIES = {"answer": {"text": "t"}, "ask-back": {"text": "t"}, "escalate": {"reason": "r"}, "close": None,
-          "reply": {"text": "t"}, "reopen": {"reason": "r"}}
+ACTORS = {
+    "answer": "tokyo",
+    "ask-back": "tokyo",
+    "escalate": "tokyo",
+    "close": "chiyoda",
+    "reply": "chiyoda",
+    "reopen": "chiyoda",
+}
+BODIES = {
+    "answer": {"text": "t"},
+    "ask-back": {"text": "t"},
+    "escalate": {"reason": "r"},
+    "close": None,
+    "reply": {"text": "t"},
+    "reopen": {"reason": "r"},
+}
 
 
 def _in_state(client, who, state) -> int:
@@ -284,8 +320,16 @@ def test_internal_notes_stay_within_their_tier(client, who):
     assert r.json()["messages"][-1]["visibility"] == "helpdesk"
     client.post(f"{API}/{inq['id']}/messages", headers=who["helpdesk"], json={"text": "回答まで少々お待ちください。"})
     assert _texts(read(client, who["chiyoda"], inq["id"])) == {"確認中です。", "回答まで少々お待ちください。"}
-    assert _texts(read(client, who["tokyo"], inq["id"])) == {"確認中です。", note["text"], "回答まで少々お待ちください。"}
-    assert _texts(read(client, who["helpdesk"], inq["id"])) == {"確認中です。", hd_note["text"], "回答まで少々お待ちください。"}
+    assert _texts(read(client, who["tokyo"], inq["id"])) == {
+        "確認中です。",
+        note["text"],
+        "回答まで少々お待ちください。",
+    }
+    assert _texts(read(client, who["helpdesk"], inq["id"])) == {
+        "確認中です。",
+        hd_note["text"],
+        "回答まで少々お待ちください。",
+    }
     assert len(read(client, who["admin"], inq["id"])["messages"]) == 4
     # and not in the list of anyone else either
     queue = client.get(API, headers=who["chiyoda"]).json()["items"]
@@ -369,9 +413,14 @@ def test_queue_sorts_by_due_time_flags_overdue_and_pages(client, who, clock):
 
 
 def test_queue_parameters_are_checked(client, who):
-    for params, loc in (({"status": "pending"}, ["query", "status"]), ({"limit": 100000}, ["query", "limit"]),
-                        ({"operation": "nope"}, ["query", "operation"]), ({"tier": "cabinet"}, ["query", "tier"]),
-                        ({"overdue": "maybe"}, ["query", "overdue"]), ({"operation": "a\u0000b"}, ["query", "operation"])):
+    for params, loc in (
+        ({"status": "pending"}, ["query", "status"]),
+        ({"limit": 100000}, ["query", "limit"]),
+        ({"operation": "nope"}, ["query", "operation"]),
+        ({"tier": "cabinet"}, ["query", "tier"]),
+        ({"overdue": "maybe"}, ["query", "overdue"]),
+        ({"operation": "a\u0000b"}, ["query", "operation"]),
+    ):
         r = client.get(API, headers=who["tokyo"], params=params)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, (params, r.text)
     assert client.get(f"{API}/99999999999999", headers=who["tokyo"]).status_code == 422
@@ -380,14 +429,21 @@ def test_queue_parameters_are_checked(client, who):
 
 
 def test_filing_is_validated_field_by_field(client, who):
-    for changes, loc in (({"operation": "jumin"}, ["body", "operation"]), ({"step": "S41"}, ["body", "step"]),
-                         ({"category": "misc"}, ["body", "category"]), ({"title": ""}, ["body", "title"]),
-                         ({"question": "NUL\u0000"}, ["body", "question"])):
+    for changes, loc in (
+        ({"operation": "jumin"}, ["body", "operation"]),
+        ({"step": "S41"}, ["body", "step"]),
+        ({"category": "misc"}, ["body", "category"]),
+        ({"title": ""}, ["body", "title"]),
+        ({"question": "NUL\u0000"}, ["body", "question"]),
+    ):
         r = client.post(API, headers=who["chiyoda"], json={**QUESTION, **changes})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, (changes, r.text)
         assert r.json()["detail"][0]["msg"]
     r = client.post(API, headers=who["chiyoda"], json={"title": "件名のみ"})
-    assert r.status_code == 422 and {tuple(d["loc"]) for d in r.json()["detail"]} == {("body", "question"), ("body", "category")}
+    assert r.status_code == 422 and {tuple(d["loc"]) for d in r.json()["detail"]} == {
+        ("body", "question"),
+        ("body", "category"),
+    }
 
 
 # --- reopen window ------------------------------------------------------------------------------
@@ -414,9 +470,16 @@ def test_reopen_only_within_the_window(client, who, clock):
 
 
 def test_filing_suggests_similar_faq_and_own_open_inquiries(client, who):
-    faq = client.post("/api/v1/faqs", headers=who["helpdesk"], json={
-        "title": "Fit&Gap分析の進め方", "question": "Fit&Gap分析はどのように進めればよいですか。",
-        "answer": "標準仕様書の機能要件と現行業務を比較し、差異を一覧にします。", "status": "published"}).json()
+    faq = client.post(
+        "/api/v1/faqs",
+        headers=who["helpdesk"],
+        json={
+            "title": "Fit&Gap分析の進め方",
+            "question": "Fit&Gap分析はどのように進めればよいですか。",
+            "answer": "標準仕様書の機能要件と現行業務を比較し、差異を一覧にします。",
+            "status": "published",
+        },
+    ).json()
     first = file(client, who["chiyoda"], title="フィットギャップ分析の進め方を知りたい")
     assert [f["id"] for f in first["similar"]["faqs"]] == [faq["id"]]
     assert first["similar"]["inquiries"] == []
@@ -454,10 +517,16 @@ def test_inquiry_statistics_count_by_tier_state_and_operation(client, who):
     cells = {c["tier"]: c for c in stats["cells"]}
     assert stats["total"] == {"n_inquiries": 5, "n_bodies": 4, "suppressed": None}
     # national tables: any two askers could swap inquiries without changing a figure, so none is hidden
-    assert {t: (cells[t]["n_inquiries"], cells[t]["n_bodies"], cells[t]["suppressed"]) for t in ("prefecture", "helpdesk")} == {
-        "prefecture": (3, 3, None), "helpdesk": (2, 2, None)}
+    assert {
+        t: (cells[t]["n_inquiries"], cells[t]["n_bodies"], cells[t]["suppressed"]) for t in ("prefecture", "helpdesk")
+    } == {"prefecture": (3, 3, None), "helpdesk": (2, 2, None)}
     by_state = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "state"}).json()
-    assert {c["state"]: c["n_inquiries"] for c in by_state["cells"]} == {"open": 5, "awaiting_asker": 0, "answered": 0, "closed": 0}
+    assert {c["state"]: c["n_inquiries"] for c in by_state["cells"]} == {
+        "open": 5,
+        "awaiting_asker": 0,
+        "answered": 0,
+        "closed": 0,
+    }
     text = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "operation"}).text
     assert CHIYODA not in text and "千代田" not in text and TOKYO not in text
     exact = client.get("/api/v1/stats/inquiries", headers=who["viewer"], params={"by": "operation"}).json()
@@ -482,8 +551,11 @@ def test_demo_inquiries_are_deterministic_and_cover_every_state(client, token_fo
 
     def snapshot():
         with session_scope(read_only=True) as s:
-            rows = s.execute(select(Inquiry.title, Inquiry.state, Inquiry.current_tier, Inquiry.due_at, Inquiry.asker_body_id)
-                             .order_by(Inquiry.id)).all()
+            rows = s.execute(
+                select(
+                    Inquiry.title, Inquiry.state, Inquiry.current_tier, Inquiry.due_at, Inquiry.asker_body_id
+                ).order_by(Inquiry.id)
+            ).all()
             events = s.execute(select(InquiryEvent.action, InquiryEvent.at).order_by(InquiryEvent.id)).all()
         return rows, events
 
@@ -492,7 +564,8 @@ def test_demo_inquiries_are_deterministic_and_cover_every_state(client, token_fo
     first = snapshot()
     assert result.inquiries == len(first[0]) > 150 and result.notices == 10 and result.reads > 1000
     assert {(state, tier) for _, state, tier, _, _ in first[0]} == {
-        (s, t) for s in ("open", "awaiting_asker", "answered", "closed") for t in ("prefecture", "helpdesk")}
+        (s, t) for s in ("open", "awaiting_asker", "answered", "closed") for t in ("prefecture", "helpdesk")
+    }
     from pmo.accounts import service as accounts
 
     with session_scope() as s:
@@ -508,8 +581,18 @@ def test_demo_inquiries_are_deterministic_and_cover_every_state(client, token_fo
         from pmo.db import Base
 
         for table in reversed(Base.metadata.sorted_tables):
-            if table.name in ("inquiries", "inquiry_messages", "inquiry_events", "faqs", "faq_terms", "notices",
-                              "notice_reads", "tokens", "audit_log", "accounts"):
+            if table.name in (
+                "inquiries",
+                "inquiry_messages",
+                "inquiry_events",
+                "faqs",
+                "faq_terms",
+                "notices",
+                "notice_reads",
+                "tokens",
+                "audit_log",
+                "accounts",
+            ):
                 s.execute(table.delete())
     with session_scope() as s:
         generate(s, seed=5, now=now)

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, make_url, text
 
-import pmo.models  # noqa: F401  (registers every table)
+import pmo.models
 from pmo.config import PROJECT_ROOT
 from pmo.db import Base, build_engine, get_engine
 
@@ -82,7 +82,8 @@ def test_round_trip_on_a_fresh_sqlite_file(tmp_path):
 
 
 @pytest.mark.skipif(
-    not os.environ.get("PMO_TEST_DATABASE_URL", "").startswith("postgresql"), reason="PMO_TEST_DATABASE_URL is not PostgreSQL"
+    not os.environ.get("PMO_TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="PMO_TEST_DATABASE_URL is not PostgreSQL",
 )
 def test_round_trip_on_a_fresh_postgresql_database():
     url = make_url(os.environ["PMO_TEST_DATABASE_URL"])
@@ -100,19 +101,23 @@ def test_round_trip_on_a_fresh_postgresql_database():
         admin.dispose()
 
 
-CELL_COLUMNS = "body_id, operation_id, step_id, period, revision_id, status, planned_start, planned_end, actual_end, note"
+CELL_COLUMNS = (
+    "body_id, operation_id, step_id, period, revision_id, status, planned_start, planned_end, actual_end, note"
+)
 
 
 def test_packed_cells_migration_converts_history_both_ways(tmp_path):
     """0008 turns cell rows into packed rows and back without losing a value (a correction included)."""
-    from pmo.directory.seed import load_seeds
     from pmo.config import get_settings
+    from pmo.directory.seed import load_seeds
     from pmo.reports.grid import grid_position, grid_template, load_catalog
     from pmo.reports.history import current_cells, replayed_cells
 
     def position(op_id: int, step_id: int) -> int:
         return grid_position((op_id, step_id))
+
     from sqlalchemy.orm import Session
+
     from tests.serverproc import drop_database, fresh_database
 
     url = fresh_database(tmp_path)
@@ -133,14 +138,20 @@ def test_packed_cells_migration_converts_history_both_ways(tmp_path):
         newest = [versions[1], versions[3], versions[4]]
         with engine.begin() as conn:
             for rev_id, body, period, n in revisions:
-                conn.execute(text(
-                    "INSERT INTO report_revisions (id, body_id, period, revision, submitted_at, submitted_by, late, "
-                    "n_changed, source) VALUES (:i, :b, :p, :n, '2025-11-01 00:00:00', 'test', false, 1, 'api')"
-                ), {"i": rev_id, "b": body, "p": period, "n": n})
+                conn.execute(
+                    text(
+                        "INSERT INTO report_revisions (id, body_id, period, revision, submitted_at, submitted_by, "
+                        "late, n_changed, source) "
+                        "VALUES (:i, :b, :p, :n, '2025-11-01 00:00:00', 'test', false, 1, 'api')"
+                    ),
+                    {"i": rev_id, "b": body, "p": period, "n": n},
+                )
             names = ("b", "o", "s", "p", "r", "st", "ps", "pe", "ae", "n")
             for table, rows in (("cell_versions", versions), ("cells", newest)):
-                conn.execute(text(f"INSERT INTO {table} ({CELL_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})"),
-                             [dict(zip(names, row)) for row in rows])
+                conn.execute(
+                    text(f"INSERT INTO {table} ({CELL_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})"),
+                    [dict(zip(names, row, strict=False)) for row in rows],
+                )
         _migrate(engine, "head")
         with Session(engine) as s:
             catalog = load_catalog(s)
@@ -148,17 +159,30 @@ def test_packed_cells_migration_converts_history_both_ways(tmp_path):
             template = grid_template(catalog, chiyoda)
             now = current_cells(s, 131016, template)
             assert now == replayed_cells(s, 131016, template)
-            assert now.value(position(11, 1)) == (1, 202508, 202511, 202510, None) and now.updated_period(position(11, 1)) == 202510
-            assert now.value(position(11, 2)) == (4, None, None, None, "訂正") and now.updated_period(position(11, 2)) == 202509
-            assert now.value(position(11, 3)) == (3, None, None, None, None) and now.updated_period(position(11, 3)) is None
+            assert (
+                now.value(position(11, 1)) == (1, 202508, 202511, 202510, None)
+                and now.updated_period(position(11, 1)) == 202510
+            )
+            assert (
+                now.value(position(11, 2)) == (4, None, None, None, "訂正")
+                and now.updated_period(position(11, 2)) == 202509
+            )
+            assert (
+                now.value(position(11, 3)) == (3, None, None, None, None)
+                and now.updated_period(position(11, 3)) is None
+            )
             september = replayed_cells(s, 131016, template, 202509)
             assert september.value(position(11, 1)) == (2, 202508, 202511, None, "調整中")
             tokyo = current_cells(s, 130001, grid_template(catalog, s.get(pmo.models.Body, 130001)))
-            assert tokyo.value(position(18, 40))[0] == 1 and tokyo.value(position(1, 1))[0] == 0  # prefectures: not 児童手当
+            assert (
+                tokyo.value(position(18, 40))[0] == 1 and tokyo.value(position(1, 1))[0] == 0
+            )  # prefectures: not 児童手当
         _migrate(engine, "0007", down=True)
         with engine.connect() as conn:
             order = "ORDER BY body_id, operation_id, step_id, period, revision_id"
-            assert [tuple(r) for r in conn.execute(text(f"SELECT {CELL_COLUMNS} FROM cell_versions {order}"))] == sorted(versions)
+            assert [
+                tuple(r) for r in conn.execute(text(f"SELECT {CELL_COLUMNS} FROM cell_versions {order}"))
+            ] == sorted(versions)
             assert [tuple(r) for r in conn.execute(text(f"SELECT {CELL_COLUMNS} FROM cells {order}"))] == sorted(newest)
     finally:
         engine.dispose()

@@ -10,17 +10,30 @@ TOKYO_MUNICIPALITIES = 62
 @pytest.fixture
 def who(token_for):
     return {
-        "chiyoda": token_for("municipality", CHIYODA), "chiyoda2": token_for("municipality", CHIYODA),
-        "chuo": token_for("municipality", CHUO), "sapporo": token_for("municipality", SAPPORO),
-        "tokyo": token_for("prefecture", TOKYO), "hokkaido": token_for("prefecture", HOKKAIDO),
-        "helpdesk": token_for("helpdesk"), "admin": token_for("admin"), "viewer": token_for("viewer"),
+        "chiyoda": token_for("municipality", CHIYODA),
+        "chiyoda2": token_for("municipality", CHIYODA),
+        "chuo": token_for("municipality", CHUO),
+        "sapporo": token_for("municipality", SAPPORO),
+        "tokyo": token_for("prefecture", TOKYO),
+        "hokkaido": token_for("prefecture", HOKKAIDO),
+        "helpdesk": token_for("helpdesk"),
+        "admin": token_for("admin"),
+        "viewer": token_for("viewer"),
     }
 
 
 def publish(client, headers, title, audience, **extra) -> dict:
-    r = client.post(API, headers=headers, json={
-        "title": title, "body": f"{title}について、別添のとおりお知らせします。", "category": "administrative_notice",
-        "audience": audience, **extra})
+    r = client.post(
+        API,
+        headers=headers,
+        json={
+            "title": title,
+            "body": f"{title}について、別添のとおりお知らせします。",
+            "category": "administrative_notice",
+            "audience": audience,
+            **extra,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -31,8 +44,12 @@ def notices(client, who) -> dict[str, dict]:
         "all": publish(client, who["helpdesk"], "標準化基本方針の改定", "all"),
         "prefectures": publish(client, who["admin"], "都道府県向け説明会の開催", "prefectures"),
         "municipalities": publish(client, who["helpdesk"], "特定移行支援システムの該当見込み調査", "municipalities"),
-        "tokyo": publish(client, who["helpdesk"], "東京都内市区町村向け事務連絡", "prefecture_municipalities", prefecture="13"),
-        "hokkaido": publish(client, who["helpdesk"], "北海道内市町村向け事務連絡", "prefecture_municipalities", prefecture="01"),
+        "tokyo": publish(
+            client, who["helpdesk"], "東京都内市区町村向け事務連絡", "prefecture_municipalities", prefecture="13"
+        ),
+        "hokkaido": publish(
+            client, who["helpdesk"], "北海道内市町村向け事務連絡", "prefecture_municipalities", prefecture="01"
+        ),
     }
 
 
@@ -52,7 +69,11 @@ def test_each_body_sees_the_notices_addressed_to_it_newest_first(client, who, no
     assert client.get(f"{API}/{notices['hokkaido']['id']}", headers=who["chiyoda"]).status_code == 404
     assert client.get(f"{API}/{notices['municipalities']['id']}", headers=who["tokyo"]).status_code == 404
     one = client.get(f"{API}/{notices['tokyo']['id']}", headers=who["chuo"]).json()
-    assert one["audience_label"] == "特定の都道府県の市区町村" and one["category_label"] == "事務連絡" and one["read_at"] is None
+    assert (
+        one["audience_label"] == "特定の都道府県の市区町村"
+        and one["category_label"] == "事務連絡"
+        and one["read_at"] is None
+    )
 
 
 def test_reading_is_recorded_per_body_and_the_sender_sees_who_has_not_read(client, who, notices):
@@ -65,7 +86,11 @@ def test_reading_is_recorded_per_body_and_the_sender_sees_who_has_not_read(clien
     assert seen(client, who["chiyoda2"], unread="false") == [notices["tokyo"]["title"]]
     assert seen(client, who["chuo"], unread="false") == []
     readers = client.get(f"{API}/{tokyo_notice}/readers", headers=who["helpdesk"]).json()
-    assert (readers["n_recipients"], readers["n_read"], readers["n_unread"]) == (TOKYO_MUNICIPALITIES, 1, TOKYO_MUNICIPALITIES - 1)
+    assert (readers["n_recipients"], readers["n_read"], readers["n_unread"]) == (
+        TOKYO_MUNICIPALITIES,
+        1,
+        TOKYO_MUNICIPALITIES - 1,
+    )
     assert all(b["body"].startswith("13") and b["kind"] != "prefecture" for b in readers["bodies"])
     chiyoda = next(b for b in readers["bodies"] if b["body"] == CHIYODA)
     assert chiyoda["read_at"] and chiyoda["read_by"].startswith("municipality-")
@@ -80,7 +105,9 @@ def test_reading_is_recorded_per_body_and_the_sender_sees_who_has_not_read(clien
 
 def test_only_senders_publish_and_only_recipients_mark_read(client, who, notices):
     for role in ("chiyoda", "tokyo", "viewer"):
-        r = client.post(API, headers=who[role], json={"title": "t", "body": "b", "category": "other", "audience": "all"})
+        r = client.post(
+            API, headers=who[role], json={"title": "t", "body": "b", "category": "other", "audience": "all"}
+        )
         assert r.status_code == 403, role
         assert client.get(f"{API}/{notices['all']['id']}/readers", headers=who[role]).status_code == 403
     assert client.post(f"{API}/{notices['hokkaido']['id']}/read", headers=who["chiyoda"]).status_code == 404
@@ -110,20 +137,39 @@ def test_a_notice_is_validated_field_by_field(client, who):
 
 
 def test_links_to_a_published_faq_and_an_inquiry(client, who):
-    draft = client.post("/api/v1/faqs", headers=who["helpdesk"], json={"title": "t", "question": "q", "answer": "a"}).json()
-    base = {"title": "標準仕様書 第5.0版の公表", "body": "改定内容は FAQ を参照してください。", "category": "specification",
-            "audience": "all", "operation": "jumin_kiroku"}
+    draft = client.post(
+        "/api/v1/faqs", headers=who["helpdesk"], json={"title": "t", "question": "q", "answer": "a"}
+    ).json()
+    base = {
+        "title": "標準仕様書 第5.0版の公表",
+        "body": "改定内容は FAQ を参照してください。",
+        "category": "specification",
+        "audience": "all",
+        "operation": "jumin_kiroku",
+    }
     r = client.post(API, headers=who["helpdesk"], json={**base, "faq_id": draft["id"]})
     assert r.status_code == 422 and "下書き" in r.json()["detail"][0]["msg"]
-    client.put(f"/api/v1/faqs/{draft['id']}", headers=who["helpdesk"], json={"title": "t", "question": "q", "answer": "a",
-                                                                             "status": "published"})
-    inq = client.post("/api/v1/inquiries", headers=who["tokyo"], json={"title": "改定の時期", "question": "いつ？",
-                                                                        "category": "specification"}).json()
+    client.put(
+        f"/api/v1/faqs/{draft['id']}",
+        headers=who["helpdesk"],
+        json={"title": "t", "question": "q", "answer": "a", "status": "published"},
+    )
+    inq = client.post(
+        "/api/v1/inquiries",
+        headers=who["tokyo"],
+        json={"title": "改定の時期", "question": "いつ？", "category": "specification"},
+    ).json()
     r = client.post(API, headers=who["helpdesk"], json={**base, "faq_id": draft["id"], "inquiry_id": inq["id"]})
     assert r.status_code == 201, r.text
-    assert (r.json()["faq_id"], r.json()["inquiry_id"], r.json()["operation"]) == (draft["id"], inq["id"], "jumin_kiroku")
+    assert (r.json()["faq_id"], r.json()["inquiry_id"], r.json()["operation"]) == (
+        draft["id"],
+        inq["id"],
+        "jumin_kiroku",
+    )
     # an inquiry the sender cannot see cannot be linked
-    hidden = client.post("/api/v1/inquiries", headers=who["chiyoda"], json={"title": "x", "question": "y", "category": "other"}).json()
+    hidden = client.post(
+        "/api/v1/inquiries", headers=who["chiyoda"], json={"title": "x", "question": "y", "category": "other"}
+    ).json()
     r = client.post(API, headers=who["helpdesk"], json={**base, "inquiry_id": hidden["id"]})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "inquiry_id"]
 

@@ -17,7 +17,15 @@ def test_committed_openapi_matches_the_app():
 
 def test_openapi_documents_the_contract_paths():
     doc = json.loads(openapi_text())
-    for path in ("/healthz", "/readyz", "/metrics", "/api/v1/operations", "/api/v1/steps", "/api/v1/bodies",
-                 "/api/v1/bodies/{code}", "/api/v1/me"):
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/operations",
+        "/api/v1/steps",
+        "/api/v1/bodies",
+        "/api/v1/bodies/{code}",
+        "/api/v1/me",
+    ):
         assert path in doc["paths"], path
     assert doc["paths"]["/api/v1/bodies"]["get"]["description"]  # route docstrings become the text

@@ -30,16 +30,34 @@ def chiyoda(token_for):
 
 
 def test_submit_subset_keeps_other_cells_and_reads_whole_grid(client, chiyoda):
-    r = client.put(url(CHIYODA, TWO_AGO), headers=chiyoda, json={"cells": [
-        {"operation": "jumin_kiroku", "step": "S01", "status": "done", "actual_end": TWO_AGO},
-        {"operation": "jumin_kiroku", "step": "S02", "status": "in_progress", "planned_start": TWO_AGO,
-         "planned_end": THIS, "note": "庁内調整中"},
-    ]})
+    r = client.put(
+        url(CHIYODA, TWO_AGO),
+        headers=chiyoda,
+        json={
+            "cells": [
+                {"operation": "jumin_kiroku", "step": "S01", "status": "done", "actual_end": TWO_AGO},
+                {
+                    "operation": "jumin_kiroku",
+                    "step": "S02",
+                    "status": "in_progress",
+                    "planned_start": TWO_AGO,
+                    "planned_end": THIS,
+                    "note": "庁内調整中",
+                },
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["revision"] == 1 and r.json()["changed"] == 2
-    r = client.put(url(CHIYODA, LAST), headers=chiyoda, json={"cells": [
-        {"operation": "jumin_kiroku", "step": "S02", "status": "done"},
-    ]})
+    r = client.put(
+        url(CHIYODA, LAST),
+        headers=chiyoda,
+        json={
+            "cells": [
+                {"operation": "jumin_kiroku", "step": "S02", "status": "done"},
+            ]
+        },
+    )
     assert r.json()["changed"] == 1
     grid = client.get(url(CHIYODA, LAST), headers=chiyoda).json()
     assert len(grid["cells"]) == 20 * 40
@@ -47,11 +65,22 @@ def test_submit_subset_keeps_other_cells_and_reads_whole_grid(client, chiyoda):
     assert cell(grid, "jumin_kiroku", "S01")["actual_end"] == TWO_AGO
     s02 = cell(grid, "jumin_kiroku", "S02")
     # omitted optional fields keep their last value
-    assert (s02["status"], s02["planned_start"], s02["planned_end"], s02["note"]) == ("done", TWO_AGO, THIS, "庁内調整中")
+    assert (s02["status"], s02["planned_start"], s02["planned_end"], s02["note"]) == (
+        "done",
+        TWO_AGO,
+        THIS,
+        "庁内調整中",
+    )
     assert s02["updated_period"] == LAST
     assert cell(grid, "koseki", "S40") == {
-        "operation": "koseki", "step": "S40", "status": "not_started", "planned_start": None, "planned_end": None,
-        "actual_end": None, "note": None, "updated_period": None,
+        "operation": "koseki",
+        "step": "S40",
+        "status": "not_started",
+        "planned_start": None,
+        "planned_end": None,
+        "actual_end": None,
+        "note": None,
+        "updated_period": None,
     }
     assert grid["reported"] is True and grid["revision"] == 1 and grid["body_name"] == "千代田区"
     # reading the earlier period "as of" it
@@ -60,10 +89,20 @@ def test_submit_subset_keeps_other_cells_and_reads_whole_grid(client, chiyoda):
 
 
 def test_explicit_null_clears_a_field(client, chiyoda):
-    client.put(url(CHIYODA, LAST), headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S03", "status": "in_progress", "note": "メモ", "planned_end": THIS}]})
-    client.put(url(CHIYODA, THIS), headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S03", "status": "in_progress", "note": None}]})
+    client.put(
+        url(CHIYODA, LAST),
+        headers=chiyoda,
+        json={
+            "cells": [
+                {"operation": "koseki", "step": "S03", "status": "in_progress", "note": "メモ", "planned_end": THIS}
+            ]
+        },
+    )
+    client.put(
+        url(CHIYODA, THIS),
+        headers=chiyoda,
+        json={"cells": [{"operation": "koseki", "step": "S03", "status": "in_progress", "note": None}]},
+    )
     c = cell(client.get(url(CHIYODA, THIS), headers=chiyoda).json(), "koseki", "S03")
     assert c["note"] is None and c["planned_end"] == THIS
 
@@ -79,11 +118,15 @@ def test_empty_report_is_a_valid_no_change_submission(client, chiyoda):
 
 
 def test_correction_of_earlier_period_shows_later_only_where_not_set(client, chiyoda):
-    ops = lambda *cells: {"cells": [{"operation": "kokuho", "step": s, "status": st} for s, st in cells]}
+    def ops(*cells):
+        return {"cells": [{"operation": "kokuho", "step": s, "status": st} for s, st in cells]}
+
     client.put(url(CHIYODA, TWO_AGO), headers=chiyoda, json=ops(("S01", "in_progress"), ("S02", "in_progress")))
     client.put(url(CHIYODA, LAST), headers=chiyoda, json=ops(("S01", "done")))
     # correction of TWO_AGO: S01 and S02 become not_applicable
-    r = client.put(url(CHIYODA, TWO_AGO), headers=chiyoda, json=ops(("S01", "not_applicable"), ("S02", "not_applicable")))
+    r = client.put(
+        url(CHIYODA, TWO_AGO), headers=chiyoda, json=ops(("S01", "not_applicable"), ("S02", "not_applicable"))
+    )
     assert r.json()["revision"] == 2
     later = client.get(url(CHIYODA, LAST), headers=chiyoda).json()
     assert cell(later, "kokuho", "S01")["status"] == "done"  # LAST set it itself
@@ -100,22 +143,38 @@ def test_correction_of_earlier_period_shows_later_only_where_not_set(client, chi
 
 
 def test_correction_carries_every_field_to_the_current_grid(client, chiyoda):
-    put = lambda period, *cells: client.put(url(CHIYODA, period), headers=chiyoda, json={"cells": list(cells)})
+    def put(period, *cells):
+        return client.put(url(CHIYODA, period), headers=chiyoda, json={"cells": list(cells)})
+
     put(TWO_AGO, {"operation": "shugaku", "step": "S07", "status": "in_progress", "planned_end": LAST})
     put(THIS, {"operation": "shugaku", "step": "S08", "status": "done", "actual_end": THIS})
     before = client.get(url(CHIYODA, THIS), headers=chiyoda).json()
-    r = put(TWO_AGO, {"operation": "shugaku", "step": "S07", "status": "in_progress", "planned_start": TWO_AGO,
-                      "note": "訂正: 着手月を追記"})
+    r = put(
+        TWO_AGO,
+        {
+            "operation": "shugaku",
+            "step": "S07",
+            "status": "in_progress",
+            "planned_start": TWO_AGO,
+            "note": "訂正: 着手月を追記",
+        },
+    )
     assert r.status_code == 200 and r.json()["changed"] == 1
     after = client.get(url(CHIYODA, THIS), headers=chiyoda).json()
     assert cell(after, "shugaku", "S07") == {
-        "operation": "shugaku", "step": "S07", "status": "in_progress", "planned_start": TWO_AGO, "planned_end": LAST,
-        "actual_end": None, "note": "訂正: 着手月を追記", "updated_period": TWO_AGO,
+        "operation": "shugaku",
+        "step": "S07",
+        "status": "in_progress",
+        "planned_start": TWO_AGO,
+        "planned_end": LAST,
+        "actual_end": None,
+        "note": "訂正: 着手月を追記",
+        "updated_period": TWO_AGO,
     }
     assert cell(after, "shugaku", "S08") == cell(before, "shugaku", "S08")
     assert after["etag"] != before["etag"]
     # every other cell is untouched, and the last month (read from history) agrees with the current grid
-    changed = [c for c, b in zip(after["cells"], before["cells"]) if c != b]
+    changed = [c for c, b in zip(after["cells"], before["cells"], strict=False) if c != b]
     assert [(c["operation"], c["step"]) for c in changed] == [("shugaku", "S07")]
     last = client.get(url(CHIYODA, LAST), headers=chiyoda).json()
     assert cell(last, "shugaku", "S07") == cell(after, "shugaku", "S07")
@@ -151,8 +210,11 @@ def test_if_match_refuses_to_overwrite_an_unseen_revision(client, chiyoda):
     assert client.get(url(CHIYODA, LAST), headers={**chiyoda, "If-None-Match": etag}).status_code == 304
     ok = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": etag}, json={"cells": []})
     assert ok.status_code == 200 and ok.headers["etag"] != etag
-    stale = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": etag}, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done"}]})
+    stale = client.put(
+        url(CHIYODA, LAST),
+        headers={**chiyoda, "If-Match": etag},
+        json={"cells": [{"operation": "koseki", "step": "S01", "status": "done"}]},
+    )
     assert stale.status_code == 412 and stale.json()["error"] == "precondition_failed"
     grid = client.get(url(CHIYODA, LAST), headers=chiyoda).json()
     assert cell(grid, "koseki", "S01")["status"] == "not_started"
@@ -162,12 +224,56 @@ def test_if_match_refuses_to_overwrite_an_unseen_revision(client, chiyoda):
     assert client.get(url(CHIYODA, THIS), headers=chiyoda).headers["etag"] != before
 
 
+def test_if_match_compares_strongly_and_star_needs_a_report(client, chiyoda):
+    """RFC 9110 §13.1.1: a weak tag never satisfies If-Match, and '*' only when a report exists. Both
+    passed before (a W/ prefix was stripped; '*' skipped the check)."""
+    report = {"cells": [{"operation": "koseki", "step": "S01", "status": "done"}]}
+    star = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": "*"}, json=report)
+    assert star.status_code == 412 and star.headers["etag"] == '"r0"', star.text
+    first = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": '"r0"'}, json=report)
+    assert first.status_code == 200, first.text
+    etag = first.headers["etag"]
+    weak = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": f"W/{etag}"}, json={"cells": []})
+    assert weak.status_code == 412 and weak.headers["etag"] == etag
+    listed = client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": f'"r999", {etag}'}, json={"cells": []})
+    assert listed.status_code == 200
+    assert client.put(url(CHIYODA, LAST), headers={**chiyoda, "If-Match": "*"}, json={"cells": []}).status_code == 200
+    # If-None-Match compares weakly: a cache's W/ copy of the grid is still current
+    now = client.get(url(CHIYODA, LAST), headers=chiyoda)
+    assert now.headers["cache-control"] == "private, no-cache"
+    weak_get = client.get(url(CHIYODA, LAST), headers={**chiyoda, "If-None-Match": "W/" + now.headers["etag"]})
+    assert weak_get.status_code == 304 and weak_get.headers["cache-control"] == "private, no-cache"
+    # the systems register, through the same module
+    system = f"/api/v1/bodies/{CHIYODA}/systems/koseki"
+    assert client.put(system, headers={**chiyoda, "If-Match": "*"}, json={"vendor": "A社"}).status_code == 412
+    made = client.put(system, headers={**chiyoda, "If-Match": '"v0"'}, json={"vendor": "A社"})
+    assert made.status_code == 200 and made.headers["etag"] == '"v1"'
+    assert client.put(system, headers={**chiyoda, "If-Match": 'W/"v1"'}, json={"vendor": "B社"}).status_code == 412
+
+
+def test_every_row_level_read_says_how_it_may_be_cached(client, chiyoda):
+    """Row-level GETs carried no Cache-Control, so a shared cache could keep a body's rows."""
+    for path in (
+        url(CHIYODA),
+        f"/api/v1/bodies/{CHIYODA}/systems",
+        f"/api/v1/bodies/{CHIYODA}/systems/koseki",
+        f"/api/v1/bodies/{CHIYODA}/progress",
+        "/api/v1/inquiries",
+        "/api/v1/me",
+    ):
+        r = client.get(path, headers=chiyoda)
+        assert r.status_code == 200 and r.headers["cache-control"] == "private, no-cache", (path, r.status_code)
+
+
 BAD_CELLS = [
     ({"operation": "nope", "step": "S01", "status": "done"}, "operation"),
     ({"operation": "koseki", "step": "S41", "status": "done"}, "step"),
     ({"operation": "koseki", "step": "S01", "status": "finished"}, "status"),
     ({"operation": "koseki", "step": "S01", "status": "done", "planned_start": "2025/04"}, "planned_start"),
-    ({"operation": "koseki", "step": "S01", "status": "done", "planned_start": "2025-06", "planned_end": "2025-04"}, "planned_end"),
+    (
+        {"operation": "koseki", "step": "S01", "status": "done", "planned_start": "2025-06", "planned_end": "2025-04"},
+        "planned_end",
+    ),
     ({"operation": "koseki", "step": "S01", "status": "in_progress", "actual_end": "2025-04"}, "actual_end"),
     ({"operation": "koseki", "step": "S01", "status": "done", "actual_end": NEXT}, "actual_end"),
     ({"operation": "koseki", "step": "S01", "status": "done", "colour": "red"}, "colour"),
@@ -188,18 +294,27 @@ def test_invalid_cell_is_refused_naming_it_and_nothing_is_stored(client, chiyoda
 
 def test_operation_a_prefecture_does_not_report_and_duplicates_are_refused(client, token_for):
     tokyo = token_for("prefecture", TOKYO)
-    r = client.put(url(TOKYO, THIS), headers=tokyo, json={"cells": [
-        {"operation": "seikatsu_hogo", "step": "S01", "status": "done"},
-        {"operation": "koseki", "step": "S01", "status": "done"},
-        {"operation": "seikatsu_hogo", "step": "S01", "status": "in_progress"},
-    ]})
+    r = client.put(
+        url(TOKYO, THIS),
+        headers=tokyo,
+        json={
+            "cells": [
+                {"operation": "seikatsu_hogo", "step": "S01", "status": "done"},
+                {"operation": "koseki", "step": "S01", "status": "done"},
+                {"operation": "seikatsu_hogo", "step": "S01", "status": "in_progress"},
+            ]
+        },
+    )
     assert r.status_code == 422
     locs = [d["loc"] for d in r.json()["detail"]]
     assert ["body", "cells", 1, "operation"] in locs and ["body", "cells", 2] in locs
     grid = client.get(url(TOKYO, THIS), headers=tokyo).json()
     assert len(grid["cells"]) == 2 * 40 and grid["reported"] is False
-    ok = client.put(url(TOKYO, THIS), headers=tokyo, json={"cells": [
-        {"operation": "jido_fuyo_teate", "step": "S01", "status": "done"}]})
+    ok = client.put(
+        url(TOKYO, THIS),
+        headers=tokyo,
+        json={"cells": [{"operation": "jido_fuyo_teate", "step": "S01", "status": "done"}]},
+    )
     assert ok.status_code == 200
 
 
@@ -210,10 +325,16 @@ def test_oversized_request_is_413(client, chiyoda):
 
 
 def test_out_of_order_completion_is_stored_with_a_warning(client, chiyoda):
-    r = client.put(url(CHIYODA, THIS), headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done"},
-        {"operation": "koseki", "step": "S17", "status": "done"},
-    ]})
+    r = client.put(
+        url(CHIYODA, THIS),
+        headers=chiyoda,
+        json={
+            "cells": [
+                {"operation": "koseki", "step": "S01", "status": "done"},
+                {"operation": "koseki", "step": "S17", "status": "done"},
+            ]
+        },
+    )
     assert r.status_code == 200
     [warning] = r.json()["warnings"]
     assert (warning["code"], warning["operation"], warning["step"]) == ("out_of_order", "koseki", "S17")
@@ -245,7 +366,12 @@ def test_who_may_read_and_write(client, token_for, chiyoda):
     assert client.get(url(CHIYODA, THIS), headers=tokyo).status_code == 200  # its municipality
     assert client.get(url(CHIYODA, THIS), headers=token_for("admin")).status_code == 200
     for outsider in (hokkaido, token_for("municipality", CHUO), token_for("viewer"), token_for("helpdesk")):
-        for path in (url(CHIYODA, THIS), url(CHIYODA), url(CHIYODA, THIS, "/revisions"), f"/api/v1/bodies/{CHIYODA}/progress"):
+        for path in (
+            url(CHIYODA, THIS),
+            url(CHIYODA),
+            url(CHIYODA, THIS, "/revisions"),
+            f"/api/v1/bodies/{CHIYODA}/progress",
+        ):
             r = client.get(path, headers=outsider)
             assert r.status_code == 403 and r.json()["error"] == "forbidden", path
     # only the body itself writes its report: not its prefecture, not admin
@@ -266,8 +392,11 @@ def test_concurrent_submissions_for_one_body_lose_nothing(database_url, token_fo
 
     def submit(step: int):
         with TestClient(app) as c:
-            r = c.put(url(CHIYODA, THIS), headers=headers, json={"cells": [
-                {"operation": "kaigo_hoken", "step": f"S{step:02d}", "status": "done"}]})
+            r = c.put(
+                url(CHIYODA, THIS),
+                headers=headers,
+                json={"cells": [{"operation": "kaigo_hoken", "step": f"S{step:02d}", "status": "done"}]},
+            )
             results.append(r.status_code)
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(1, 13)]
@@ -284,7 +413,9 @@ def test_concurrent_submissions_for_one_body_lose_nothing(database_url, token_fo
 
 
 def test_every_submission_is_audited(client, chiyoda, token_for):
-    client.put(url(CHIYODA, THIS), headers=chiyoda, json={"cells": [{"operation": "koseki", "step": "S01", "status": "done"}]})
+    client.put(
+        url(CHIYODA, THIS), headers=chiyoda, json={"cells": [{"operation": "koseki", "step": "S01", "status": "done"}]}
+    )
     entries = client.get("/api/v1/audit", headers=token_for("admin")).json()
     entry = next(e for e in entries if e["action"] == "report.submit")
     assert entry["target"] == f"body:{CHIYODA}/period:{THIS}" and entry["detail"]["changed"] == 1
@@ -297,8 +428,13 @@ def test_period_summaries_match_the_grid_after_corrections(client, chiyoda):
     from pmo.models import BodyPeriod
     from pmo.reports.grid import STATUS_CODES, decode_grid, grid_position, load_catalog
 
-    put = lambda period, *cells: client.put(url(CHIYODA, period), headers=chiyoda, json={"cells": [
-        {"operation": "kokuho", "step": s, "status": st} for s, st in cells]})
+    def put(period, *cells):
+        return client.put(
+            url(CHIYODA, period),
+            headers=chiyoda,
+            json={"cells": [{"operation": "kokuho", "step": s, "status": st} for s, st in cells]},
+        )
+
     put(TWO_AGO, ("S01", "in_progress"), ("S02", "done"))
     put(LAST, ("S01", "done"))
     put(THIS, ("S03", "in_progress"))

@@ -45,15 +45,23 @@ def check_integrity(url: str) -> None:
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        counts = {rev_id: len(unpack_changes(blob))
-                  for rev_id, blob in conn.execute(select(RevisionCells.revision_id, RevisionCells.cells))}
+        counts = {
+            rev_id: len(unpack_changes(blob))
+            for rev_id, blob in conn.execute(select(RevisionCells.revision_id, RevisionCells.cells))
+        }
         for rev_id, n_changed in conn.execute(select(ReportRevision.id, ReportRevision.n_changed)):
             assert counts.get(rev_id, 0) == n_changed, f"revision {rev_id} is partial"
-        per_period = {(b, p): n for b, p, n in conn.execute(
-            select(ReportRevision.body_id, ReportRevision.period, func.count())
-            .group_by(ReportRevision.body_id, ReportRevision.period))}
-        summaries = {(b, p): n for b, p, n in conn.execute(
-            select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.revisions))}
+        per_period = {
+            (b, p): n
+            for b, p, n in conn.execute(
+                select(ReportRevision.body_id, ReportRevision.period, func.count()).group_by(
+                    ReportRevision.body_id, ReportRevision.period
+                )
+            )
+        }
+        summaries = {
+            (b, p): n for b, p, n in conn.execute(select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.revisions))
+        }
         assert summaries == per_period
     with Session(engine) as session:  # every body's current cells are its whole history replayed
         catalog = load_catalog(session)
@@ -65,11 +73,33 @@ def check_integrity(url: str) -> None:
 
 def full_grid(i: int) -> dict:
     statuses = ("done", "in_progress", "not_started", "not_applicable")
-    ops = ["jido_teate", "kodomo_kosodate", "jumin_kiroku", "koseki_fuhyo", "inkan_toroku", "senkyonin_meibo",
-           "kotei_shisanzei", "kojin_juminzei", "hojin_juminzei", "keijidoshazei", "koseki", "shugaku", "kokuho",
-           "kokumin_nenkin", "shogaisha_fukushi", "koki_koreisha", "kaigo_hoken", "seikatsu_hogo", "kenko_kanri",
-           "jido_fuyo_teate"]
-    return {"cells": [{"operation": op, "step": f"S{s:02d}", "status": statuses[(i + s) % 4]} for op in ops for s in range(1, 41)]}
+    ops = [
+        "jido_teate",
+        "kodomo_kosodate",
+        "jumin_kiroku",
+        "koseki_fuhyo",
+        "inkan_toroku",
+        "senkyonin_meibo",
+        "kotei_shisanzei",
+        "kojin_juminzei",
+        "hojin_juminzei",
+        "keijidoshazei",
+        "koseki",
+        "shugaku",
+        "kokuho",
+        "kokumin_nenkin",
+        "shogaisha_fukushi",
+        "koki_koreisha",
+        "kaigo_hoken",
+        "seikatsu_hogo",
+        "kenko_kanri",
+        "jido_fuyo_teate",
+    ]
+    return {
+        "cells": [
+            {"operation": op, "step": f"S{s:02d}", "status": statuses[(i + s) % 4]} for op in ops for s in range(1, 41)
+        ]
+    }
 
 
 def test_kill_9_during_submissions_keeps_every_acknowledged_one_whole(prepared):
@@ -84,8 +114,11 @@ def test_kill_9_during_submissions_keeps_every_acknowledged_one_whole(prepared):
             while not stop.is_set():
                 i += 1
                 try:
-                    r = client.put(f"{server.url}/api/v1/bodies/{code}/reports/{PERIOD}", json=full_grid(i),
-                                   headers={"Authorization": f"Bearer {tok[code]}"})
+                    r = client.put(
+                        f"{server.url}/api/v1/bodies/{code}/reports/{PERIOD}",
+                        json=full_grid(i),
+                        headers={"Authorization": f"Bearer {tok[code]}"},
+                    )
                 except httpx.HTTPError:
                     return
                 if r.status_code == 200:
@@ -111,8 +144,12 @@ def test_kill_9_during_submissions_keeps_every_acknowledged_one_whole(prepared):
     assert {rev for _, rev in acknowledged} <= stored
     restarted = Server(prepared)
     try:
-        r = httpx.put(f"{restarted.url}/api/v1/bodies/{CODES[0]}/reports/{PERIOD}", json=full_grid(99),
-                      headers={"Authorization": f"Bearer {tok[CODES[0]]}"}, timeout=30)
+        r = httpx.put(
+            f"{restarted.url}/api/v1/bodies/{CODES[0]}/reports/{PERIOD}",
+            json=full_grid(99),
+            headers={"Authorization": f"Bearer {tok[CODES[0]]}"},
+            timeout=30,
+        )
         assert r.status_code == 200
         assert httpx.get(f"{restarted.url}/readyz").status_code == 200
     finally:
@@ -123,8 +160,9 @@ def test_kill_9_during_submissions_keeps_every_acknowledged_one_whole(prepared):
 def test_kill_9_during_demo_leaves_no_partial_history(prepared):
     from tests.serverproc import PMO, ROOT, env_for
 
-    process = subprocess.Popen([*PMO, "demo"], env=env_for(prepared), cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*PMO, "demo"], env=env_for(prepared), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(6)
     assert process.poll() is None, "demo finished before it could be killed"
     process.kill()
@@ -154,8 +192,11 @@ def test_database_outage_is_a_quick_503_and_recovers(tmp_path):
     port = free_port()
     as_postgres = ["runuser", "-u", "postgres", "--"]
     pg_ctl = [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log")]
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k /tmp -c listen_addresses=127.0.0.1"
     subprocess.run([*pg_ctl, "-o", options, "start"], check=True, capture_output=True)
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
@@ -184,14 +225,20 @@ def test_database_outage_is_a_quick_503_and_recovers(tmp_path):
                 break
             time.sleep(0.5)
         assert httpx.get(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers).status_code == 200
-        assert httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code == 200
+        assert (
+            httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code
+            == 200
+        )
         # a restart while the service is quiet: pooled connections are pinged after sitting idle, so the
         # first requests afterwards succeed instead of failing on a dead connection
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=True, capture_output=True)
         subprocess.run([*pg_ctl, "-o", options, "start"], check=True, capture_output=True)
         time.sleep(PING_AFTER_IDLE_SECONDS + 0.5)
         assert httpx.get(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers).status_code == 200
-        assert httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code == 200
+        assert (
+            httpx.put(f"{server.url}/api/v1/bodies/131016/reports/{PERIOD}", headers=headers, json={}).status_code
+            == 200
+        )
     finally:
         if server:
             server.stop()

@@ -28,8 +28,14 @@ def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, l
         body = s.scalar(select(Body).where(Body.code == code))
         revisions = []
         for period in sorted(months):
-            revision = 1 + (s.scalar(select(func.max(ReportRevision.revision)).where(
-                ReportRevision.body_id == body.id, ReportRevision.period == period)) or 0)
+            revision = 1 + (
+                s.scalar(
+                    select(func.max(ReportRevision.revision)).where(
+                        ReportRevision.body_id == body.id, ReportRevision.period == period
+                    )
+                )
+                or 0
+            )
             due = periods.due_at(period)
             at = due + timedelta(days=3) if late else due - timedelta(days=3)
             changes = {}
@@ -52,7 +58,9 @@ def steady(code: str, n_months: int = 6, ops=("koseki",), start_step: int = 1):
 
 def municipalities(prefecture_code: str) -> list[str]:
     with session_scope(read_only=True) as s:
-        return list(s.scalars(select(Body.code).where(Body.prefecture_code == prefecture_code, Body.kind != "prefecture")))
+        return list(
+            s.scalars(select(Body.code).where(Body.prefecture_code == prefecture_code, Body.kind != "prefecture"))
+        )
 
 
 @pytest.fixture
@@ -76,7 +84,9 @@ def test_behind_plan_comes_first(client, toyama):
     for code in municipalities("16"):
         steady(code)
     overdue = periods.add_months(P, -4)
-    history(KAMIICHI, {P: [("jumin_kiroku", f"S{i:02d}", IN_PROGRESS, {"planned_end": overdue}) for i in range(20, 26)]})
+    history(
+        KAMIICHI, {P: [("jumin_kiroku", f"S{i:02d}", IN_PROGRESS, {"planned_end": overdue}) for i in range(20, 26)]}
+    )
     first = lagging(client, toyama)[0]
     assert first["body"] == KAMIICHI and first["reasons"][0]["code"] == "behind_plan"
     assert first["reasons"][0]["figures"] == {"overdue_steps": 6, "max_months_overdue": 4}
@@ -134,8 +144,14 @@ def steady_all(code: str):
 
 def test_review_table_sorts_filters_and_exports(client, toyama):
     steady(KAMIICHI, n_months=2)
-    history(FUNAHASHI, {periods.add_months(P, -1): [("koseki", "S01", DONE, {})], P: [("koseki", "S02", DONE, {})]}, late=True)
-    r = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "sort": "-completion"}, headers=toyama)
+    history(
+        FUNAHASHI,
+        {periods.add_months(P, -1): [("koseki", "S01", DONE, {})], P: [("koseki", "S02", DONE, {})]},
+        late=True,
+    )
+    r = client.get(
+        f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "sort": "-completion"}, headers=toyama
+    )
     table = r.json()
     assert r.status_code == 200 and len(table["rows"]) == 15 and table["prefecture_name"] == "富山県"
     rows = {row["body"]: row for row in table["rows"]}
@@ -143,11 +159,17 @@ def test_review_table_sorts_filters_and_exports(client, toyama):
     assert rows[TATEYAMA]["report_status"] == "missing" and rows[TATEYAMA]["last_reported"] is None
     assert rows[KAMIICHI]["change"] == pytest.approx(1 / 40 / 20)
     assert table["rows"][0]["completion_rate"] >= table["rows"][-1]["completion_rate"]
-    only_late = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "status": "late"}, headers=toyama)
+    only_late = client.get(
+        f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "status": "late"}, headers=toyama
+    )
     assert [row["body"] for row in only_late.json()["rows"]] == [FUNAHASHI]
-    csv = client.get(f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "format": "csv"}, headers=toyama)
+    csv = client.get(
+        f"/api/v1/prefectures/{TOYAMA}/bodies", params={"period": periods.fmt(P), "format": "csv"}, headers=toyama
+    )
     assert csv.status_code == 200 and csv.content.decode("utf-8-sig").startswith("団体コード,団体名,種別,完了率(%)")
-    missing = client.get(f"/api/v1/prefectures/{TOYAMA}/missing-reports", params={"period": periods.fmt(P)}, headers=toyama).json()
+    missing = client.get(
+        f"/api/v1/prefectures/{TOYAMA}/missing-reports", params={"period": periods.fmt(P)}, headers=toyama
+    ).json()
     assert missing["expected"] == 15 and len(missing["missing"]) == 13
     assert {m["body"] for m in missing["missing"]} == set(municipalities("16")) - {KAMIICHI, FUNAHASHI}
     xlsx = client.get(f"/api/v1/prefectures/{TOYAMA}/missing-reports", params={"format": "xlsx"}, headers=toyama)
@@ -159,11 +181,21 @@ def test_own_missing_periods(client, token_for):
     own = client.get(f"/api/v1/bodies/{KAMIICHI}/missing-reports", headers=token_for("municipality", KAMIICHI)).json()
     assert periods.fmt(P) not in own["periods"] and periods.fmt(periods.add_months(P, -1)) in own["periods"]
     assert own["periods"][0] == "2022-06"
-    assert client.get(f"/api/v1/bodies/{KAMIICHI}/missing-reports", headers=token_for("municipality", TATEYAMA)).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/bodies/{KAMIICHI}/missing-reports", headers=token_for("municipality", TATEYAMA)
+        ).status_code
+        == 403
+    )
 
 
 def test_review_access(client, token_for):
-    for headers in (token_for("prefecture", TOTTORI), token_for("municipality", KAMIICHI), token_for("helpdesk"), token_for("viewer")):
+    for headers in (
+        token_for("prefecture", TOTTORI),
+        token_for("municipality", KAMIICHI),
+        token_for("helpdesk"),
+        token_for("viewer"),
+    ):
         for path in ("bodies", "lagging", "missing-reports"):
             assert client.get(f"/api/v1/prefectures/{TOYAMA}/{path}", headers=headers).status_code == 403
     admin = token_for("admin")
@@ -177,16 +209,23 @@ def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
     url = f"/api/v1/bodies/{KAMIICHI}/systems/koseki"
     first = client.put(url, headers=kamiichi, json={"vendor": "A社", "planned_go_live": "2025-12"})
     assert first.status_code == 200 and first.headers["etag"] == '"v1"'
-    second = client.put(url, headers={**kamiichi, "If-Match": '"v1"'}, json={
-        "vendor": "A社", "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2027-03"})
+    second = client.put(
+        url,
+        headers={**kamiichi, "If-Match": '"v1"'},
+        json={"vendor": "A社", "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2027-03"},
+    )
     assert second.status_code == 200
     detail = second.json()
     assert detail["deferred"] and detail["deferral_reason_label"] == "事業者のリソースひっ迫"
     assert [h["version"] for h in detail["history"]] == [2, 1] and detail["history"][1]["planned_go_live"] == "2025-12"
     stale = client.put(url, headers={**kamiichi, "If-Match": '"v1"'}, json={"vendor": "B社"})
     assert stale.status_code == 412
-    for bad in ({"deferred": True}, {"deferral_reason": "mainframe"}, {"planned_go_live": "2025-13"},
-                {"deferred": True, "deferral_reason": "cloud", "deferral_target": "2027-01"}):
+    for bad in (
+        {"deferred": True},
+        {"deferral_reason": "mainframe"},
+        {"planned_go_live": "2025-13"},
+        {"deferred": True, "deferral_reason": "cloud", "deferral_target": "2027-01"},
+    ):
         assert client.put(url, headers=kamiichi, json=bad).status_code == 422, bad
     assert client.put(f"/api/v1/bodies/{KAMIICHI}/systems/nope", headers=kamiichi, json={}).status_code == 422
     assert client.put(url, headers=token_for("prefecture", TOYAMA), json={}).status_code == 403
@@ -199,14 +238,26 @@ def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
     viewer = token_for("viewer")
     stats = client.get("/api/v1/stats/systems", params={"by": "reason"}, headers=viewer).json()
     assert {c["reason"]: c["deferred_systems"] for c in stats["cells"]} == {
-        "mainframe": 0, "individually_built": 0, "no_compliant_product": 0, "vendor_resources": 1}
+        "mainframe": 0,
+        "individually_built": 0,
+        "no_compliant_product": 0,
+        "vendor_resources": 1,
+    }
     assert {c["n_bodies"] for c in stats["cells"]} == {1788} and stats["as_of"] is not None and stats["period"] is None
     for code in ("163236", "163422", "163431"):
-        client.put(f"/api/v1/bodies/{code}/systems/koseki", headers=token_for("municipality", code), json={
-            "deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2028-03"})
+        client.put(
+            f"/api/v1/bodies/{code}/systems/koseki",
+            headers=token_for("municipality", code),
+            json={"deferred": True, "deferral_reason": "vendor_resources", "deferral_target": "2028-03"},
+        )
     cells = client.get("/api/v1/stats/systems", params={"by": "prefecture,reason"}, headers=viewer).json()["cells"]
     toyama = next(c for c in cells if c["prefecture"] == "16" and c["reason"] == "vendor_resources")
-    assert (toyama["n_bodies"], toyama["deferred_systems"], toyama["bodies_with_deferred"], toyama["suppressed"]) == (15, 4, 4, None)
+    assert (toyama["n_bodies"], toyama["deferred_systems"], toyama["bodies_with_deferred"], toyama["suppressed"]) == (
+        15,
+        4,
+        4,
+        None,
+    )
     # the register has a history: as of a month's end, the deferrals made since do not count
     before = periods.fmt(periods.add_months(periods.current(), -1))
     old = client.get("/api/v1/stats/systems", params={"by": "none", "period": before}, headers=viewer).json()
@@ -219,25 +270,48 @@ def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
 def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):
     toyama, helpdesk = token_for("prefecture", TOYAMA), token_for("helpdesk")
     url = f"/api/v1/bodies/{KAMIICHI}/follow-ups"
-    private = client.post(url, headers=toyama, json={"held_on": "2026-10-01", "channel": "phone", "learned": "体制を確認した。"})
-    shared = client.post(url, headers=toyama, json={
-        "held_on": "2026-10-15", "channel": "visit", "learned": "ベンダーの要員不足。", "agreed_actions": "計画を再作成する。",
-        "next_check_on": "2026-11-15", "shared_with_national": True, "delay_cause": "vendor_resources"})
+    private = client.post(
+        url, headers=toyama, json={"held_on": "2026-10-01", "channel": "phone", "learned": "体制を確認した。"}
+    )
+    shared = client.post(
+        url,
+        headers=toyama,
+        json={
+            "held_on": "2026-10-15",
+            "channel": "visit",
+            "learned": "ベンダーの要員不足。",
+            "agreed_actions": "計画を再作成する。",
+            "next_check_on": "2026-11-15",
+            "shared_with_national": True,
+            "delay_cause": "vendor_resources",
+        },
+    )
     assert private.status_code == 201 and shared.status_code == 201
     assert [f["id"] for f in client.get(url, headers=toyama).json()] == [shared.json()["id"], private.json()["id"]]
     assert [f["id"] for f in client.get("/api/v1/follow-ups", headers=helpdesk).json()] == [shared.json()["id"]]
     assert client.get(f"/api/v1/follow-ups/{private.json()['id']}", headers=helpdesk).status_code == 404
-    assert client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=helpdesk).json()["delay_cause_label"] == "事業者のリソース不足"
+    assert (
+        client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=helpdesk).json()["delay_cause_label"]
+        == "事業者のリソース不足"
+    )
     for outsider in (token_for("prefecture", TOTTORI), token_for("municipality", KAMIICHI), token_for("viewer")):
         assert client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=outsider).status_code == 404
         assert client.get("/api/v1/follow-ups", headers=outsider).json() == []
-    assert client.post(url, headers=token_for("prefecture", TOTTORI), json={
-        "held_on": "2026-10-01", "channel": "phone", "learned": "x"}).status_code == 403
-    for bad in ({"held_on": "2026-10-01", "channel": "fax", "learned": "x"},
-                {"held_on": "2026-10-01", "channel": "phone", "learned": ""},
-                {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "shared_with_national": True},
-                {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "next_check_on": "2026-09-01"},
-                {"held_on": "2099-01-01", "channel": "phone", "learned": "x"}):
+    assert (
+        client.post(
+            url,
+            headers=token_for("prefecture", TOTTORI),
+            json={"held_on": "2026-10-01", "channel": "phone", "learned": "x"},
+        ).status_code
+        == 403
+    )
+    for bad in (
+        {"held_on": "2026-10-01", "channel": "fax", "learned": "x"},
+        {"held_on": "2026-10-01", "channel": "phone", "learned": ""},
+        {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "shared_with_national": True},
+        {"held_on": "2026-10-01", "channel": "phone", "learned": "x", "next_check_on": "2026-09-01"},
+        {"held_on": "2099-01-01", "channel": "phone", "learned": "x"},
+    ):
         assert client.post(url, headers=toyama, json=bad).status_code == 422, bad
 
 
@@ -246,8 +320,11 @@ def test_many_open_inquiries_count(client, toyama, token_for):
         steady(code)
     kamiichi = token_for("municipality", KAMIICHI)
     for i in range(4):
-        r = client.post("/api/v1/inquiries", headers=kamiichi, json={
-            "title": f"質問{i}", "question": "移行計画の作り方を教えてください。", "category": "other"})
+        r = client.post(
+            "/api/v1/inquiries",
+            headers=kamiichi,
+            json={"title": f"質問{i}", "question": "移行計画の作り方を教えてください。", "category": "other"},
+        )
         assert r.status_code == 201, r.text
     first = lagging(client, toyama)[0]
     assert first["body"] == KAMIICHI

@@ -70,9 +70,13 @@ def test_a_changed_label_updates_the_label_and_keeps_ids_and_references(seeds_co
     steps = (seeds_copy / "steps.csv").read_text(encoding="utf-8")
     old = "S05,5,計画立案,現行システムの概要調査,帳票・外部連携・独自機能の棚卸し"
     assert old in steps
-    (seeds_copy / "steps.csv").write_text(steps.replace(old, "S05,5,計画立案,現行システムの概要調査,公式名称のステップ5"), encoding="utf-8")
+    (seeds_copy / "steps.csv").write_text(
+        steps.replace(old, "S05,5,計画立案,現行システムの概要調査,公式名称のステップ5"), encoding="utf-8"
+    )
     ops = (seeds_copy / "operations.csv").read_text(encoding="utf-8")
-    (seeds_copy / "operations.csv").write_text(ops.replace("jido_teate,1,児童手当,児童手当", "jido_teate,1,児童手当,児手"), encoding="utf-8")
+    (seeds_copy / "operations.csv").write_text(
+        ops.replace("jido_teate,1,児童手当,児童手当", "jido_teate,1,児童手当,児手"), encoding="utf-8"
+    )
 
     out = _seed(seeds_copy).stdout
     assert "steps: 0 inserted, 1 updated" in out
@@ -80,8 +84,15 @@ def test_a_changed_label_updates_the_label_and_keeps_ids_and_references(seeds_co
     assert "bodies: 0 inserted, 0 updated" in out
 
     after = _snapshot()
-    assert after["steps"]["S05"] == (before["steps"]["S05"][0], "公式名称のステップ5", "計画立案", "現行システムの概要調査")
-    assert {k: v for k, v in after["steps"].items() if k != "S05"} == {k: v for k, v in before["steps"].items() if k != "S05"}
+    assert after["steps"]["S05"] == (
+        before["steps"]["S05"][0],
+        "公式名称のステップ5",
+        "計画立案",
+        "現行システムの概要調査",
+    )
+    assert {k: v for k, v in after["steps"].items() if k != "S05"} == {
+        k: v for k, v in before["steps"].items() if k != "S05"
+    }
     assert after["ops"]["jido_teate"] == (before["ops"]["jido_teate"][0], "児童手当", "児手")
     steps_api = client.get("/api/v1/steps", headers=headers).json()
     assert steps_api[4] == {**steps_api[4], "code": "S05", "name": "公式名称のステップ5"}
@@ -120,11 +131,21 @@ def test_a_bad_body_row_is_reported_with_file_and_line_and_nothing_is_loaded(see
 
 def test_every_bad_row_in_every_file_is_reported_at_once(seeds_copy):
     before = _snapshot()
-    first = _append(seeds_copy / "bodies.csv", GOOD_ROW, "131017,13,東京都,誤区,ゴク,special_ward", "131016,13,東京都,千代田区,チヨダク,special_ward")
+    first = _append(
+        seeds_copy / "bodies.csv",
+        GOOD_ROW,
+        "131017,13,東京都,誤区,ゴク,special_ward",
+        "131016,13,東京都,千代田区,チヨダク,special_ward",
+    )
     op_line = _append(seeds_copy / "operations.csv", "jido_teate,21,重複,重複,省,municipality")
     step_line = _append(seeds_copy / "steps.csv", "S41,x,移行,群,名前")
     stderr = _seed(seeds_copy, ok=False).stderr
-    for where in (f"bodies.csv:{first + 1}:", f"bodies.csv:{first + 2}:", f"operations.csv:{op_line}:", f"steps.csv:{step_line}:"):
+    for where in (
+        f"bodies.csv:{first + 1}:",
+        f"bodies.csv:{first + 2}:",
+        f"operations.csv:{op_line}:",
+        f"steps.csv:{step_line}:",
+    ):
         assert where in stderr
     assert f"bodies.csv:{first}:" not in stderr
     assert _snapshot() == before

@@ -35,10 +35,16 @@ def csv_rows(content: bytes) -> list[list[str]]:
 
 
 def test_csv_download_has_japanese_headers_statuses_and_neutralized_formulas(client, chiyoda):
-    client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": [
-        {"operation": "koseki", "step": "S01", "status": "done", "note": "=HYPERLINK(\"http://x\")"},
-        {"operation": "koseki", "step": "S02", "status": "not_applicable", "note": "@SUM(1)"},
-    ]})
+    client.put(
+        f"{REPORT}/{LAST}",
+        headers=chiyoda,
+        json={
+            "cells": [
+                {"operation": "koseki", "step": "S01", "status": "done", "note": '=HYPERLINK("http://x")'},
+                {"operation": "koseki", "step": "S02", "status": "not_applicable", "note": "@SUM(1)"},
+            ]
+        },
+    )
     r = download(client, chiyoda, "csv")
     assert r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
@@ -47,7 +53,7 @@ def test_csv_download_has_japanese_headers_statuses_and_neutralized_formulas(cli
     assert len(rows) == 1 + 800
     koseki = {row[4]: row for row in rows[1:] if row[2] == "koseki"}
     assert koseki["S01"][7] == "完了済み" and koseki["S02"][7] == "対象外" and koseki["S03"][7] == "未着手"
-    assert koseki["S01"][11] == "'=HYPERLINK(\"http://x\")" and koseki["S02"][11] == "'@SUM(1)"
+    assert koseki["S01"][11] == '\'=HYPERLINK("http://x")' and koseki["S02"][11] == "'@SUM(1)"
 
 
 def test_xlsx_round_trip_applies_edits_all_or_nothing(client, chiyoda):
@@ -98,7 +104,9 @@ def test_upload_errors_name_row_and_column_and_store_nothing(client, chiyoda):
 
 
 def test_shift_jis_csv_with_japanese_names_and_only_some_columns(client, chiyoda):
-    text = "業務コード,ステップ,状況,備考\r\n住民基本台帳,7,作業中,フィットギャップ分析中\r\n戸籍,S01,not_applicable,\r\n"
+    text = (
+        "業務コード,ステップ,状況,備考\r\n住民基本台帳,7,作業中,フィットギャップ分析中\r\n戸籍,S01,not_applicable,\r\n"
+    )
     r = upload(client, chiyoda, "報告.csv", text.encode("cp932"))
     assert r.status_code == 200, r.text
     grid = client.get(f"{REPORT}/{LAST}", headers=chiyoda).json()
@@ -115,9 +123,11 @@ def test_upload_for_another_body_or_broken_files_is_refused(client, chiyoda, tok
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["file", "row", 2, "団体コード"]
     assert upload(client, chiyoda, "x.xlsx", b"PK\x03\x04 not really").status_code == 422
     assert upload(client, chiyoda, "x.csv", b"").status_code == 422
-    assert upload(client, chiyoda, "x.csv", "a,b\r\n1,2\r\n".encode()).status_code == 422
+    assert upload(client, chiyoda, "x.csv", b"a,b\r\n1,2\r\n").status_code == 422
     chuo = token_for("municipality", "131024")
-    assert upload(client, chuo, "grid.csv", "業務コード,ステップ,状況\r\nkoseki,S01,done\r\n".encode()).status_code == 403
+    assert (
+        upload(client, chuo, "grid.csv", "業務コード,ステップ,状況\r\nkoseki,S01,done\r\n".encode()).status_code == 403
+    )
 
 
 def test_excel_that_expands_hugely_is_refused(client, chiyoda):

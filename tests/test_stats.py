@@ -67,15 +67,26 @@ def test_groups_are_unions_of_atoms_and_nothing_is_hidden(client, viewer, toyama
     assert (toyama_hogo["n_bodies"], toyama_hogo["n_reported"]) == (15, 3)  # 富山県 itself is not in its row
     national = get(client, viewer, "progress", period=LAST, by="kind", operation="seikatsu_hogo")
     assert {c["kind"]: c["n_bodies"] for c in national["cells"]} == {
-        "prefecture": 47, "cities": 792, "special_ward": 23, "towns_villages": 926}
+        "prefecture": 47,
+        "cities": 792,
+        "special_ward": 23,
+        "towns_villages": 926,
+    }
     for by in ("operation", "operation,step", "prefecture,operation", "kind", "phase", "none"):
-        assert all(c["suppressed"] is None and c["done"] is not None for c in get(client, viewer, "progress", by=by)["cells"])
+        assert all(
+            c["suppressed"] is None and c["done"] is not None for c in get(client, viewer, "progress", by=by)["cells"]
+        )
 
 
-@pytest.mark.parametrize(("params", "needle"), [
-    ({"kind": "village"}, "towns_villages"), ({"kind": "designated_city"}, "cities"),
-    ({"kind": "prefecture", "prefecture": "16"}, "都道府県別"), ({"kind": "prefecture", "by": "prefecture"}, "都道府県別"),
-])
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"kind": "village"}, "towns_villages"),
+        ({"kind": "designated_city"}, "cities"),
+        ({"kind": "prefecture", "prefecture": "16"}, "都道府県別"),
+        ({"kind": "prefecture", "by": "prefecture"}, "都道府県別"),
+    ],
+)
 def test_groups_that_would_single_bodies_out_are_refused_with_the_reason(client, viewer, params, needle):
     r = client.get(f"{STATS}/progress", headers=viewer, params=params)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "kind"]
@@ -83,9 +94,10 @@ def test_groups_that_would_single_bodies_out_are_refused_with_the_reason(client,
 
 
 def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
+    from sqlalchemy import select
+
     from pmo.db import session_scope
     from pmo.models import Body
-    from sqlalchemy import select
 
     with session_scope(read_only=True) as s:
         bodies = [(b.code, b.name) for b in s.scalars(select(Body))]
@@ -95,7 +107,9 @@ def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
     ]
     texts.append(client.get(f"{STATS}/reporting", headers=viewer, params={"period": LAST}).text)
     texts.append(client.get(f"{STATS}/distribution", headers=viewer, params={"period": LAST}).text)
-    texts.append(client.get(f"{STATS}/trend", headers=viewer, params={"from": LAST, "to": LAST, "by": "prefecture"}).text)
+    texts.append(
+        client.get(f"{STATS}/trend", headers=viewer, params={"from": LAST, "to": LAST, "by": "prefecture"}).text
+    )
     for text in texts:
         for code, name in bodies:
             assert f'"{code}"' not in text and f'"{name}"' not in text
@@ -117,7 +131,9 @@ def test_distribution_and_reporting(client, viewer, toyama):
 def test_trend_series_and_fiscal_years(client, viewer, toyama):
     start = periods.fmt(periods.add_months(periods.current(), -14))
     t = get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none"})
-    assert [c["period"] for c in t["cells"]] == [periods.fmt(p) for p in periods.span(periods.parse(start), periods.parse(LAST))]
+    assert [c["period"] for c in t["cells"]] == [
+        periods.fmt(p) for p in periods.span(periods.parse(start), periods.parse(LAST))
+    ]
     assert t["cells"][-1]["done"] == 80 and t["cells"][0]["done"] == 0
     fy = get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none", "interval": "fiscal_year"})
     assert len(fy["cells"]) == len({c["fiscal_year"] for c in t["cells"]})
@@ -136,7 +152,9 @@ def test_concurrent_requests_on_a_cold_cache_load_the_matrices_once(client, view
     matrix.cache.clear()
     start = periods.fmt(periods.add_months(periods.current(), -24))
     with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none"}), range(6)))
+        answers = list(
+            pool.map(lambda _: get(client, viewer, "trend", **{"from": start, "to": LAST, "by": "none"}), range(6))
+        )
     assert len(loads) == 1
     assert all(a == answers[0] for a in answers) and answers[0]["cells"][-1]["done"] == 80
 
@@ -144,7 +162,10 @@ def test_concurrent_requests_on_a_cold_cache_load_the_matrices_once(client, view
 def test_cache_follows_new_reports_and_etag_revalidates(client, viewer, token_for, toyama):
     first = client.get(f"{STATS}/progress", headers=viewer, params={"period": LAST})
     etag = first.headers["etag"]
-    assert client.get(f"{STATS}/progress", headers={**viewer, "If-None-Match": etag}, params={"period": LAST}).status_code == 304
+    assert (
+        client.get(f"{STATS}/progress", headers={**viewer, "If-None-Match": etag}, params={"period": LAST}).status_code
+        == 304
+    )
     report(client, token_for, "131016", steps("koseki", "done", 1, 5))
     second = client.get(f"{STATS}/progress", headers={**viewer, "If-None-Match": etag}, params={"period": LAST})
     assert second.status_code == 200 and second.headers["etag"] != etag
@@ -160,8 +181,13 @@ def test_statistics_are_read_only(client, viewer, method):
 
 
 def test_bad_parameters_and_who_may_read(client, viewer, token_for, monkeypatch):
-    for params, field in (({"by": "body"}, "by"), ({"period": "2025-13"}, "period"), ({"operation": "x"}, "operation"),
-                          ({"prefecture": "48"}, "prefecture"), ({"kind": "metropolis"}, "kind")):
+    for params, field in (
+        ({"by": "body"}, "by"),
+        ({"period": "2025-13"}, "period"),
+        ({"operation": "x"}, "operation"),
+        ({"prefecture": "48"}, "prefecture"),
+        ({"kind": "metropolis"}, "kind"),
+    ):
         r = client.get(f"{STATS}/progress", headers=viewer, params=params)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == field, params
     for role, body in (("municipality", "131016"), ("prefecture", "130001"), ("helpdesk", None), ("admin", None)):
@@ -187,8 +213,10 @@ def test_statistics_connection_cannot_write(database_url):
 
         result = CliRunner().invoke(app, ["db", "create-stats-role", "--name", "pmo_stats_test"])
         assert result.exit_code == 0, result.output
-        password = "it's \"quoted\"; DROP ROLE x; --"  # a utility statement: quoted as a literal, not bound
-        result = CliRunner().invoke(app, ["db", "create-stats-role", "--name", "pmo_stats_test", "--password", password])
+        password = 'it\'s "quoted"; DROP ROLE x; --'  # a utility statement: quoted as a literal, not bound
+        result = CliRunner().invoke(
+            app, ["db", "create-stats-role", "--name", "pmo_stats_test", "--password", password]
+        )
         assert result.exit_code == 0, result.output
         admin = build_engine(url)
         with admin.connect() as conn:
@@ -197,9 +225,8 @@ def test_statistics_connection_cannot_write(database_url):
         engine = build_engine(url.set(username="pmo_stats_test"), read_only=True)
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM bodies")) == 1788
-        with engine.connect() as conn:  # not even a read of anything else
-            with pytest.raises(DBAPIError, match="permission denied"):
-                conn.execute(text("SELECT count(*) FROM tokens"))
+        with engine.connect() as conn, pytest.raises(DBAPIError, match="permission denied"):  # not even a read
+            conn.execute(text("SELECT count(*) FROM tokens"))
         with engine.connect() as conn:
             conn.exec_driver_sql("SET default_transaction_read_only = off")
             conn.commit()  # even with read-only switched off, the role has no write grant
@@ -208,9 +235,8 @@ def test_statistics_connection_cannot_write(database_url):
         engine.dispose()
     else:
         engine = get_stats_engine()
-    with engine.connect() as conn:
-        with pytest.raises(DBAPIError, match="read-only|readonly"):
-            conn.execute(text("UPDATE bodies SET name = 'x'"))
+    with engine.connect() as conn, pytest.raises(DBAPIError, match=r"read-only|readonly"):
+        conn.execute(text("UPDATE bodies SET name = 'x'"))
 
 
 def test_statistics_remember_a_token_for_the_configured_time_only(client, token_for, monkeypatch):

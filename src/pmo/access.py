@@ -32,7 +32,9 @@ def can_read(principal: Principal, body: Body) -> bool:
 def ensure_readable(principal: Principal, body: Body) -> None:
     """403 unless principal may read body's rows."""
     if not can_read(principal, body):
-        raise Forbidden(f"{body.name}（{body.code}）の個別データを閲覧する権限がありません。統計は /api/v1/stats で参照できます。")
+        raise Forbidden(
+            f"{body.name}（{body.code}）の個別データを閲覧する権限がありません。統計は /api/v1/stats で参照できます。"
+        )
 
 
 def ensure_owner(principal: Principal, body: Body) -> None:

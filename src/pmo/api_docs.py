@@ -17,8 +17,11 @@ PAGE = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/static/api-docs.js"></script></body></html>"""
 
-BEARER = {"type": "http", "scheme": "bearer",
-          "description": "`pmo tokens issue` またはアカウント画面で発行したトークン（Authorization: Bearer …）"}
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "`pmo tokens issue` またはアカウント画面で発行したトークン（Authorization: Bearer …）",
+}
 
 
 def install_api_docs(app: FastAPI) -> None:

@@ -22,7 +22,7 @@ from pmo.faqs.router import router as faqs_router
 from pmo.followups.router import router as followups_router
 from pmo.health.router import router as health_router
 from pmo.health.storage import is_storage_full, note_storage_full
-from pmo.http_methods import HeadAsGet, allowed_methods
+from pmo.http.methods import HeadAsGet, allowed_methods
 from pmo.inquiries.router import router as inquiries_router
 from pmo.logs import configure_logging
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
@@ -144,14 +144,23 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_storage_full(exc):
             return _storage_full(exc)
         log.warning("database unavailable: %s", exc.orig)
-        return _error(503, "service_unavailable", "データベースに一時的に接続できません。しばらくしてから再試行してください。",
-                      headers={"Retry-After": "5"})
+        return _error(
+            503,
+            "service_unavailable",
+            "データベースに一時的に接続できません。しばらくしてから再試行してください。",
+            headers={"Retry-After": "5"},
+        )
 
     def _storage_full(exc: OperationalError) -> JSONResponse:
         note_storage_full()
         log.error("database storage full: %s", exc.orig)
-        return _error(503, "storage_full", "データベースの保存領域がいっぱいのため、書き込めませんでした（何も保存していません）。"
-                      "時間をおいて再試行するか、管理者に連絡してください。", headers={"Retry-After": "60"})
+        return _error(
+            503,
+            "storage_full",
+            "データベースの保存領域がいっぱいのため、書き込めませんでした（何も保存していません）。"
+            "時間をおいて再試行するか、管理者に連絡してください。",
+            headers={"Retry-After": "60"},
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError):
@@ -189,13 +198,23 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Monthly step status of the 20 standardized operations for 1,788 local bodies, "
         "inquiries, FAQ, notices, and aggregate-only statistics.",
-        docs_url=None, redoc_url=None,  # /docs is served from the app's own files (api_docs)
+        docs_url=None,
+        redoc_url=None,  # /docs is served from the app's own files (api_docs)
     )
     install_error_handlers(app)
     app.include_router(health_router)
     for router in (
-        directory_router, accounts_router, reports_router, systems_router, review_router, followups_router,
-        advisers_router, inquiries_router, faqs_router, notices_router, stats_router,
+        directory_router,
+        accounts_router,
+        reports_router,
+        systems_router,
+        review_router,
+        followups_router,
+        advisers_router,
+        inquiries_router,
+        faqs_router,
+        notices_router,
+        stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     install_api_docs(app)

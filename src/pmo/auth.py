@@ -12,7 +12,7 @@ from pmo.errors import Unauthenticated
 from pmo.models import Account, Body, Token
 from pmo.throttle import failures, keys_for
 
-TOKEN_PREFIX = "pmo_"
+TOKEN_PREFIX = "pmo_"  # noqa: S105 — the public prefix of every token, not a secret
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,17 @@ def hash_token(token: str) -> str:
 
 _ACCOUNT_OF_TOKEN = (
     select(
-        Token.id, Token.revoked_at, Token.expires_at, Account.id, Account.name, Account.role, Account.disabled_at,
-        Account.organization, Body.id, Body.code, Body.prefecture_code,
+        Token.id,
+        Token.revoked_at,
+        Token.expires_at,
+        Account.id,
+        Account.name,
+        Account.role,
+        Account.disabled_at,
+        Account.organization,
+        Body.id,
+        Body.code,
+        Body.prefecture_code,
     )
     .join(Account, Token.account_id == Account.id)
     .outerjoin(Body, Account.body_id == Body.id)
@@ -94,6 +103,12 @@ def _principal(session: Session, query, key) -> Principal:
     if disabled_at is not None:
         raise Unauthenticated("このアカウントは無効化されています。")
     return Principal(
-        account_id=account_id, name=name, role=role, body_id=body_id, body_code=code, prefecture_code=pref,
-        token_id=token_id, organization=organization,
+        account_id=account_id,
+        name=name,
+        role=role,
+        body_id=body_id,
+        body_code=code,
+        prefecture_code=pref,
+        token_id=token_id,
+        organization=organization,
     )

@@ -46,7 +46,9 @@ def backup(target: Path, database_url: str | None = None) -> Path:
     env, args = _pg_env_and_args(url)
     result = subprocess.run(
         [_tool("pg_dump"), *args, "-Fc", "--no-owner", "-f", str(target), url.database],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
@@ -71,10 +73,21 @@ def restore(source: Path, database_url: str | None = None) -> None:
     result = subprocess.run(
         # --no-privileges: a dump's GRANTs name roles (the statistics role) a new server may not have, and one
         # missing role would abort the whole single transaction: re-run `pmo db create-stats-role` instead.
-        [_tool("pg_restore"), *args, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-         "-d", url.database,
-         str(source)],
-        env=env, capture_output=True, text=True,
+        [
+            _tool("pg_restore"),
+            *args,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "-d",
+            url.database,
+            str(source),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode:
         raise BackupError(f"pg_restore failed: {result.stderr.strip()}")

@@ -4,13 +4,18 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from pmo.config import PROJECT_ROOT, get_settings
 
-app = typer.Typer(help="pmo — 地方公共団体情報システム標準化 進捗管理", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="pmo — 地方公共団体情報システム標準化 進捗管理",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (who may sign in, with which role).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens (shown once, stored only as a hash).", no_args_is_help=True)
@@ -53,7 +58,7 @@ def db_downgrade(revision: str) -> None:
 @db_app.command("create-stats-role")
 def db_create_stats_role(
     name: Annotated[str, typer.Option(help="role name")] = "pmo_stats",
-    password: Annotated[Optional[str], typer.Option(help="password (default: none, for trust or peer auth)")] = None,
+    password: Annotated[str | None, typer.Option(help="password (default: none, for trust or peer auth)")] = None,
 ) -> None:
     """PostgreSQL: create (or refresh) a role with SELECT on what statistics read, and nothing else."""
     import re
@@ -73,21 +78,27 @@ def db_create_stats_role(
         exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name})
         verb = "ALTER" if exists else "CREATE"
         # A utility statement takes no bound parameters: the password goes in as a properly quoted literal.
-        secret = "" if password is None else " PASSWORD " + Literal(password).as_string(conn.connection.dbapi_connection)
+        secret = (
+            "" if password is None else " PASSWORD " + Literal(password).as_string(conn.connection.dbapi_connection)
+        )
         conn.execute(text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{secret}"))
         database = conn.scalar(text("SELECT current_database()"))
-        conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name}'))
+        conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {name}"))
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {name}'))
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {name}"))
         conn.execute(text(f"GRANT SELECT ON {', '.join(STATS_TABLES)} TO {name}"))
         conn.execute(text(f"ALTER ROLE {name} SET default_transaction_read_only = on"))
     url = engine.url.set(username=name, password=password)
-    typer.echo(f"role {name} can read {', '.join(STATS_TABLES)}; set PMO_STATS_DATABASE_URL="
-               f"{url.render_as_string(hide_password=True)}")
+    typer.echo(
+        f"role {name} can read {', '.join(STATS_TABLES)}; set PMO_STATS_DATABASE_URL="
+        f"{url.render_as_string(hide_password=True)}"
+    )
 
 
 @app.command()
-def seed(seeds_dir: Annotated[Optional[Path], typer.Option(help="folder of bodies.csv, operations.csv, steps.csv")] = None) -> None:
+def seed(
+    seeds_dir: Annotated[Path | None, typer.Option(help="folder of bodies.csv, operations.csv, steps.csv")] = None,
+) -> None:
     """Load master data (bodies, operations, steps) idempotently; all rows or none."""
     from pmo.db import session_scope
     from pmo.directory.seed import SeedError, load_seeds
@@ -110,10 +121,10 @@ def seed(seeds_dir: Annotated[Optional[Path], typer.Option(help="folder of bodie
 def accounts_create(
     name: str,
     role: Annotated[str, typer.Option(help="municipality, prefecture, helpdesk, admin, viewer, vendor or ministry")],
-    body: Annotated[Optional[str], typer.Option(help="body code for municipality and prefecture roles")] = None,
-    organization: Annotated[Optional[str], typer.Option(help="vendor company, or ministry (総務省 …)")] = None,
-    operations: Annotated[Optional[str], typer.Option(help="vendor: comma-separated operation codes it supplies")] = None,
-    display_name: Annotated[Optional[str], typer.Option()] = None,
+    body: Annotated[str | None, typer.Option(help="body code for municipality and prefecture roles")] = None,
+    organization: Annotated[str | None, typer.Option(help="vendor company, or ministry (総務省 …)")] = None,
+    operations: Annotated[str | None, typer.Option(help="vendor: comma-separated operation codes it supplies")] = None,
+    display_name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create an account bound to its role (and body or organisation)."""
     from pmo.accounts import service
@@ -123,7 +134,13 @@ def accounts_create(
     try:
         with session_scope() as session:
             service.create_account(
-                session, name, role, body, actor=CLI_ACTOR, display_name=display_name, organization=organization,
+                session,
+                name,
+                role,
+                body,
+                actor=CLI_ACTOR,
+                display_name=display_name,
+                organization=organization,
                 operations=[o.strip() for o in operations.split(",") if o.strip()] if operations else None,
             )
     except PmoError as exc:
@@ -160,11 +177,15 @@ def accounts_disable(name: str) -> None:
 
 @tokens_app.command("issue")
 def tokens_issue(
-    name: Annotated[Optional[str], typer.Argument(help="account name; created when --role is given and it does not exist")] = None,
-    role: Annotated[Optional[str], typer.Option(help="create the account with this role first")] = None,
-    body: Annotated[Optional[str], typer.Option(help="body code when creating a municipality/prefecture account")] = None,
-    organization: Annotated[Optional[str], typer.Option(help="organisation when creating a vendor/ministry account")] = None,
-    days: Annotated[Optional[int], typer.Option(help="lifetime in days (default PMO_TOKEN_TTL_DAYS)")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="account name; created when --role is given and it does not exist")
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="create the account with this role first")] = None,
+    body: Annotated[str | None, typer.Option(help="body code when creating a municipality/prefecture account")] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="organisation when creating a vendor/ministry account")
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="lifetime in days (default PMO_TOKEN_TTL_DAYS)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the bare token")] = False,
 ) -> None:
     """Issue a token and print it once; with --role, create the account in the same step."""
@@ -183,26 +204,38 @@ def tokens_issue(
                 if role and account.role != role:
                     _fail(f"account {name} exists with role {account.role}, not {role}")
                 if body and service.account_body_code(session, account) != body:
-                    _fail(f"account {name} exists bound to {service.account_body_code(session, account) or 'no body'}, not {body}")
+                    bound = service.account_body_code(session, account) or "no body"
+                    _fail(f"account {name} exists bound to {bound}, not {body}")
             except NotFound:
                 if role is None:
                     raise
                 account = service.create_account(session, name, role, body, actor=CLI_ACTOR, organization=organization)
-            issued = service.issue_token(session, account, actor=CLI_ACTOR, ttl_days=days or get_settings().token_ttl_days)
+            issued = service.issue_token(
+                session, account, actor=CLI_ACTOR, ttl_days=days or get_settings().token_ttl_days
+            )
     except PmoError as exc:
         _fail(exc.message)
     if as_json:
-        typer.echo(json.dumps({"account": issued.account, "role": issued.role, "body": issued.body_code,
-                               "token": issued.token, "token_id": issued.token_id,
-                               "expires_at": issued.expires_at.isoformat()}))
+        typer.echo(
+            json.dumps(
+                {
+                    "account": issued.account,
+                    "role": issued.role,
+                    "body": issued.body_code,
+                    "token": issued.token,
+                    "token_id": issued.token_id,
+                    "expires_at": issued.expires_at.isoformat(),
+                }
+            )
+        )
     else:
         typer.echo(issued.token)
 
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    token_id: Annotated[Optional[int], typer.Argument(help="token id (from `tokens issue --json`)")] = None,
-    account: Annotated[Optional[str], typer.Option(help="revoke every live token of this account")] = None,
+    token_id: Annotated[int | None, typer.Argument(help="token id (from `tokens issue --json`)")] = None,
+    account: Annotated[str | None, typer.Option(help="revoke every live token of this account")] = None,
 ) -> None:
     """Revoke one token, or all tokens of an account."""
     from pmo.accounts import service
@@ -272,12 +305,18 @@ def restore_command(source: Annotated[Path, typer.Argument(help="file written by
         restore(source)
     except BackupError as exc:
         _fail(str(exc))
-    typer.echo(f"restored from {source} (without GRANTs: on PostgreSQL re-run `pmo db create-stats-role` if statistics "
-               "read through their own role)")
+    typer.echo(
+        f"restored from {source} (without GRANTs: on PostgreSQL re-run `pmo db create-stats-role` if statistics "
+        "read through their own role)"
+    )
 
 
 @app.command("export-openapi")
-def export_openapi(output: Annotated[Path, typer.Option(help="where to write; - for stdout")] = PROJECT_ROOT / "openapi" / "openapi.json") -> None:
+def export_openapi(
+    output: Annotated[Path, typer.Option(help="where to write; - for stdout")] = PROJECT_ROOT
+    / "openapi"
+    / "openapi.json",
+) -> None:
     """Write the OpenAPI document generated from the app."""
     from pmo.openapi import openapi_text
 
@@ -310,8 +349,16 @@ def serve(
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     try:
-        uvicorn.run("pmo.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                    access_log=False, log_config=None)  # pmo logs each request itself, as JSON with its request id
+        uvicorn.run(
+            "pmo.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+            log_config=None,
+        )  # pmo logs each request itself, as JSON with its request id
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)  # this run's metric files: nothing reads them after it

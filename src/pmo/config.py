@@ -32,27 +32,53 @@ class Settings(BaseSettings):
     suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
     public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
     stats_recheck_seconds: float = Field(
-        default=1.0, ge=0, le=60, description="Statistics: how often a worker asks the database whether data changed.",
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Statistics: how often a worker asks the database whether data changed.",
     )
     auth_cache_seconds: float = Field(
-        default=10.0, ge=0, le=300, description="Statistics: how long a token's principal is remembered per worker.",
+        default=10.0,
+        ge=0,
+        le=300,
+        description="Statistics: how long a token's principal is remembered per worker.",
     )
-    warm_cache: bool = Field(default=True, description="Load every period's statistics matrix in the background at start-up.")
+    warm_cache: bool = Field(
+        default=True, description="Load every period's statistics matrix in the background at start-up."
+    )
     lag_window_months: int = Field(default=6, ge=1, le=24, description="Lagging: months of report history weighed.")
-    lag_stalled_months: int = Field(default=3, ge=1, description="Lagging: months without any changed cell that count as stalled.")
-    lag_peer_months: int = Field(default=3, ge=1, description="Lagging: months behind the kind's national median that count.")
+    lag_stalled_months: int = Field(
+        default=3, ge=1, description="Lagging: months without any changed cell that count as stalled."
+    )
+    lag_peer_months: int = Field(
+        default=3, ge=1, description="Lagging: months behind the kind's national median that count."
+    )
     lag_open_inquiries: int = Field(default=3, ge=1, description="Lagging: open inquiries that count as many.")
     lag_min_score: float = Field(default=2.0, ge=0, description="Lagging: bodies scoring below this are not listed.")
-    sla_prefecture_days: int = Field(default=5, ge=1, le=60, description="Inquiries: business days a prefecture has to answer.")
-    sla_helpdesk_days: int = Field(default=10, ge=1, le=60, description="Inquiries: business days the helpdesk has to answer.")
-    inquiry_reopen_days: int = Field(default=14, ge=0, le=365, description="Inquiries: days after the answer (or closing) within which the asker may reopen.")
+    sla_prefecture_days: int = Field(
+        default=5, ge=1, le=60, description="Inquiries: business days a prefecture has to answer."
+    )
+    sla_helpdesk_days: int = Field(
+        default=10, ge=1, le=60, description="Inquiries: business days the helpdesk has to answer."
+    )
+    inquiry_reopen_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Inquiries: days after the answer (or closing) within which the asker may reopen.",
+    )
     session_secret: str | None = Field(
-        default=None, description="Key that signs dashboard session cookies; unset: a random key kept in var/session-secret.",
+        default=None,
+        description="Key that signs dashboard session cookies; unset: a random key kept in var/session-secret.",
     )
     auth_failures_per_client: int = Field(
-        default=60, ge=1, description="Failed sign-ins (bad tokens) one client may make per minute before it must wait (429).")
+        default=60,
+        ge=1,
+        description="Failed sign-ins (bad tokens) one client may make per minute before it must wait (429).",
+    )
     auth_failures_per_token: int = Field(
-        default=10, ge=1, description="Failed sign-ins per minute for one token prefix (its first 12 characters).")
+        default=10, ge=1, description="Failed sign-ins per minute for one token prefix (its first 12 characters)."
+    )
     session_hours: int = Field(default=12, ge=1, le=720, description="Dashboards: hours a sign-in lasts.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 

@@ -73,7 +73,9 @@ def require_role(*roles: str):
     return Depends(check)
 
 
-BodyCode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])]
+BodyCode = Annotated[
+    str, Path(pattern=r"^[0-9]{6}$", description="6桁の全国地方公共団体コード（検査数字付き）", examples=["131016"])
+]
 PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="報告月 YYYY-MM", examples=["2026-11"])]
 
 

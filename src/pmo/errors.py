@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 class ErrorOut(BaseModel):
     """The one shape of every error response (4xx and 5xx), ours or the framework's."""
 
-    error: str = Field(description="machine-readable code, e.g. validation_error, forbidden, not_found, conflict",
-                       examples=["validation_error"])
+    error: str = Field(
+        description="machine-readable code, e.g. validation_error, forbidden, not_found, conflict",
+        examples=["validation_error"],
+    )
     message: str = Field(description="what went wrong and what to do, for a person (Japanese)")
     detail: Any = Field(description="validation errors: a list of {loc, msg, …}; otherwise an object or null")
 

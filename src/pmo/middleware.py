@@ -8,26 +8,33 @@ import time
 from prometheus_client import Counter, Histogram
 
 from pmo import logs
+from pmo.http import conditional
 
 access_log = logging.getLogger("pmo.access")
 
 REQUESTS = Counter("pmo_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "pmo_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    "pmo_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 # Any other token a client sends as the method is counted as "OTHER", so it cannot grow the label sets.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
+DEFAULT_CACHE_CONTROL = conditional.ROW_DATA.encode()
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     # Only the app's own origin; no inline scripts (pages pass figures as JSON data blocks). Inline styles are
     # allowed because plotly.js styles the SVG it draws; form posts go back to the app only.
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                                 b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
 ]
 
 
@@ -78,6 +85,7 @@ class RequestLimitsMiddleware:
                 raise
         if exceeded and not started:
             await self._refuse(send)
+        return None
 
     async def _refuse(self, send):
         message = f"リクエスト本文が大きすぎます（上限 {self.max_bytes:,} バイト）。分割して送信してください。"
@@ -114,6 +122,8 @@ class ObservabilityMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id))
                 headers.extend(SECURITY_HEADERS)
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", DEFAULT_CACHE_CONTROL))  # nobody's rows in a shared cache
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -125,8 +135,14 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             _record(method, template, status_holder["status"], elapsed)
             access_log.info(
-                "request", extra={"method": method, "path": scope["path"], "route": template,
-                                  "status": status_holder["status"], "duration_ms": round(elapsed * 1000, 1)},
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status_holder["status"],
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
             )
             logs.request_id.reset(token)
 

@@ -1,8 +1,8 @@
 """Periods (reporting months) as 'YYYY-MM' outside and yyyymm integers inside; deadlines in JST."""
 
 import re
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,9 @@ FIRST_PERIOD = 202104  # FY2021, when the standardization act took effect; nothi
 
 # A date a person may give (a meeting, a visit, a next check): from the act's first fiscal year to a
 # horizon no plan reaches; 0001-01-01 and 9999-12-31 are typing slips, not dates.
-PlausibleDate = Annotated[date, Field(ge=date(2021, 4, 1), le=date(2099, 12, 31), description="YYYY-MM-DD, 2021-04-01 or later")]
+PlausibleDate = Annotated[
+    date, Field(ge=date(2021, 4, 1), le=date(2099, 12, 31), description="YYYY-MM-DD, 2021-04-01 or later")
+]
 
 
 def parse(text: str) -> int | None:
@@ -53,6 +55,11 @@ def span(start: int, end: int) -> list[int]:
 
 def zone() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
+
+
+def today() -> date:
+    """Today's date in the configured time zone (a server in UTC is a day behind Japan until 09:00 JST)."""
+    return utcnow().astimezone(zone()).date()
 
 
 def current(now: datetime | None = None) -> int:

@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
@@ -46,6 +45,12 @@ class _Guard:
 
     def __call__(self, scope: Scope) -> tuple[Match, Scope]:
         prefixes = self._prefixes if self._prefixes is not None else self.prefixes()
-        if prefixes and scope["type"] in ("http", "websocket") and not get_route_path(scope).startswith(prefixes):
+        if prefixes and scope["type"] in ("http", "websocket") and not _route_path(scope).startswith(prefixes):
             return Match.NONE, {}
         return self._matches(scope)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: without the root path a proxy mounts the app under (as Starlette's routing)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

@@ -10,7 +10,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 FileFormat = Literal["csv", "xlsx"]
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 # What a spreadsheet skips before it decides a cell is a formula, and what then starts one (Excel reads

@@ -20,8 +20,10 @@ class _NoControls:
 
     def _check(self, value: Any) -> Any:
         if isinstance(value, str) and (found := self._search(value)):
-            raise ValueError(f"制御文字 U+{ord(found.group()):04X} は{self._what}使えません（{found.start() + 1}文字目）。"
-                             "取り除いてから送信してください。")
+            raise ValueError(
+                f"制御文字 U+{ord(found.group()):04X} は{self._what}使えません（{found.start() + 1}文字目）。"
+                "取り除いてから送信してください。"
+            )
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

@@ -39,7 +39,8 @@ class FailureThrottle:
                     wait = math.ceil(WINDOW_SECONDS - (now - times[0]))
                     raise TooManyRequests(
                         f"認証の失敗が続いたため、試行を一時的に止めています。{wait} 秒後にもう一度お試しください。",
-                        headers={"Retry-After": str(wait)})
+                        headers={"Retry-After": str(wait)},
+                    )
 
     def fail(self, keys: dict[str, int]) -> None:
         """Count one failed attempt against every key."""
@@ -64,4 +65,7 @@ failures = FailureThrottle()
 def keys_for(client: str | None, token: str) -> dict[str, int]:
     """The counters one attempt is checked against, with their limits per minute."""
     settings = get_settings()
-    return {f"client:{client or '-'}": settings.auth_failures_per_client, f"token:{token[:12]}": settings.auth_failures_per_token}
+    return {
+        f"client:{client or '-'}": settings.auth_failures_per_client,
+        f"token:{token[:12]}": settings.auth_failures_per_token,
+    }

@@ -16,7 +16,10 @@ router = APIRouter(tags=["accounts"])
 async def me(principal: CurrentUser):
     """The caller's account, role and the body it is bound to."""
     return MeOut(
-        name=principal.name, role=principal.role, body_code=principal.body_code, prefecture_code=principal.prefecture_code
+        name=principal.name,
+        role=principal.role,
+        body_code=principal.body_code,
+        prefecture_code=principal.prefecture_code,
     )
 
 

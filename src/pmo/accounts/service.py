@@ -33,20 +33,26 @@ def ministries(session: Session) -> list[str]:
     return ["デジタル庁", *[m for m in owners if m != "デジタル庁"]]
 
 
-def _organization(session: Session, role: str, organization: str | None, operations: list[str] | None) -> list[str] | None:
+def _organization(
+    session: Session, role: str, organization: str | None, operations: list[str] | None
+) -> list[str] | None:
     """Check what binds a vendor (company, operations supplied) or a ministry (which one)."""
     if role not in ORGANIZATION_ROLES:
         if organization or operations:
             raise InvalidInput.at(["organization"], f"ロール {role} には組織（--organization）を指定しません。")
         return None
     if not organization or len(organization) > 120:
-        raise InvalidInput.at(["organization"], f"ロール {role} のアカウントには組織名（--organization、120文字以内）が必要です。")
+        raise InvalidInput.at(
+            ["organization"], f"ロール {role} のアカウントには組織名（--organization、120文字以内）が必要です。"
+        )
     if role == "ministry":
         allowed = ministries(session)
         if organization not in allowed:
             raise InvalidInput.at(["organization"], f"府省は {'・'.join(allowed)} のいずれかです（{organization!r}）。")
         if operations:
-            raise InvalidInput.at(["operations"], "府省の所管業務は業務一覧から決まります。--operations は指定しません。")
+            raise InvalidInput.at(
+                ["operations"], "府省の所管業務は業務一覧から決まります。--operations は指定しません。"
+            )
         return None
     codes = set(session.scalars(select(Operation.code)))
     unknown = [c for c in operations or [] if c not in codes]
@@ -56,8 +62,15 @@ def _organization(session: Session, role: str, organization: str | None, operati
 
 
 def create_account(
-    session: Session, name: str, role: str, body_code: str | None, *, actor: str, display_name: str | None = None,
-    organization: str | None = None, operations: list[str] | None = None,
+    session: Session,
+    name: str,
+    role: str,
+    body_code: str | None,
+    *,
+    actor: str,
+    display_name: str | None = None,
+    organization: str | None = None,
+    operations: list[str] | None = None,
 ) -> Account:
     """A new account: municipality and prefecture roles bound to a body of that kind, vendor and ministry
     roles to an organisation (a vendor also to the operations it supplies)."""
@@ -77,18 +90,30 @@ def create_account(
             raise InvalidInput.at(["body"], f"団体コード {body_code} の団体は登録されていません。")
         if (role == "prefecture") != (body.kind == "prefecture"):
             need = "都道府県" if role == "prefecture" else "市区町村"
-            raise InvalidInput.at(["body"], f"ロール {role} には{need}の団体コードを指定してください（{body.name} は対象外）。")
+            raise InvalidInput.at(
+                ["body"], f"ロール {role} には{need}の団体コードを指定してください（{body.name} は対象外）。"
+            )
     elif body_code:
         raise InvalidInput.at(["body"], f"ロール {role} は団体に結び付きません。--body は指定しないでください。")
     supplied = _organization(session, role, organization, operations)
     account = Account(
-        name=name, role=role, body_id=body.id if body else None, display_name=display_name, created_at=utcnow(),
-        organization=organization if role in ORGANIZATION_ROLES else None, operations=supplied,
+        name=name,
+        role=role,
+        body_id=body.id if body else None,
+        display_name=display_name,
+        created_at=utcnow(),
+        organization=organization if role in ORGANIZATION_ROLES else None,
+        operations=supplied,
     )
     session.add(account)
     session.flush()
-    audit.record(session, actor, "account.create", f"account:{name}",
-                 {"role": role, "body": body_code, "organization": account.organization})
+    audit.record(
+        session,
+        actor,
+        "account.create",
+        f"account:{name}",
+        {"role": role, "body": body_code, "organization": account.organization},
+    )
     return account
 
 
@@ -113,13 +138,20 @@ def issue_token(session: Session, account: Account, *, actor: str, ttl_days: int
         raise Conflict(f"アカウント {account.name} は無効化されています。トークンは発行できません。")
     plain = new_token()
     token = Token(
-        account_id=account.id, token_hash=hash_token(plain), prefix=plain[:12], created_at=utcnow(),
+        account_id=account.id,
+        token_hash=hash_token(plain),
+        prefix=plain[:12],
+        created_at=utcnow(),
         expires_at=utcnow() + timedelta(days=ttl_days),
     )
     session.add(token)
     session.flush()
-    audit.record(session, actor, "token.issue", f"account:{account.name}", {"token_id": token.id, "prefix": token.prefix})
-    return IssuedToken(account.name, account.role, account_body_code(session, account), plain, token.id, token.expires_at)
+    audit.record(
+        session, actor, "token.issue", f"account:{account.name}", {"token_id": token.id, "prefix": token.prefix}
+    )
+    return IssuedToken(
+        account.name, account.role, account_body_code(session, account), plain, token.id, token.expires_at
+    )
 
 
 def revoke_tokens(session: Session, *, actor: str, token_id: int | None = None, account_name: str | None = None) -> int:
@@ -151,14 +183,18 @@ def disable_account(session: Session, name: str, *, actor: str) -> Account:
 def list_accounts(session: Session) -> list[tuple[Account, str | None, int]]:
     """Every account with its body code and number of live tokens."""
     live = (
-        select(Token.account_id, func.count().label("n")).where(Token.revoked_at.is_(None), Token.expires_at > utcnow())
-        .group_by(Token.account_id).subquery()
+        select(Token.account_id, func.count().label("n"))
+        .where(Token.revoked_at.is_(None), Token.expires_at > utcnow())
+        .group_by(Token.account_id)
+        .subquery()
     )
     return [
         (account, code, n or 0)
         for account, code, n in session.execute(
-            select(Account, Body.code, live.c.n).outerjoin(Body, Account.body_id == Body.id)
-            .outerjoin(live, live.c.account_id == Account.id).order_by(Account.name)
+            select(Account, Body.code, live.c.n)
+            .outerjoin(Body, Account.body_id == Body.id)
+            .outerjoin(live, live.c.account_id == Account.id)
+            .order_by(Account.name)
         )
     ]
 

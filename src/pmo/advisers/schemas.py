@@ -9,8 +9,13 @@ from pmo.periods import PlausibleDate
 from pmo.text import MultiLine, SingleLine
 
 State = Literal["requested", "assigned", "visiting", "completed", "cancelled"]
-STATE_LABELS = {"requested": "依頼受付", "assigned": "アドバイザー決定", "visiting": "派遣中", "completed": "完了",
-                "cancelled": "取り下げ"}
+STATE_LABELS = {
+    "requested": "依頼受付",
+    "assigned": "アドバイザー決定",
+    "visiting": "派遣中",
+    "completed": "完了",
+    "cancelled": "取り下げ",
+}
 
 
 class AdviserRequestIn(BaseModel):
@@ -21,7 +26,9 @@ class AdviserRequestIn(BaseModel):
     topic: Annotated[str, Field(min_length=1, max_length=200, examples=["移行計画の見直しとベンダー調整"]), SingleLine]
     detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
     operations: Annotated[list[str], Field(max_length=20, description="operation codes the advice concerns")] = []
-    follow_up_id: int | None = Field(None, ge=1, le=2_147_483_647, description="the prefecture's follow-up this request comes from")
+    follow_up_id: int | None = Field(
+        None, ge=1, le=2_147_483_647, description="the prefecture's follow-up this request comes from"
+    )
 
 
 class AssignIn(BaseModel):

@@ -2,12 +2,10 @@
 records the outcome; the body, its prefecture and the national tier (helpdesk, admin) see the record.
 Out-of-scope ids are 404; a wrong role on a visible request 403; a wrong state 409."""
 
-from datetime import date
-
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, periods
 from pmo.advisers.schemas import STATE_LABELS, AdviserRequestIn, AdviserRequestOut, OutcomeIn, VisitOut
 from pmo.auth import Principal
 from pmo.db import utcnow
@@ -36,14 +34,30 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 def _out(session: Session, req: AdviserRequest, body: Body) -> AdviserRequestOut:
-    visits = session.scalars(select(AdviserVisit).where(AdviserVisit.request_id == req.id).order_by(AdviserVisit.visited_on))
+    visits = session.scalars(
+        select(AdviserVisit).where(AdviserVisit.request_id == req.id).order_by(AdviserVisit.visited_on)
+    )
     return AdviserRequestOut(
-        id=req.id, body=body.code, body_name=body.name, prefecture=req.prefecture_code, requested_by=req.requested_by,
-        requester_role=req.requester_role, follow_up_id=req.follow_up_id, topic=req.topic, detail=req.detail,
-        operations=req.operations, state=req.state, state_label=STATE_LABELS[req.state], adviser=req.adviser,
-        outcome=req.outcome, created_at=req.created_at, updated_at=req.updated_at,
-        visits=[VisitOut(id=v.id, visited_on=v.visited_on, mode=v.mode, summary=v.summary, recorded_by=v.recorded_by)
-                for v in visits],
+        id=req.id,
+        body=body.code,
+        body_name=body.name,
+        prefecture=req.prefecture_code,
+        requested_by=req.requested_by,
+        requester_role=req.requester_role,
+        follow_up_id=req.follow_up_id,
+        topic=req.topic,
+        detail=req.detail,
+        operations=req.operations,
+        state=req.state,
+        state_label=STATE_LABELS[req.state],
+        adviser=req.adviser,
+        outcome=req.outcome,
+        created_at=req.created_at,
+        updated_at=req.updated_at,
+        visits=[
+            VisitOut(id=v.id, visited_on=v.visited_on, mode=v.mode, summary=v.summary, recorded_by=v.recorded_by)
+            for v in visits
+        ],
     )
 
 
@@ -58,12 +72,23 @@ def request(session: Session, principal: Principal, body: Body, data: AdviserReq
     if data.follow_up_id is not None:
         follow_up = session.get(FollowUp, data.follow_up_id)
         if follow_up is None or follow_up.body_id != body.id or not principal.oversees(body):
-            raise InvalidInput.at(["body", "follow_up_id"], "この団体について自分の都道府県が記録したフォローアップを指定してください。")
+            raise InvalidInput.at(
+                ["body", "follow_up_id"], "この団体について自分の都道府県が記録したフォローアップを指定してください。"
+            )
     now = utcnow()
     req = AdviserRequest(
-        body_id=body.id, prefecture_code=body.prefecture_code, requester_account_id=principal.account_id,
-        requester_role=principal.role, requested_by=principal.name, follow_up_id=data.follow_up_id, topic=data.topic,
-        detail=data.detail, operations=sorted(set(data.operations)), state="requested", created_at=now, updated_at=now,
+        body_id=body.id,
+        prefecture_code=body.prefecture_code,
+        requester_account_id=principal.account_id,
+        requester_role=principal.role,
+        requested_by=principal.name,
+        follow_up_id=data.follow_up_id,
+        topic=data.topic,
+        detail=data.detail,
+        operations=sorted(set(data.operations)),
+        state="requested",
+        created_at=now,
+        updated_at=now,
     )
     session.add(req)
     session.flush()
@@ -71,9 +96,14 @@ def request(session: Session, principal: Principal, body: Body, data: AdviserReq
     return _out(session, req, body)
 
 
-def _load(session: Session, principal: Principal, request_id: int, *, for_update: bool = False) -> tuple[AdviserRequest, Body]:
-    query = (select(AdviserRequest, Body).join(Body, Body.id == AdviserRequest.body_id)
-             .where(AdviserRequest.id == request_id, visible_to(principal)))
+def _load(
+    session: Session, principal: Principal, request_id: int, *, for_update: bool = False
+) -> tuple[AdviserRequest, Body]:
+    query = (
+        select(AdviserRequest, Body)
+        .join(Body, Body.id == AdviserRequest.body_id)
+        .where(AdviserRequest.id == request_id, visible_to(principal))
+    )
     row = session.execute(query.with_for_update(of=AdviserRequest) if for_update else query).first()
     if row is None:
         raise NotFound(f"アドバイザー派遣の依頼 {request_id} はありません。")
@@ -85,7 +115,9 @@ def get(session: Session, principal: Principal, request_id: int) -> AdviserReque
     return _out(session, *_load(session, principal, request_id))
 
 
-def list_visible(session: Session, principal: Principal, *, state: str | None, body: Body | None = None) -> list[AdviserRequestOut]:
+def list_visible(
+    session: Session, principal: Principal, *, state: str | None, body: Body | None = None
+) -> list[AdviserRequestOut]:
     """The requests the caller may see (optionally of one body: 403 outside the caller's scope), newest first."""
     if body is not None and not (principal.role in NATIONAL or principal.owns(body) or principal.oversees(body)):
         raise Forbidden(f"{body.name}（{body.code}）のアドバイザー派遣の依頼を閲覧する権限がありません。")
@@ -104,22 +136,32 @@ def act(session: Session, principal: Principal, request_id: int, action: str, da
     national = principal.role in NATIONAL
     requester_side = principal.owns(body) or principal.oversees(body)
     if not (national or (who == "requester_side_or_national" and requester_side)):
-        raise Forbidden("この操作は国（ヘルプデスク）が行います。" if who == "national" else "この依頼を取り下げる権限がありません。")
+        raise Forbidden(
+            "この操作は国（ヘルプデスク）が行います。"
+            if who == "national"
+            else "この依頼を取り下げる権限がありません。"
+        )
     if req.state not in sources:
         raise Conflict(f"この依頼は「{STATE_LABELS[req.state]}」（{req.state}）のため、{action} はできません。")
     now = utcnow()
     if action == "assign":
         req.adviser = data.adviser
     elif action == "visit":
-        if data.visited_on > date.today():
+        if data.visited_on > periods.today():
             raise InvalidInput.at(["body", "visited_on"], "派遣日に未来の日付は記録できません。")
-        session.add(AdviserVisit(request_id=req.id, visited_on=data.visited_on, mode=data.mode, summary=data.summary,
-                                 recorded_by=principal.name, created_at=now))
+        session.add(
+            AdviserVisit(
+                request_id=req.id,
+                visited_on=data.visited_on,
+                mode=data.mode,
+                summary=data.summary,
+                recorded_by=principal.name,
+                created_at=now,
+            )
+        )
     elif isinstance(data, OutcomeIn) and data.outcome:
         req.outcome = data.outcome
     req.state, req.updated_at = target, now
     session.flush()
     audit.record(session, principal, f"adviser.{action}", f"adviser_request:{req.id}", {"state": target})
     return _out(session, req, body)
-
-

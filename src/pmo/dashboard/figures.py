@@ -18,18 +18,25 @@ SCALE = [[0.0, "#fff5d1"], [0.35, "#a8d8b0"], [0.7, "#3f9a9c"], [1.0, "#1d3f7a"]
 DELAYED, ON_TRACK = "#c8424f", "#3f7fbf"
 TARGET_PERIOD = 202603  # FY2025 (令和7年度) ends: every system migrated
 # Our own small template, built once (plotly's named templates are rebuilt and validated per figure).
-TEMPLATE = go.layout.Template(layout={
-    "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
-    "xaxis": {"gridcolor": "#e6e9ee", "linecolor": "#c9ced6", "zeroline": False, "automargin": True},
-    "yaxis": {"gridcolor": "#e6e9ee", "linecolor": "#c9ced6", "zeroline": False, "automargin": True},
-})
+TEMPLATE = go.layout.Template(
+    layout={
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "hovermode": "closest",
+        "xaxis": {"gridcolor": "#e6e9ee", "linecolor": "#c9ced6", "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": "#e6e9ee", "linecolor": "#c9ced6", "zeroline": False, "automargin": True},
+    }
+)
 
 
 def _json(traces: list[dict], layout: dict) -> str:
     """Build the figure and serialise it so that it cannot close the <script> element it is embedded in."""
     base = {
-        "template": TEMPLATE, "font": {"family": FONT, "size": 12}, "separators": ".,",
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "hoverlabel": {"font": {"family": FONT}},
+        "template": TEMPLATE,
+        "font": {"family": FONT, "size": 12},
+        "separators": ".,",
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "hoverlabel": {"font": {"family": FONT}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
     }
     text = pio.to_json(go.Figure(data=traces, layout={**base, **layout}), validate=False)
@@ -38,21 +45,41 @@ def _json(traces: list[dict], layout: dict) -> str:
 
 def _gap_legend(k: int) -> dict:
     """A legend entry explaining grey gaps: hidden figures, not zeros."""
-    return {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip",
-            "name": f"秘匿（{k}団体未満の集団等。0ではありません）", "marker": {"symbol": "square", "size": 14, "color": GAP}}
+    return {
+        "type": "scatter",
+        "x": [None],
+        "y": [None],
+        "mode": "markers",
+        "hoverinfo": "skip",
+        "name": f"秘匿（{k}団体未満の集団等。0ではありません）",
+        "marker": {"symbol": "square", "size": 14, "color": GAP},
+    }
 
 
 def _gap_marks(places: list[tuple]) -> list[dict]:
     """'秘匿' labels where bars were left out."""
-    return [{"x": x, "y": y, "text": "秘匿", "showarrow": False, "bgcolor": GAP, "font": {"color": "#222"}} for x, y in places]
+    return [
+        {"x": x, "y": y, "text": "秘匿", "showarrow": False, "bgcolor": GAP, "font": {"color": "#222"}}
+        for x, y in places
+    ]
 
 
 def _all_hidden(cells: list[dict], places: list[tuple] = ()) -> list[dict]:
     """A note in the middle when every figure is suppressed; otherwise '秘匿' at each gap (places)."""
     if not cells or not all(c["suppressed"] for c in cells):
         return _gap_marks(list(places))
-    return [{"x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False, "bgcolor": "white",
-             "text": "この条件の値はすべて秘匿しています", "font": {"size": 14}}]
+    return [
+        {
+            "x": 0.5,
+            "y": 0.5,
+            "xref": "paper",
+            "yref": "paper",
+            "showarrow": False,
+            "bgcolor": "white",
+            "text": "この条件の値はすべて秘匿しています",
+            "font": {"size": 14},
+        }
+    ]
 
 
 def _pct(value: float | None) -> float | None:
@@ -64,18 +91,37 @@ def operation_bars(cells: list[dict], op_names: dict[str, str], k: int) -> str:
     labels = [op_names.get(c["operation"], c["operation"]) for c in cells]
     reach = [[c["n_bodies"], c.get("n_reported")] for c in cells]
     traces = []
-    for key, status in (("completion_rate", "done"), ("in_progress_rate", "in_progress"), ("not_started_rate", "not_started")):
+    for key, status in (
+        ("completion_rate", "done"),
+        ("in_progress_rate", "in_progress"),
+        ("not_started_rate", "not_started"),
+    ):
         name = STATUS_LABELS[status] + ("（対象外を含む）" if status == "done" else "")
-        traces.append({
-            "type": "bar", "orientation": "h", "x": [_pct(c[key]) for c in cells], "y": labels, "name": name,
-            "marker": {"color": STATUS_COLORS[status]}, "customdata": reach,
-            "hovertemplate": "%{y}<br>" + STATUS_LABELS[status] + " %{x:.1f}%<br>対象 %{customdata[0]}団体・報告 %{customdata[1]}団体<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [_pct(c[key]) for c in cells],
+                "y": labels,
+                "name": name,
+                "marker": {"color": STATUS_COLORS[status]},
+                "customdata": reach,
+                "hovertemplate": "%{y}<br>"
+                + STATUS_LABELS[status]
+                + " %{x:.1f}%<br>対象 %{customdata[0]}団体・報告 %{customdata[1]}団体<extra></extra>",
+            }
+        )
     gaps = [(50, label) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
-    return _json(traces + ([_gap_legend(k)] if gaps else []), {
-        "height": 120 + 26 * len(cells), "barmode": "stack", "xaxis": {"range": [0, 100.5], "ticksuffix": "%"},
-        "yaxis": {"autorange": "reversed"}, "annotations": _all_hidden(cells, gaps),
-    })
+    return _json(
+        traces + ([_gap_legend(k)] if gaps else []),
+        {
+            "height": 120 + 26 * len(cells),
+            "barmode": "stack",
+            "xaxis": {"range": [0, 100.5], "ticksuffix": "%"},
+            "yaxis": {"autorange": "reversed"},
+            "annotations": _all_hidden(cells, gaps),
+        },
+    )
 
 
 def step_heatmap(cells: list[dict], op_names: dict[str, str], step_names: dict[str, str], k: int) -> str:
@@ -87,19 +133,39 @@ def step_heatmap(cells: list[dict], op_names: dict[str, str], step_names: dict[s
         z[ops.index(c["operation"])][steps.index(c["step"])] = _pct(c["completion_rate"])
     labels = [op_names.get(o, o) for o in ops]
     trace = {
-        "type": "heatmap", "z": z, "x": steps, "y": labels, "zmin": 0, "zmax": 100, "colorscale": SCALE, "xgap": 1,
-        "ygap": 1, "hoverongaps": False, "text": [[step_names.get(s, s) for s in steps] for _ in ops],
+        "type": "heatmap",
+        "z": z,
+        "x": steps,
+        "y": labels,
+        "zmin": 0,
+        "zmax": 100,
+        "colorscale": SCALE,
+        "xgap": 1,
+        "ygap": 1,
+        "hoverongaps": False,
+        "text": [[step_names.get(s, s) for s in steps] for _ in ops],
         "colorbar": {"title": {"text": "完了"}, "ticksuffix": "%", "len": 0.9},
         "hovertemplate": "%{y}<br>%{x} %{text}<br>完了 %{z:.1f}%<extra></extra>",
     }
     hidden = any(c["suppressed"] for c in cells)
-    return _json([trace] + ([_gap_legend(k)] if hidden else []), {
-        "height": 140 + 24 * len(ops), "plot_bgcolor": GAP, "annotations": _all_hidden(cells),
-        # Explicit ranges: the full 20 × 40 frame shows even when every cell is hidden.
-        "yaxis": {"type": "category", "categoryarray": labels, "range": [len(ops) - 0.5, -0.5]},
-        "xaxis": {"side": "top", "tickangle": 0, "dtick": 2, "type": "category", "categoryarray": steps,
-                  "range": [-0.5, len(steps) - 0.5]},
-    })
+    return _json(
+        [trace] + ([_gap_legend(k)] if hidden else []),
+        {
+            "height": 140 + 24 * len(ops),
+            "plot_bgcolor": GAP,
+            "annotations": _all_hidden(cells),
+            # Explicit ranges: the full 20 × 40 frame shows even when every cell is hidden.
+            "yaxis": {"type": "category", "categoryarray": labels, "range": [len(ops) - 0.5, -0.5]},
+            "xaxis": {
+                "side": "top",
+                "tickangle": 0,
+                "dtick": 2,
+                "type": "category",
+                "categoryarray": steps,
+                "range": [-0.5, len(steps) - 0.5],
+            },
+        },
+    )
 
 
 def trend(cells: list[dict], k: int, start: int) -> str:
@@ -110,24 +176,58 @@ def trend(cells: list[dict], k: int, start: int) -> str:
     target_x = f"{periods.fmt(TARGET_PERIOD)}-01"
     first = next(((xv, yv) for xv, yv in zip(x, y, strict=True) if yv is not None), (f"{periods.fmt(start)}-01", 0))
     traces = [
-        {"type": "scatter", "x": x, "y": y, "mode": "lines+markers", "name": "完了率（実績）", "connectgaps": False,
-         "line": {"color": ON_TRACK, "width": 3}, "marker": {"size": 5},
-         "customdata": [fiscal_year_ja(c["fiscal_year"]) for c in cells],
-         "hovertemplate": "%{x|%Y年%-m月}（%{customdata}）<br>完了率 %{y:.1f}%<extra></extra>"},
-        {"type": "scatter", "x": [first[0], target_x], "y": [first[1], 100], "mode": "lines+markers",
-         "name": f"目標：{fiscal_year_ja(2025)}末（{month_ja(TARGET_PERIOD)}）に100%", "line": {"color": DELAYED, "dash": "dash"},
-         "marker": {"symbol": ["circle-open", "star"], "size": [6, 16]}, "hovertemplate": "目標 %{y:.0f}%<extra></extra>"},
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "mode": "lines+markers",
+            "name": "完了率（実績）",
+            "connectgaps": False,
+            "line": {"color": ON_TRACK, "width": 3},
+            "marker": {"size": 5},
+            "customdata": [fiscal_year_ja(c["fiscal_year"]) for c in cells],
+            "hovertemplate": "%{x|%Y年%-m月}（%{customdata}）<br>完了率 %{y:.1f}%<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": [first[0], target_x],
+            "y": [first[1], 100],
+            "mode": "lines+markers",
+            "name": f"目標：{fiscal_year_ja(2025)}末（{month_ja(TARGET_PERIOD)}）に100%",
+            "line": {"color": DELAYED, "dash": "dash"},
+            "marker": {"symbol": ["circle-open", "star"], "size": [6, 16]},
+            "hovertemplate": "目標 %{y:.0f}%<extra></extra>",
+        },
     ]
     if any(c["suppressed"] for c in cells):
         traces.append(_gap_legend(k))
-    return _json(traces, {
-        "height": 360, "yaxis": {"range": [0, 105], "ticksuffix": "%"},
-        "xaxis": {"tickformat": "%Y年%-m月", "dtick": "M6",
-                  "range": [f"{periods.fmt(start)}-01", f"{periods.fmt(periods.add_months(max(end, TARGET_PERIOD), 1))}-01"]},
-        "shapes": [{"type": "line", "x0": target_x, "x1": target_x, "y0": 0, "y1": 1, "yref": "paper",
-                    "line": {"color": DELAYED, "dash": "dot", "width": 1}}],
-        "annotations": _all_hidden(cells),
-    })
+    return _json(
+        traces,
+        {
+            "height": 360,
+            "yaxis": {"range": [0, 105], "ticksuffix": "%"},
+            "xaxis": {
+                "tickformat": "%Y年%-m月",
+                "dtick": "M6",
+                "range": [
+                    f"{periods.fmt(start)}-01",
+                    f"{periods.fmt(periods.add_months(max(end, TARGET_PERIOD), 1))}-01",
+                ],
+            },
+            "shapes": [
+                {
+                    "type": "line",
+                    "x0": target_x,
+                    "x1": target_x,
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": "paper",
+                    "line": {"color": DELAYED, "dash": "dot", "width": 1},
+                }
+            ],
+            "annotations": _all_hidden(cells),
+        },
+    )
 
 
 def distribution(dist: dict, gap_points: float = 0.2) -> str:
@@ -138,56 +238,116 @@ def distribution(dist: dict, gap_points: float = 0.2) -> str:
     labels = [b["bin"] for b in bins]
     n_delayed = sum(b["n_bodies"] or 0 for b, d in zip(bins, delayed, strict=True) if d)
     traces = [
-        {"type": "bar", "x": labels, "y": [b["n_bodies"] if d == flag else None for b, d in zip(bins, delayed, strict=True)],
-         "name": name, "marker": {"color": color}, "hovertemplate": "完了率 %{x}<br>%{y:,}団体<extra></extra>"}
-        for flag, name, color in ((True, f"遅延層（中央値より{gap_points * 100:.0f}ポイント以上低い）{n_delayed:,}団体", DELAYED),
-                                  (False, "その他の団体", ON_TRACK))
+        {
+            "type": "bar",
+            "x": labels,
+            "y": [b["n_bodies"] if d == flag else None for b, d in zip(bins, delayed, strict=True)],
+            "name": name,
+            "marker": {"color": color},
+            "hovertemplate": "完了率 %{x}<br>%{y:,}団体<extra></extra>",
+        }
+        for flag, name, color in (
+            (True, f"遅延層（中央値より{gap_points * 100:.0f}ポイント以上低い）{n_delayed:,}団体", DELAYED),
+            (False, "その他の団体", ON_TRACK),
+        )
     ]
     top = max((b["n_bodies"] or 0 for b in bins), default=0)
     gaps = [(b["bin"], top * 0.05) for b in bins if b["suppressed"]]
-    notes = [] if median is None else [{
-        "x": 0.01, "y": 0.98, "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top",
-        "text": f"平均 {dist['mean_completion'] * 100:.1f}%　中央値 {median * 100:.1f}%"}]
-    return _json(traces + ([_gap_legend(dist["k"])] if gaps else []), {
-        "height": 340, "barmode": "overlay", "bargap": 0.08, "yaxis": {"title": {"text": "団体数"}},
-        "xaxis": {"title": {"text": "完了率"}}, "annotations": _gap_marks(gaps) + notes,
-    })
+    notes = (
+        []
+        if median is None
+        else [
+            {
+                "x": 0.01,
+                "y": 0.98,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "text": f"平均 {dist['mean_completion'] * 100:.1f}%　中央値 {median * 100:.1f}%",
+            }
+        ]
+    )
+    return _json(
+        traces + ([_gap_legend(dist["k"])] if gaps else []),
+        {
+            "height": 340,
+            "barmode": "overlay",
+            "bargap": 0.08,
+            "yaxis": {"title": {"text": "団体数"}},
+            "xaxis": {"title": {"text": "完了率"}},
+            "annotations": _gap_marks(gaps) + notes,
+        },
+    )
 
 
 def reporting(cells: list[dict], pref_names: dict[str, str], k: int, highlight: str | None = None) -> str:
     """Reports on time, late and missing as shares of each prefecture's bodies."""
-    labels = [("▶" if c["prefecture"] == highlight else "") + short_name(pref_names.get(c["prefecture"], c["prefecture"]))
-              for c in cells]
+    labels = [
+        ("▶" if c["prefecture"] == highlight else "") + short_name(pref_names.get(c["prefecture"], c["prefecture"]))
+        for c in cells
+    ]
     traces = [
-        {"type": "bar", "x": labels, "name": name, "marker": {"color": color},
-         "y": [None if c["suppressed"] else round(100 * c[key] / c["n_bodies"], 2) for c in cells],
-         "customdata": [[c[key], c["n_bodies"]] for c in cells],
-         "hovertemplate": "%{x}<br>" + name + " %{customdata[0]}団体 / %{customdata[1]}団体（%{y:.1f}%）<extra></extra>"}
-        for key, name, color in (("on_time", "期限内", ON_TRACK), ("late", "期限後", STATUS_COLORS["in_progress"]),
-                                 ("missing", "未報告", DELAYED))
+        {
+            "type": "bar",
+            "x": labels,
+            "name": name,
+            "marker": {"color": color},
+            "y": [None if c["suppressed"] else round(100 * c[key] / c["n_bodies"], 2) for c in cells],
+            "customdata": [[c[key], c["n_bodies"]] for c in cells],
+            "hovertemplate": "%{x}<br>"
+            + name
+            + " %{customdata[0]}団体 / %{customdata[1]}団体（%{y:.1f}%）<extra></extra>",
+        }
+        for key, name, color in (
+            ("on_time", "期限内", ON_TRACK),
+            ("late", "期限後", STATUS_COLORS["in_progress"]),
+            ("missing", "未報告", DELAYED),
+        )
     ]
     gaps = [(label, 50) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
-    return _json(traces + ([_gap_legend(k)] if gaps else []), {
-        "height": 360, "barmode": "stack", "yaxis": {"range": [0, 100], "ticksuffix": "%"}, "xaxis": {"tickangle": -90},
-        "annotations": _gap_marks(gaps),
-    })
+    return _json(
+        traces + ([_gap_legend(k)] if gaps else []),
+        {
+            "height": 360,
+            "barmode": "stack",
+            "yaxis": {"range": [0, 100], "ticksuffix": "%"},
+            "xaxis": {"tickangle": -90},
+            "annotations": _gap_marks(gaps),
+        },
+    )
 
 
 def deferred_systems(cells: list[dict], reason_labels: dict[str, str], k: int) -> str:
     """特定移行支援システム by reason: systems, and bodies that have at least one."""
     labels = [reason_labels.get(c["reason"], c["reason"]) for c in cells]
     trace = {
-        "type": "bar", "orientation": "h", "x": [c["deferred_systems"] for c in cells], "y": labels,
-        "name": "特定移行支援システム", "marker": {"color": DELAYED}, "customdata": [c["bodies_with_deferred"] for c in cells],
-        "text": [None if c["suppressed"] else f"{c['deferred_systems']:,}件（{c['bodies_with_deferred']:,}団体）" for c in cells],
-        "textposition": "auto", "hovertemplate": "%{y}<br>%{x:,}システム・%{customdata:,}団体<extra></extra>",
+        "type": "bar",
+        "orientation": "h",
+        "x": [c["deferred_systems"] for c in cells],
+        "y": labels,
+        "name": "特定移行支援システム",
+        "marker": {"color": DELAYED},
+        "customdata": [c["bodies_with_deferred"] for c in cells],
+        "text": [
+            None if c["suppressed"] else f"{c['deferred_systems']:,}件（{c['bodies_with_deferred']:,}団体）"
+            for c in cells
+        ],
+        "textposition": "auto",
+        "hovertemplate": "%{y}<br>%{x:,}システム・%{customdata:,}団体<extra></extra>",
     }
     top = max((c["deferred_systems"] or 0 for c in cells), default=0)
     gaps = [(top * 0.1 or 1, label) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
-    return _json([trace] + ([_gap_legend(k)] if gaps else []), {
-        "height": 120 + 40 * max(len(cells), 1), "yaxis": {"autorange": "reversed"},
-        "xaxis": {"title": {"text": "システム数"}}, "annotations": _all_hidden(cells, gaps),
-    })
+    return _json(
+        [trace] + ([_gap_legend(k)] if gaps else []),
+        {
+            "height": 120 + 40 * max(len(cells), 1),
+            "yaxis": {"autorange": "reversed"},
+            "xaxis": {"title": {"text": "システム数"}},
+            "annotations": _all_hidden(cells, gaps),
+        },
+    )
 
 
 def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: str | None = None) -> str:
@@ -212,60 +372,129 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
             values.append(z[r][col])
             text[r][col] = f"{name}<br>{z[r][col]:.0f}%"
     low = max(0, 5 * int(min(values) // 5) - 5) if values else 0
-    tiles = {"type": "heatmap", "text": text, "texttemplate": "%{text}", "textfont": {"size": 10}, "xgap": 3, "ygap": 3,
-             "hoverongaps": False, "hovertemplate": "%{text}<extra></extra>"}
-    traces = [{**tiles, "z": z, "zmin": low, "zmax": 100, "colorscale": SCALE,
-               "colorbar": {"title": {"text": "完了率"}, "ticksuffix": "%", "len": 0.8}}]
+    tiles = {
+        "type": "heatmap",
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": 10},
+        "xgap": 3,
+        "ygap": 3,
+        "hoverongaps": False,
+        "hovertemplate": "%{text}<extra></extra>",
+    }
+    traces = [
+        {
+            **tiles,
+            "z": z,
+            "zmin": low,
+            "zmax": 100,
+            "colorscale": SCALE,
+            "colorbar": {"title": {"text": "完了率"}, "ticksuffix": "%", "len": 0.8},
+        }
+    ]
     if any(v is not None for row in empty for v in row):
-        traces.append({**tiles, "z": empty, "showscale": False, "colorscale": [[0, "#f1f3f5"], [1, "#f1f3f5"]],
-                       "textfont": {"size": 10, "color": "#8a939f"}})
+        traces.append(
+            {
+                **tiles,
+                "z": empty,
+                "showscale": False,
+                "colorscale": [[0, "#f1f3f5"], [1, "#f1f3f5"]],
+                "textfont": {"size": 10, "color": "#8a939f"},
+            }
+        )
     if any(v is not None for row in hidden for v in row):
         traces += [{**tiles, "z": hidden, "showscale": False, "colorscale": [[0, GAP], [1, GAP]]}, _gap_legend(k)]
     shapes = []
     if highlight in TILES:
         r, col = TILES[highlight]
-        shapes.append({"type": "rect", "x0": col - 0.5, "x1": col + 0.5, "y0": r - 0.5, "y1": r + 0.5,
-                       "line": {"color": "#111", "width": 3}})
-    return _json(traces, {
-        "height": 480, "plot_bgcolor": "white", "shapes": shapes, "showlegend": any(t["type"] == "scatter" for t in traces),
-        "xaxis": {"visible": False, "range": [-0.6, N_COLS - 0.4]},
-        "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
-    })
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": col - 0.5,
+                "x1": col + 0.5,
+                "y0": r - 0.5,
+                "y1": r + 0.5,
+                "line": {"color": "#111", "width": 3},
+            }
+        )
+    return _json(
+        traces,
+        {
+            "height": 480,
+            "plot_bgcolor": "white",
+            "shapes": shapes,
+            "showlegend": any(t["type"] == "scatter" for t in traces),
+            "xaxis": {"visible": False, "range": [-0.6, N_COLS - 0.4]},
+            "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+        },
+    )
 
 
 def municipality_heatmap(rows: list[dict], op_names: dict[str, str]) -> str:
     """A prefecture's municipalities × operations, coloured by each system's completion."""
     ops = list(op_names)
-    z = [[_pct({o["operation"]: o["completion_rate"] for o in row["operations"]}.get(op)) for op in ops] for row in rows]
+    z = [
+        [_pct({o["operation"]: o["completion_rate"] for o in row["operations"]}.get(op)) for op in ops] for row in rows
+    ]
     trace = {
-        "type": "heatmap", "z": z, "x": [op_names[o] for o in ops], "y": [row["name"] for row in rows], "zmin": 0,
-        "zmax": 100, "colorscale": SCALE, "xgap": 1, "ygap": 1, "hoverongaps": False,
+        "type": "heatmap",
+        "z": z,
+        "x": [op_names[o] for o in ops],
+        "y": [row["name"] for row in rows],
+        "zmin": 0,
+        "zmax": 100,
+        "colorscale": SCALE,
+        "xgap": 1,
+        "ygap": 1,
+        "hoverongaps": False,
         "colorbar": {"title": {"text": "完了率"}, "ticksuffix": "%", "len": 0.6, "y": 1, "yanchor": "top"},
         "hovertemplate": "%{y}<br>%{x} 完了率 %{z:.0f}%<extra></extra>",
     }
-    return _json([trace], {
-        "height": 150 + 18 * len(rows), "plot_bgcolor": GAP,
-        "yaxis": {"autorange": "reversed", "tickfont": {"size": 11}}, "xaxis": {"side": "top", "tickangle": -45},
-    })
+    return _json(
+        [trace],
+        {
+            "height": 150 + 18 * len(rows),
+            "plot_bgcolor": GAP,
+            "yaxis": {"autorange": "reversed", "tickfont": {"size": 11}},
+            "xaxis": {"side": "top", "tickangle": -45},
+        },
+    )
 
 
 def body_progress(progress: dict, op_names: dict[str, str], step_names: dict[str, str]) -> str:
     """One body's steps per operation: done, not applicable, in progress, not started (of 40)."""
     ops = progress["operations"]
     labels = [op_names.get(o["operation"], o["operation"]) for o in ops]
-    extra = [[round(o["completion_rate"] * 100, 1), step_names.get(o["completed_through"], "—") if o["completed_through"] else "—"]
-             for o in ops]
+    extra = [
+        [
+            round(o["completion_rate"] * 100, 1),
+            step_names.get(o["completed_through"], "—") if o["completed_through"] else "—",
+        ]
+        for o in ops
+    ]
     traces = [
-        {"type": "bar", "orientation": "h", "x": [o[status] for o in ops], "y": labels, "name": STATUS_LABELS[status],
-         "marker": {"color": STATUS_COLORS[status]}, "customdata": extra,
-         "hovertemplate": "%{y}<br>" + STATUS_LABELS[status] + " %{x}ステップ<br>完了率 %{customdata[0]}%"
-                          "<br>連続完了 %{customdata[1]}まで<extra></extra>"}
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": [o[status] for o in ops],
+            "y": labels,
+            "name": STATUS_LABELS[status],
+            "marker": {"color": STATUS_COLORS[status]},
+            "customdata": extra,
+            "hovertemplate": "%{y}<br>" + STATUS_LABELS[status] + " %{x}ステップ<br>完了率 %{customdata[0]}%"
+            "<br>連続完了 %{customdata[1]}まで<extra></extra>",
+        }
         for status in ("done", "not_applicable", "in_progress", "not_started")
     ]
-    return _json(traces, {
-        "height": 120 + 26 * len(ops), "barmode": "stack", "yaxis": {"autorange": "reversed"},
-        "xaxis": {"range": [0, 40], "title": {"text": "ステップ数（全40）"}},
-    })
+    return _json(
+        traces,
+        {
+            "height": 120 + 26 * len(ops),
+            "barmode": "stack",
+            "yaxis": {"autorange": "reversed"},
+            "xaxis": {"range": [0, 40], "title": {"text": "ステップ数（全40）"}},
+        },
+    )
 
 
 def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[str, str]) -> str:
@@ -282,11 +511,20 @@ def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[st
         text[i][j] = f"{step_names.get(c['step'], c['step'])}：{STATUS_LABELS[c['status']]}{due}"
     n = len(order)
     trace = {
-        "type": "heatmap", "z": z, "x": steps, "y": [op_names.get(o, o) for o in ops], "text": text,
-        "zmin": -0.5, "zmax": n - 0.5, "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": steps,
+        "y": [op_names.get(o, o) for o in ops],
+        "text": text,
+        "zmin": -0.5,
+        "zmax": n - 0.5,
+        "xgap": 1,
+        "ygap": 1,
         "colorscale": [[v, STATUS_COLORS[s]] for i, s in enumerate(order) for v in (i / n, (i + 1) / n)],
         "colorbar": {"tickvals": list(range(n)), "ticktext": [STATUS_LABELS[s] for s in order], "len": 0.8},
         "hovertemplate": "%{y} %{x}<br>%{text}<extra></extra>",
     }
-    return _json([trace], {"height": 140 + 24 * len(ops), "yaxis": {"autorange": "reversed"},
-                           "xaxis": {"side": "top", "dtick": 2}})
+    return _json(
+        [trace],
+        {"height": 140 + 24 * len(ops), "yaxis": {"autorange": "reversed"}, "xaxis": {"side": "top", "dtick": 2}},
+    )

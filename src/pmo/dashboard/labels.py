@@ -8,14 +8,23 @@ from pmo.stats.groups import STATS_KIND_LABELS  # noqa: F401  (the pages' label 
 # (first fiscal year of the era, era name); 令和元年 is 2019 (FY2019 is 令和元年度).
 ERAS = ((2019, "令和"), (1989, "平成"))
 KIND_LABELS = {
-    "prefecture": "都道府県", "designated_city": "政令指定都市", "city": "市", "special_ward": "特別区", "town": "町",
+    "prefecture": "都道府県",
+    "designated_city": "政令指定都市",
+    "city": "市",
+    "special_ward": "特別区",
+    "town": "町",
     "village": "村",
 }
 STATUS_LABELS = {"done": "完了済み", "in_progress": "作業中", "not_started": "未着手", "not_applicable": "対象外"}
 STATUS_COLORS = {"done": "#2f6db5", "in_progress": "#f2a93b", "not_started": "#d9dde3", "not_applicable": "#9bc3e6"}
 ROLE_LABELS = {
-    "municipality": "市区町村", "prefecture": "都道府県", "helpdesk": "ヘルプデスク", "admin": "管理者", "viewer": "閲覧者",
-    "vendor": "事業者", "ministry": "府省",
+    "municipality": "市区町村",
+    "prefecture": "都道府県",
+    "helpdesk": "ヘルプデスク",
+    "admin": "管理者",
+    "viewer": "閲覧者",
+    "vendor": "事業者",
+    "ministry": "府省",
 }
 REPORT_STATUS_LABELS = {"on_time": "期限内", "late": "期限後", "missing": "未報告", "pending": "受付中"}
 

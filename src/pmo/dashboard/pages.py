@@ -9,25 +9,45 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pmo.auth import Principal
-from pmo.dashboard import labels, session as page_session
+from pmo.dashboard import labels
+from pmo.dashboard import session as page_session
 from pmo.dashboard.assets import plotly_url
 
 HERE = Path(__file__).parent
 NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 PAGE_PREFIXES = ("/login", "/logout", "/prefectures/", "/bodies/", "/inquiries", "/faqs", "/notices", "/static/")
 STATUS_TITLES = {
-    400: "リクエストに誤りがあります", 401: "ログインが必要です", 403: "このページを表示する権限がありません",
-    404: "ページが見つかりません", 405: "この操作はできません", 409: "内容が競合しています",
-    412: "ほかの人が先に更新しました", 413: "ファイルが大きすぎます", 422: "入力内容に誤りがあります",
-    500: "サーバーでエラーが発生しました", 503: "一時的に利用できません",
+    400: "リクエストに誤りがあります",
+    401: "ログインが必要です",
+    403: "このページを表示する権限がありません",
+    404: "ページが見つかりません",
+    405: "この操作はできません",
+    409: "内容が競合しています",
+    412: "ほかの人が先に更新しました",
+    413: "ファイルが大きすぎます",
+    422: "入力内容に誤りがあります",
+    500: "サーバーでエラーが発生しました",
+    503: "一時的に利用できません",
 }
 
-env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True,
-                  lstrip_blocks=True)
-env.filters.update(month_ja=labels.month_ja, date_ja=labels.date_ja, deadline_ja=labels.deadline_ja, datetime_ja=labels.datetime_ja, fy_ja=labels.period_fy_ja, percent=labels.percent,
-                   kind_ja=lambda k: labels.KIND_LABELS.get(k, k), status_ja=lambda s: labels.STATUS_LABELS.get(s, s),
-                   role_ja=lambda r: labels.ROLE_LABELS.get(r, r),
-                   report_status_ja=lambda s: labels.REPORT_STATUS_LABELS.get(s, s))
+env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters.update(
+    month_ja=labels.month_ja,
+    date_ja=labels.date_ja,
+    deadline_ja=labels.deadline_ja,
+    datetime_ja=labels.datetime_ja,
+    fy_ja=labels.period_fy_ja,
+    percent=labels.percent,
+    kind_ja=lambda k: labels.KIND_LABELS.get(k, k),
+    status_ja=lambda s: labels.STATUS_LABELS.get(s, s),
+    role_ja=lambda r: labels.ROLE_LABELS.get(r, r),
+    report_status_ja=lambda s: labels.REPORT_STATUS_LABELS.get(s, s),
+)
 env.globals.update(plotly_url=plotly_url, labels=labels)
 
 
@@ -46,12 +66,18 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
     return links
 
 
-def render(request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None,
-           **context) -> HTMLResponse:
+def render(
+    request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context
+) -> HTMLResponse:
     """A page: the template with the user, navigation and CSRF token; never cached (it may hold rows)."""
     user = getattr(request.state, "page_user", None)
     html = env.get_template(template).render(
-        request=request, user=user, nav=nav(user), path=request.url.path, csrf=page_session.csrf_token(request), **context,
+        request=request,
+        user=user,
+        nav=nav(user),
+        path=request.url.path,
+        csrf=page_session.csrf_token(request),
+        **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
@@ -72,11 +98,18 @@ def error_page(request: Request, status: int, message: str, detail=None, headers
     if status < 500 and not hasattr(request.state, "page_user"):
         try:  # show who is signed in (e.g. on a 404) unless the database is what failed
             page_session.page_user(request)
-        except Exception:  # noqa: BLE001 — an error page must render whatever else is wrong
+        except Exception:
             request.state.page_user = None
     items = [d.get("msg", "") for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
-    response = render(request, "error.html", status_code=status, title=STATUS_TITLES.get(status, "エラー"), message=message,
-                      items=items, code=status)
+    response = render(
+        request,
+        "error.html",
+        status_code=status,
+        title=STATUS_TITLES.get(status, "エラー"),
+        message=message,
+        items=items,
+        code=status,
+    )
     for name, value in (headers or {}).items():
         if name.lower() != "www-authenticate":
             response.headers[name] = value

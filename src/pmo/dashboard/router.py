@@ -10,13 +10,16 @@ from starlette.datastructures import FormData, UploadFile
 
 from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
-from pmo.dashboard import assets, inquiry_pages, session as page_session, views
+from pmo.dashboard import assets, inquiry_pages, views
+from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, text, validated
 from pmo.dashboard.pages import html_errors, render
 from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep, client_address
 from pmo.directory import service as directory
 from pmo.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from pmo.reports import service as reports, spreadsheet
+from pmo.http import conditional
+from pmo.reports import service as reports
+from pmo.reports import spreadsheet
 from pmo.reports.schemas import ReportIn
 
 router = APIRouter(include_in_schema=False)
@@ -41,14 +44,25 @@ def login_form(request: Request, next: str | None = None):
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, form: CsrfForm, token: Annotated[str, Form(max_length=200)],
-          next: Annotated[str, Form()] = "/"):
+def login(
+    request: Request,
+    session: SessionDep,
+    form: CsrfForm,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form()] = "/",
+):
     """Check the token and start a new session, kept on the server: the cookie holds its key, never the token."""
     try:
         principal = sign_in(session, token.strip(), client_address(request))
     except (Unauthenticated, TooManyRequests) as exc:
-        return render(request, "login.html", status_code=exc.status_code, next=_safe_next(next), error=exc.message,
-                      headers=exc.headers)
+        return render(
+            request,
+            "login.html",
+            status_code=exc.status_code,
+            next=_safe_next(next),
+            error=exc.message,
+            headers=exc.headers,
+        )
     response = RedirectResponse(_safe_next(next), status_code=303)
     page_session.start(request, session, principal.token_id)
     page_session.save(request, response)
@@ -66,8 +80,13 @@ def logout(request: Request, session: SessionDep, form: CsrfForm):
 
 @router.get("/")
 def national(
-    request: Request, session: StatsSessionDep, user: PageUser, period: str | None = None, kind: str | None = None,
-    prefecture: str | None = None, operation: str | None = None,
+    request: Request,
+    session: StatsSessionDep,
+    user: PageUser,
+    period: str | None = None,
+    kind: str | None = None,
+    prefecture: str | None = None,
+    operation: str | None = None,
 ):
     """The national dashboard: statistics only (any signed-in role; anyone when PMO_PUBLIC_STATS is on)."""
     if user is None and not get_settings().public_stats:
@@ -82,8 +101,17 @@ def prefecture_page(request: Request, code: str, session: ReadSessionDep, user: 
 
 
 @router.get("/bodies/{code}")
-def body_page(request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None,
-              op: str | None = None, saved: int | None = None, changed: int | None = None, warnings: int | None = None):
+def body_page(
+    request: Request,
+    code: str,
+    session: ReadSessionDep,
+    user: SignedIn,
+    period: str | None = None,
+    op: str | None = None,
+    saved: int | None = None,
+    changed: int | None = None,
+    warnings: int | None = None,
+):
     """A body's grid for a period with its charts, report form, upload and download."""
     data = views.body(session, user, directory.get_body(session, code), period, op)
     return render(request, "body.html", saved=saved, changed=changed, warnings=warnings, **data)
@@ -120,7 +148,9 @@ def submit_form(code: str, period: str, session: SessionDep, user: SignedIn, for
         report, op = ReportIn(), None
     else:
         report = _cells_from_form(form, op or "", [f"S{i:02d}" for i in range(1, 41)])
-    out = reports.submit_report(session, user, body, period, report, source="web", if_match=text(form, "etag"))
+    out = reports.submit_report(
+        session, user, body, period, report, source="web", if_match=conditional.parse_if_match(text(form, "etag"))
+    )
     return _back(code, period, op, out)
 
 
@@ -140,8 +170,11 @@ def download(code: str, period: str, session: ReadSessionDep, user: SignedIn, fo
     """The grid as Excel or CSV, as the download API gives it."""
     grid = reports.get_grid(session, user, directory.get_body(session, code), period)
     content, media_type, filename = spreadsheet.export_grid(session, grid, format)
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "Cache-Control": "no-store"})
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/static/vendor/plotly-{version}.min.js")
@@ -149,8 +182,9 @@ def plotly_js(version: str):
     """plotly.js from the installed plotly package (no CDN); the URL changes with the version."""
     if version != assets.PLOTLY_VERSION:
         raise NotFound("plotly.js のこの版はありません。")
-    return FileResponse(assets.PLOTLY_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return FileResponse(
+        assets.PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=31536000, immutable"}
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -159,4 +193,3 @@ def install(app: FastAPI) -> None:
     app.include_router(inquiry_pages.router)
     app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")
     html_errors(app)
-

@@ -83,8 +83,14 @@ def start(request: Request, session: Session | None = None, token_id: int | None
     if token_id is not None and session is not None:
         key = secrets.token_urlsafe(32)
         now = utcnow()
-        session.add(PageSessionRow(key_hash=hash_token(key), token_id=token_id, created_at=now,
-                                   expires_at=now + timedelta(hours=get_settings().session_hours)))
+        session.add(
+            PageSessionRow(
+                key_hash=hash_token(key),
+                token_id=token_id,
+                created_at=now,
+                expires_at=now + timedelta(hours=get_settings().session_hours),
+            )
+        )
     page = PageSession(key, secrets.token_urlsafe(24))
     request.state.page_session = page
     return page
@@ -94,16 +100,24 @@ def end(request: Request, session: Session) -> None:
     """Sign out on the server: the session's cookie, and every copy of it, no longer signs anyone in."""
     page = read(request)
     if page is not None and page.key is not None:
-        session.execute(update(PageSessionRow).where(PageSessionRow.key_hash == hash_token(page.key),
-                                                     PageSessionRow.ended_at.is_(None)).values(ended_at=utcnow()))
+        session.execute(
+            update(PageSessionRow)
+            .where(PageSessionRow.key_hash == hash_token(page.key), PageSessionRow.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
 
 
 def save(request: Request, response: Response) -> None:
     """The request's new session as a cookie: HttpOnly, SameSite=Lax, Secure over https."""
     page: PageSession = request.state.page_session
     response.set_cookie(
-        COOKIE, serializer().dumps({"k": page.key, "c": page.csrf}), max_age=get_settings().session_hours * 3600,
-        httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/",
+        COOKIE,
+        serializer().dumps({"k": page.key, "c": page.csrf}),
+        max_age=get_settings().session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
     )
 
 
@@ -122,7 +136,9 @@ def check_csrf(request: Request, sent: str | None) -> None:
     """403 unless the form carried this session's CSRF token."""
     page = read(request)
     if page is None or not sent or not hmac.compare_digest(page.csrf, sent):
-        raise Forbidden("フォームの有効期限が切れたか、不正な送信です。ページを開き直してからもう一度送信してください。")
+        raise Forbidden(
+            "フォームの有効期限が切れたか、不正な送信です。ページを開き直してからもう一度送信してください。"
+        )
 
 
 def page_user(request: Request) -> Principal | None:
@@ -134,9 +150,13 @@ def page_user(request: Request) -> Principal | None:
     if page is not None and page.key is not None:
         try:
             with lookup_scope() as session:
-                token_id = session.scalar(select(PageSessionRow.token_id).where(
-                    PageSessionRow.key_hash == hash_token(page.key), PageSessionRow.ended_at.is_(None),
-                    PageSessionRow.expires_at > utcnow()))
+                token_id = session.scalar(
+                    select(PageSessionRow.token_id).where(
+                        PageSessionRow.key_hash == hash_token(page.key),
+                        PageSessionRow.ended_at.is_(None),
+                        PageSessionRow.expires_at > utcnow(),
+                    )
+                )
                 principal = None if token_id is None else principal_for_token_id(session, token_id)
         except PmoError:
             principal = None

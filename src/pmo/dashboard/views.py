@@ -33,14 +33,17 @@ class Filters:
     operation: str | None
 
 
-def parse_filters(directory: Directory, period: str | None, kind: str | None, prefecture: str | None,
-                  operation: str | None) -> Filters:
+def parse_filters(
+    directory: Directory, period: str | None, kind: str | None, prefecture: str | None, operation: str | None
+) -> Filters:
     """Validated filters; 422 naming the one that is wrong."""
     kind, prefecture, operation = kind or None, prefecture or None, operation or None
     kind = parse_kind(kind)
     check_combination(prefecture, kind, ())
     if prefecture is not None and prefecture not in directory.prefecture_names:
-        raise InvalidInput.at(["query", "prefecture"], f"都道府県 {prefecture!r} はありません（01〜47）。", input=prefecture)
+        raise InvalidInput.at(
+            ["query", "prefecture"], f"都道府県 {prefecture!r} はありません（01〜47）。", input=prefecture
+        )
     if operation is not None and operation not in directory.catalog.op_by_code:
         raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません。", input=operation)
     return Filters(stats.default_period(period or None), kind, prefecture, operation)
@@ -52,8 +55,9 @@ def names(directory: Directory) -> tuple[dict[str, str], dict[str, str]]:
     return {o.code: o.short_name for o in catalog.operations}, {s.code: s.name for s in catalog.steps}
 
 
-def national(session: Session, period: str | None, kind: str | None, prefecture: str | None,
-             operation: str | None) -> dict:
+def national(
+    session: Session, period: str | None, kind: str | None, prefecture: str | None, operation: str | None
+) -> dict:
     """Filters, figures and headline numbers of the national page; figures are cached until a report changes them."""
     cache.sync(session)
     directory = cache.get_directory(session)
@@ -73,31 +77,74 @@ def national(session: Session, period: str | None, kind: str | None, prefecture:
         return {"now": now[0] if now else None, "before": before[0] if before else None}
 
     charts = {
-        "operations": cached("operations", lambda: figures.operation_bars(
-            stats.progress(session, q(("operation",), operation=None))[0]["cells"], op_names, k)),
-        "steps": cached("steps", lambda: figures.step_heatmap(
-            stats.progress(session, q(("operation", "step")))[0]["cells"], op_names, step_names, k)),
-        "trend": cached("trend", lambda: figures.trend(
-            stats.trend(session, q(()), periods.TRACKING_START, f.period, "month")[0]["cells"], k, periods.TRACKING_START)),
-        "distribution": cached("distribution", lambda: figures.distribution(
-            stats.distribution(session, f.period, f.operation)[0])),
-        "reporting": cached("reporting", lambda: figures.reporting(
-            stats.reporting(session, f.period, "prefecture")[0]["cells"], directory.prefecture_names, k, f.prefecture)),
-        "map": cached("map", lambda: figures.tile_map(
-            stats.progress(session, stats.Query(f.period, ("prefecture",), None, f.kind, f.operation))[0]["cells"],
-            directory.prefecture_names, k, f.prefecture)),
+        "operations": cached(
+            "operations",
+            lambda: figures.operation_bars(
+                stats.progress(session, q(("operation",), operation=None))[0]["cells"], op_names, k
+            ),
+        ),
+        "steps": cached(
+            "steps",
+            lambda: figures.step_heatmap(
+                stats.progress(session, q(("operation", "step")))[0]["cells"], op_names, step_names, k
+            ),
+        ),
+        "trend": cached(
+            "trend",
+            lambda: figures.trend(
+                stats.trend(session, q(()), periods.TRACKING_START, f.period, "month")[0]["cells"],
+                k,
+                periods.TRACKING_START,
+            ),
+        ),
+        "distribution": cached(
+            "distribution", lambda: figures.distribution(stats.distribution(session, f.period, f.operation)[0])
+        ),
+        "reporting": cached(
+            "reporting",
+            lambda: figures.reporting(
+                stats.reporting(session, f.period, "prefecture")[0]["cells"],
+                directory.prefecture_names,
+                k,
+                f.prefecture,
+            ),
+        ),
+        "map": cached(
+            "map",
+            lambda: figures.tile_map(
+                stats.progress(session, stats.Query(f.period, ("prefecture",), None, f.kind, f.operation))[0]["cells"],
+                directory.prefecture_names,
+                k,
+                f.prefecture,
+            ),
+        ),
     }
     # The systems register changes without a report: its figure is keyed by the register's own version.
     version = session.execute(select(func.count(), func.max(System.updated_at)).select_from(System)).one()
-    deferred = cache.remember(("dashboard", "deferred", f.prefecture, *version), f.period, lambda: (
-        [c for c in stats.systems(session, "prefecture,reason")["cells"] if c["prefecture"] == f.prefecture]
-        if f.prefecture else stats.systems(session, "reason")["cells"]))
-    charts["systems"] = cache.remember(("dashboard", "systems", f.prefecture, *version), f.period,
-                                       lambda: figures.deferred_systems(deferred, REASON_LABELS, k))
+    deferred = cache.remember(
+        ("dashboard", "deferred", f.prefecture, *version),
+        f.period,
+        lambda: (
+            [c for c in stats.systems(session, "prefecture,reason")["cells"] if c["prefecture"] == f.prefecture]
+            if f.prefecture
+            else stats.systems(session, "reason")["cells"]
+        ),
+    )
+    charts["systems"] = cache.remember(
+        ("dashboard", "systems", f.prefecture, *version),
+        f.period,
+        lambda: figures.deferred_systems(deferred, REASON_LABELS, k),
+    )
     return {
-        "f": f, "charts": charts, "headline": cached("headline", headline), "k": k,
-        "target_period": figures.TARGET_PERIOD, "target_months": periods.months_between(f.period, figures.TARGET_PERIOD),
-        "deferred_total": None if any(c["suppressed"] for c in deferred) else sum(c["deferred_systems"] for c in deferred),
+        "f": f,
+        "charts": charts,
+        "headline": cached("headline", headline),
+        "k": k,
+        "target_period": figures.TARGET_PERIOD,
+        "target_months": periods.months_between(f.period, figures.TARGET_PERIOD),
+        "deferred_total": None
+        if any(c["suppressed"] for c in deferred)
+        else sum(c["deferred_systems"] for c in deferred),
         "periods": list(reversed(periods.span(periods.TRACKING_START, stats.default_period(None)))),
         "prefectures": sorted(directory.prefecture_names.items()),
         "operations": [(o.code, o.name) for o in directory.catalog.operations],
@@ -113,44 +160,62 @@ def prefecture(session: Session, principal: Principal, code: str, period_text: s
     rows = [r.model_dump() for r in table.rows]
     ranked = sorted(rows, key=lambda r: (r["completion_rate"], r["body"]))
     return {
-        "prefecture": pref, "period": period, "table": table, "rows": rows,
-        "lagging": review.lagging(session, pref, period), "missing": review.missing_reports(session, pref, period),
-        "follow_ups": followups.list_visible(session, principal, shared=None, prefecture=pref.prefecture_code, limit=50, offset=0),
-        "heatmap": figures.municipality_heatmap(ranked, op_names), "op_names": op_names,
+        "prefecture": pref,
+        "period": period,
+        "table": table,
+        "rows": rows,
+        "lagging": review.lagging(session, pref, period),
+        "missing": review.missing_reports(session, pref, period),
+        "follow_ups": followups.list_visible(
+            session, principal, shared=None, prefecture=pref.prefecture_code, limit=50, offset=0
+        ),
+        "heatmap": figures.municipality_heatmap(ranked, op_names),
+        "op_names": op_names,
         "inquiries": inquiries_of(session, principal, pref.prefecture_code, active=True),
         "periods": list(reversed(periods.span(periods.TRACKING_START, periods.current()))),
     }
 
 
 def body(session: Session, principal: Principal, target: Body, period_text: str | None, operation: str | None) -> dict:
-    """A body's grid for a period, its progress charts, systems and missing reports (the body, its prefecture, admin)."""
+    """A body's grid for a period, its progress charts, systems and missing reports (body, prefecture, admin)."""
     period_text = period_text or periods.fmt(periods.add_months(periods.current(), -1))
     grid = reports.get_grid(session, principal, target, period_text)
     progress = reports.get_progress(session, principal, target, period_text).model_dump()
     cache.sync(session)
     directory = cache.get_directory(session)
     op_names, step_names = names(directory)
-    own_ops = [c["operation"] for c in grid["cells"][:: 40]]
+    own_ops = [c["operation"] for c in grid["cells"][::40]]
     operation = operation if operation in own_ops else own_ops[0]
     return {
-        "body": target, "grid": grid, "progress": progress, "period_text": grid["period"],
-        "charts": {"progress": figures.body_progress(progress, op_names, step_names),
-                   "grid": figures.status_grid(grid["cells"], op_names, step_names)},
+        "body": target,
+        "grid": grid,
+        "progress": progress,
+        "period_text": grid["period"],
+        "charts": {
+            "progress": figures.body_progress(progress, op_names, step_names),
+            "grid": figures.status_grid(grid["cells"], op_names, step_names),
+        },
         "systems": systems.list_systems(session, principal, target),
         "missing": review.own_missing(session, principal, target).periods,
         "history": reports.list_reports(session, principal, target)[:12],
-        "can_edit": principal.owns(target), "operation": operation, "op_names": op_names, "step_names": step_names,
+        "can_edit": principal.owns(target),
+        "operation": operation,
+        "op_names": op_names,
+        "step_names": step_names,
         "edit_cells": [c for c in grid["cells"] if c["operation"] == operation],
         "operations": [(code, directory.catalog.op_by_code[code].name) for code in own_ops],
         "periods": list(reversed(periods.span(periods.TRACKING_START, periods.current()))),
         "reason_labels": REASON_LABELS,
         "inquiries": inquiries_of(session, principal, target.prefecture_code, body_code=target.code),
-        "notices": notices.list_notices(session, principal, unread=True, limit=20).items if principal.owns(target) else None,
+        "notices": notices.list_notices(session, principal, unread=True, limit=20).items
+        if principal.owns(target)
+        else None,
     }
 
 
-def inquiries_of(session: Session, principal: Principal, prefecture_code: str, *, body_code: str | None = None,
-                 active: bool = False) -> list:
+def inquiries_of(
+    session: Session, principal: Principal, prefecture_code: str, *, body_code: str | None = None, active: bool = False
+) -> list:
     """The caller's queue narrowed to one prefecture's (or one body's) inquiries."""
     page = inquiries.queue(session, principal, status="active" if active else None, limit=get_settings().page_size_max)
     return [i for i in page.items if (i.asker.body or "")[:2] == prefecture_code and body_code in (None, i.asker.body)]

@@ -19,7 +19,15 @@ from pmo import periods
 from pmo.models import Body
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
-    DONE, IN_PROGRESS, NOT_APPLICABLE, Catalog, Position, Value, grid_position, grid_template, load_catalog,
+    DONE,
+    IN_PROGRESS,
+    NOT_APPLICABLE,
+    Catalog,
+    Position,
+    Value,
+    grid_position,
+    grid_template,
+    load_catalog,
 )
 from pmo.reports.writer import NewRevision, write_revisions
 
@@ -47,7 +55,9 @@ class DemoResult:
     last_period: int
 
 
-def _step_months(rng: random.Random, midpoint: float, horizon: int, delayed: bool) -> list[tuple[int | None, int | None, int]]:
+def _step_months(
+    rng: random.Random, midpoint: float, horizon: int, delayed: bool
+) -> list[tuple[int | None, int | None, int]]:
     """(in-progress month, done month, planned duration) of each step, in months after DEMO_START."""
     stuck_at = rng.randint(3, 10) if delayed else None
     months = []
@@ -97,14 +107,16 @@ def _cell_events(rng: random.Random, body: Body, catalog: Catalog, horizon: int)
 def _submitted_at(rng: random.Random, period: int, late: bool) -> datetime:
     following = periods.add_months(period, 1)
     day = rng.randint(11, 24) if late else rng.randint(1, 10)
-    local = datetime(following // 100, following % 100, day, rng.randint(9, 18), rng.randint(0, 59), tzinfo=periods.zone())
+    local = datetime(
+        following // 100, following % 100, day, rng.randint(9, 18), rng.randint(0, 59), tzinfo=periods.zone()
+    )
     return local.astimezone(UTC)
 
 
 def generate(
     session: Session, *, seed: int = 2022, now: datetime | None = None, only: list[str] | None = None
 ) -> DemoResult:
-    """Write the demo history (every body, or only the given codes; monthly since 2022-06) in the caller's transaction."""
+    """Write the demo history (every body or the given codes; monthly since 2022-06) in the caller's transaction."""
     now = now or datetime.now(UTC)
     catalog = load_catalog(session)
     query = select(Body).order_by(Body.id)
@@ -127,11 +139,19 @@ def generate(
             submitted = _submitted_at(rng, period, late)
             if submitted > now:
                 continue
-            batch.append(NewRevision(
-                body_id=body.id, period=period, revision=1, submitted_at=submitted, account_id=None,
-                submitted_by=f"{body.name} 標準化担当", late=submitted > periods.due_at(period), source="demo",
-                changes=pending,
-            ))
+            batch.append(
+                NewRevision(
+                    body_id=body.id,
+                    period=period,
+                    revision=1,
+                    submitted_at=submitted,
+                    account_id=None,
+                    submitted_by=f"{body.name} 標準化担当",
+                    late=submitted > periods.due_at(period),
+                    source="demo",
+                    changes=pending,
+                )
+            )
             versions += len(pending)
             if pending and rng.random() < 0.015:  # a correction a few days later
                 key = rng.choice(list(pending))
@@ -139,11 +159,19 @@ def generate(
                 corrected = (value[0], value[1], value[2], value[3], "報告内容を訂正しました。")
                 when = submitted + timedelta(days=rng.randint(1, 5))
                 if when <= now:
-                    batch.append(NewRevision(
-                        body_id=body.id, period=period, revision=2, submitted_at=when, account_id=None,
-                        submitted_by=f"{body.name} 標準化担当", late=when > periods.due_at(period), source="demo",
-                        changes={key: corrected},
-                    ))
+                    batch.append(
+                        NewRevision(
+                            body_id=body.id,
+                            period=period,
+                            revision=2,
+                            submitted_at=when,
+                            account_id=None,
+                            submitted_by=f"{body.name} 標準化担当",
+                            late=when > periods.due_at(period),
+                            source="demo",
+                            changes={key: corrected},
+                        )
+                    )
                     versions += 1
             pending = {}
         template = grid_template(catalog, body)

@@ -56,10 +56,16 @@ def _check_bodies(path: Path, rows, problems: list[str]) -> list[dict]:
             problems.append(f"{where}: 種別 {r['kind']!r} は {', '.join(BODY_KINDS)} のいずれかです")
             continue
         if r["prefecture_code"] != code[:2]:
-            problems.append(f"{where}: 都道府県番号 {r['prefecture_code']} が団体コードの上2桁 {code[:2]} と一致しません")
+            problems.append(
+                f"{where}: 都道府県番号 {r['prefecture_code']} が団体コードの上2桁 {code[:2]} と一致しません"
+            )
             continue
         if (r["kind"] == "prefecture") != (code[2:5] == "000"):
-            want = "都道府県の団体コードは PP000 + 検査数字" if r["kind"] == "prefecture" else "市区町村の団体コードの3〜5桁目は 000 以外"
+            want = (
+                "都道府県の団体コードは PP000 + 検査数字"
+                if r["kind"] == "prefecture"
+                else "市区町村の団体コードの3〜5桁目は 000 以外"
+            )
             problems.append(f"{where}: {code}: 種別 {r['kind']} と団体コードが合いません（{want}）")
             continue
         if r["prefecture_code"] not in prefectures:
@@ -69,10 +75,15 @@ def _check_bodies(path: Path, rows, problems: list[str]) -> list[dict]:
             problems.append(f"{where}: 名称が空です")
             continue
         out.append(
-            dict(
-                id=int(code), code=code, prefecture_code=r["prefecture_code"], prefecture_name=r["prefecture"],
-                name=r["name"], name_kana=r["name_kana"], kind=r["kind"],
-            )
+            {
+                "id": int(code),
+                "code": code,
+                "prefecture_code": r["prefecture_code"],
+                "prefecture_name": r["prefecture"],
+                "name": r["name"],
+                "name_kana": r["name_kana"],
+                "kind": r["kind"],
+            }
         )
     return out
 
@@ -91,14 +102,20 @@ def _check_operations(path: Path, rows, problems: list[str]) -> list[dict]:
             problems.append(f"{where}: order は整数です（{r['order']!r}）")
             continue
         if not targets or not targets <= {"municipality", "prefecture"}:
-            problems.append(f"{where}: applies_to は municipality / prefecture を + でつないだものです（{r['applies_to']!r}）")
+            problems.append(
+                f"{where}: applies_to は municipality / prefecture を + でつないだものです（{r['applies_to']!r}）"
+            )
             continue
         out.append(
-            dict(
-                code=r["code"], order=int(r["order"]), name=r["name"], short_name=r["short_name"] or r["name"],
-                ministry=r["ministry"], for_municipalities="municipality" in targets,
-                for_prefectures="prefecture" in targets,
-            )
+            {
+                "code": r["code"],
+                "order": int(r["order"]),
+                "name": r["name"],
+                "short_name": r["short_name"] or r["name"],
+                "ministry": r["ministry"],
+                "for_municipalities": "municipality" in targets,
+                "for_prefectures": "prefecture" in targets,
+            }
         )
     return out
 
@@ -116,7 +133,9 @@ def _check_steps(path: Path, rows, problems: list[str]) -> list[dict]:
         if not r["order"].isdigit():
             problems.append(f"{where}: order は整数です（{r['order']!r}）")
             continue
-        out.append(dict(code=code, order=int(r["order"]), phase=r["phase"], group_name=r["group"], name=r["name"]))
+        out.append(
+            {"code": code, "order": int(r["order"]), "phase": r["phase"], "group_name": r["group"], "name": r["name"]}
+        )
     return out
 
 
@@ -144,7 +163,8 @@ def load_seeds(session: Session, seeds_dir: Path) -> SeedResult:
     problems: list[str] = []
     bodies_path, ops_path, steps_path = (seeds_dir / n for n in ("bodies.csv", "operations.csv", "steps.csv"))
     bodies = _check_bodies(
-        bodies_path, _read(bodies_path, ["code", "prefecture_code", "prefecture", "name", "name_kana", "kind"], problems),
+        bodies_path,
+        _read(bodies_path, ["code", "prefecture_code", "prefecture", "name", "name_kana", "kind"], problems),
         problems,
     )
     operations = _check_operations(

@@ -67,7 +67,7 @@ def get_body(session: Session, code: str) -> Body:
     row = session.execute(select(*(getattr(Body, c) for c in _BODY_COLUMNS)).where(Body.code == code)).first()
     if row is None:
         raise NotFound(f"団体コード {code} の団体は登録されていません。")
-    body = Body(**dict(zip(_BODY_COLUMNS, row)))
+    body = Body(**dict(zip(_BODY_COLUMNS, row, strict=False)))
     _bodies[(engine.url.render_as_string(), code)] = (time.monotonic(), body)
     return body
 

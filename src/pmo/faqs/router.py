@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from pmo.text import SingleLine
-from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.auth import Principal
+from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.faqs import service
-from pmo.faqs.schemas import DraftedFaq, FaqOut, FaqPage, FaqStatus, FaqUpdate, FaqCreate
+from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqPage, FaqStatus, FaqUpdate
 from pmo.inquiries.schemas import Category
+from pmo.text import SingleLine
 
 router = APIRouter(tags=["faq"])
 FaqId = Annotated[int, Path(ge=1, le=2_147_483_647, description="FAQ id")]
@@ -20,8 +20,12 @@ Editor = Annotated[Principal, require_role(*service.EDITORS)]
 def search_faqs(
     session: ReadSessionDep,
     principal: CurrentUser,
-    q: Annotated[str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance"), SingleLine] = None,
-    operation: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")] = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance"), SingleLine
+    ] = None,
+    operation: Annotated[
+        str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")
+    ] = None,
     step: Annotated[str | None, Query(max_length=3, pattern=r"^S[0-9]{2}$", description="step code S01–S40")] = None,
     category: Category | None = None,
     status: Annotated[FaqStatus | None, Query(description="drafts are visible to the helpdesk and admin only")] = None,
@@ -29,8 +33,17 @@ def search_faqs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """FAQ entries: with q, ranked by relevance (Japanese text search); otherwise newest first."""
-    return service.search(session, principal, q=q, operation=operation, step=step, status=status, category=category,
-                          limit=limit, offset=offset)
+    return service.search(
+        session,
+        principal,
+        q=q,
+        operation=operation,
+        step=step,
+        status=status,
+        category=category,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/faqs/{faq_id}", response_model=FaqOut)

@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pmo.text import MultiLine, SingleLine
 from pmo.inquiries.schemas import Category
+from pmo.text import MultiLine, SingleLine
 
 FaqStatus = Literal["draft", "published"]
 Title = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
@@ -26,7 +26,9 @@ class FaqCreate(BaseModel):
     operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
     step: Annotated[str | None, Field(max_length=3), SingleLine] = None
     status: FaqStatus = "draft"
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine] = None
+    publisher: Annotated[
+        str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine
+    ] = None
 
 
 class FaqUpdate(BaseModel):
@@ -41,7 +43,9 @@ class FaqUpdate(BaseModel):
     operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
     step: Annotated[str | None, Field(max_length=3), SingleLine] = None
     status: FaqStatus
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine] = None
+    publisher: Annotated[
+        str | None, Field(max_length=40, description="publishing organisation (default デジタル庁)"), SingleLine
+    ] = None
 
 
 class Removed(BaseModel):

@@ -38,18 +38,33 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 def _codes(session: Session, faqs: list[Faq]) -> tuple[dict[int, str], dict[int, str]]:
     op_ids = {f.operation_id for f in faqs if f.operation_id}
     step_ids = {f.step_id for f in faqs if f.step_id}
-    ops = dict(session.execute(select(Operation.id, Operation.code).where(Operation.id.in_(op_ids))).all()) if op_ids else {}
+    ops = (
+        dict(session.execute(select(Operation.id, Operation.code).where(Operation.id.in_(op_ids))).all())
+        if op_ids
+        else {}
+    )
     steps = dict(session.execute(select(Step.id, Step.code).where(Step.id.in_(step_ids))).all()) if step_ids else {}
     return ops, steps
 
 
-def _out(principal: Principal, f: Faq, ops: dict[int, str], steps: dict[int, str], score: float | None = None) -> FaqOut:
+def _out(
+    principal: Principal, f: Faq, ops: dict[int, str], steps: dict[int, str], score: float | None = None
+) -> FaqOut:
     return FaqOut(
-        id=f.id, title=f.title, question=f.question, answer=f.answer, category=f.category,
+        id=f.id,
+        title=f.title,
+        question=f.question,
+        answer=f.answer,
+        category=f.category,
         category_label=CATEGORY_LABELS.get(f.category) if f.category else None,
-        operation=ops.get(f.operation_id), step=steps.get(f.step_id), status=f.status, publisher=f.publisher,
+        operation=ops.get(f.operation_id),
+        step=steps.get(f.step_id),
+        status=f.status,
+        publisher=f.publisher,
         source_inquiry=f.source_inquiry_id if principal.role in ("helpdesk", "admin") else None,
-        created_at=f.created_at, updated_at=f.updated_at, published_at=f.published_at,
+        created_at=f.created_at,
+        updated_at=f.updated_at,
+        published_at=f.published_at,
         score=None if score is None else round(score, 4),
     )
 
@@ -57,14 +72,17 @@ def _out(principal: Principal, f: Faq, ops: dict[int, str], steps: dict[int, str
 def index(session: Session, faq: Faq) -> None:
     """Rewrite the entry's search terms (called on every create and update)."""
     counts = weighted_terms(
-        (faq.title, FIELD_WEIGHTS["title"]), (faq.question, FIELD_WEIGHTS["question"]), (faq.answer, FIELD_WEIGHTS["answer"])
+        (faq.title, FIELD_WEIGHTS["title"]),
+        (faq.question, FIELD_WEIGHTS["question"]),
+        (faq.answer, FIELD_WEIGHTS["answer"]),
     )
     faq.length = float(sum(counts.values())) or 1.0
     session.execute(delete(FaqTerm).where(FaqTerm.faq_id == faq.id))
     if counts:
-        session.execute(insert(FaqTerm), [
-            {"faq_id": faq.id, "term": t, "weight": w, "length": faq.length} for t, w in counts.items()
-        ])
+        session.execute(
+            insert(FaqTerm),
+            [{"faq_id": faq.id, "term": t, "weight": w, "length": faq.length} for t, w in counts.items()],
+        )
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -83,9 +101,11 @@ class _TermStats:
 
     def get(self, session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
         """(number of entries, average length, {term: entries containing it}) as of now."""
-        version = tuple(session.execute(
-            select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
-        ).one())
+        version = tuple(
+            session.execute(
+                select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
+            ).one()
+        )
         n_docs, total = version[0] or 0, float(version[1] or 0.0)
         with self._lock:
             if version != self._version or len(self._df) > self.MAX_TERMS:
@@ -93,9 +113,11 @@ class _TermStats:
             known = {t: self._df[t] for t in terms if t in self._df}
         missing = [t for t in terms if t not in known]
         if missing:
-            counted = dict(session.execute(
-                select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(missing)).group_by(FaqTerm.term)
-            ).all())
+            counted = dict(
+                session.execute(
+                    select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(missing)).group_by(FaqTerm.term)
+                ).all()
+            )
             fresh = {t: counted.get(t, 0) for t in missing}
             known.update(fresh)
             with self._lock:
@@ -107,8 +129,9 @@ class _TermStats:
 term_stats = _TermStats()
 
 
-def _ranked(session: Session, terms: list[str], coverage: float, *, visible: ColumnElement[bool],
-            where: list | None = None) -> list[tuple[int, float]]:
+def _ranked(
+    session: Session, terms: list[str], coverage: float, *, visible: ColumnElement[bool], where: list | None = None
+) -> list[tuple[int, float]]:
     """(faq id, BM25 score) of the entries holding enough of the terms, best first, among those
     visible (a visible_to clause) and matching where (further filters on faqs)."""
     if not terms:
@@ -137,14 +160,19 @@ def _ranked(session: Session, terms: list[str], coverage: float, *, visible: Col
     return [(i, float(s)) for i, s in ranked if i not in hidden]
 
 
-def _filters(session: Session, operation: str | None, step: str | None, status: str | None, category: str | None) -> list:
+def _filters(
+    session: Session, operation: str | None, step: str | None, status: str | None, category: str | None
+) -> list:
     """Clauses on Faq for the query's filters (codes checked: 422 naming the parameter)."""
     where = []
     if operation:
         op_id = session.scalar(select(Operation.id).where(Operation.code == operation))
         if op_id is None:
-            raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
-                                  input=operation)
+            raise InvalidInput.at(
+                ["query", "operation"],
+                f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
+                input=operation,
+            )
         where.append(Faq.operation_id == op_id)
     if step:
         step_id = session.scalar(select(Step.id).where(Step.code == step))
@@ -159,29 +187,52 @@ def _filters(session: Session, operation: str | None, step: str | None, status: 
 
 
 def search(
-    session: Session, principal: Principal, *, q: str | None = None, operation: str | None = None, step: str | None = None,
-    status: str | None = None, category: str | None = None, limit: int = 20, offset: int = 0,
+    session: Session,
+    principal: Principal,
+    *,
+    q: str | None = None,
+    operation: str | None = None,
+    step: str | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
 ) -> FaqPage:
     """Entries the caller may see: ranked by relevance to q, or newest first without q."""
     if limit > get_settings().page_size_max:
-        raise InvalidInput.at(["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit)
+        raise InvalidInput.at(
+            ["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit
+        )
     visible = visible_to(principal)
     where = _filters(session, operation, step, status, category)
     if q is not None and q.strip():
         terms = query_terms(q)
         if not terms:
-            raise InvalidInput.at(["query", "q"], "検索語に検索できる語がありません。2文字以上の語句（漢字は1文字から）で指定してください。",
-                                  input=q)
+            raise InvalidInput.at(
+                ["query", "q"],
+                "検索語に検索できる語がありません。2文字以上の語句（漢字は1文字から）で指定してください。",
+                input=q,
+            )
         ranked = _ranked(session, terms, SEARCH_COVERAGE, visible=visible, where=where)
         page = ranked[offset : offset + limit]
         rows = {f.id: f for f in session.scalars(select(Faq).where(Faq.id.in_([i for i, _ in page])))} if page else {}
         ops, steps = _codes(session, list(rows.values()))
-        return FaqPage(items=[_out(principal, rows[i], ops, steps, s) for i, s in page], total=len(ranked),
-                       limit=limit, offset=offset)
+        return FaqPage(
+            items=[_out(principal, rows[i], ops, steps, s) for i, s in page],
+            total=len(ranked),
+            limit=limit,
+            offset=offset,
+        )
     total = session.scalar(select(func.count()).select_from(Faq).where(visible, *where)) or 0
-    faqs = list(session.scalars(
-        select(Faq).where(visible, *where).order_by(Faq.published_at.desc().nulls_last(), Faq.id.desc()).limit(limit).offset(offset)
-    ))
+    faqs = list(
+        session.scalars(
+            select(Faq)
+            .where(visible, *where)
+            .order_by(Faq.published_at.desc().nulls_last(), Faq.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
     ops, steps = _codes(session, faqs)
     return FaqPage(items=[_out(principal, f, ops, steps) for f in faqs], total=total, limit=limit, offset=offset)
 
@@ -189,7 +240,11 @@ def search(
 def search_ids(session: Session, principal: Principal, text: str, *, coverage: float, limit: int) -> list[SimilarFaq]:
     """Published entries resembling text (for duplicate suggestions when filing an inquiry)."""
     ranked = _ranked(session, query_terms(text), coverage, visible=Faq.status == "published")[:limit]
-    titles = dict(session.execute(select(Faq.id, Faq.title).where(Faq.id.in_([i for i, _ in ranked]))).all()) if ranked else {}
+    titles = (
+        dict(session.execute(select(Faq.id, Faq.title).where(Faq.id.in_([i for i, _ in ranked]))).all())
+        if ranked
+        else {}
+    )
     return [SimilarFaq(id=i, title=titles[i], score=round(s, 4)) for i, s in ranked]
 
 
@@ -215,24 +270,42 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
 
     inq = session.scalar(select(Inquiry).where(Inquiry.id == inquiry_id, inquiries.visible_to(principal)))
     if inq is None:
-        raise NotFound(f"問合せ {inquiry_id} はありません。", detail=[{"loc": ["body", "from_inquiry"], "msg": "該当する問合せがありません。"}])
+        raise NotFound(
+            f"問合せ {inquiry_id} はありません。",
+            detail=[{"loc": ["body", "from_inquiry"], "msg": "該当する問合せがありません。"}],
+        )
     answer = session.scalar(
-        select(InquiryMessage.text).where(InquiryMessage.inquiry_id == inq.id, InquiryMessage.kind == "answer")
-        .order_by(InquiryMessage.id.desc()).limit(1)
+        select(InquiryMessage.text)
+        .where(InquiryMessage.inquiry_id == inq.id, InquiryMessage.kind == "answer")
+        .order_by(InquiryMessage.id.desc())
+        .limit(1)
     )
     if answer is None or inq.state not in ("answered", "closed"):
-        raise Conflict(f"問合せ {inq.id} は「{inq.state}」で回答がまだありません。FAQ にできるのは回答済みの問合せです。",
-                       detail={"state": inq.state, "tier": inq.current_tier})
+        raise Conflict(
+            f"問合せ {inq.id} は「{inq.state}」で回答がまだありません。FAQ にできるのは回答済みの問合せです。",
+            detail={"state": inq.state, "tier": inq.current_tier},
+        )
     bodies = [tuple(r) for r in session.execute(select(Body.code, Body.name))]
     asker = session.execute(select(Body.code, Body.name).where(Body.id == inq.asker_body_id)).first()
-    author_ids = set(session.scalars(select(InquiryMessage.author_account_id).where(InquiryMessage.inquiry_id == inq.id)))
+    author_ids = set(
+        session.scalars(select(InquiryMessage.author_account_id).where(InquiryMessage.inquiry_id == inq.id))
+    )
     author_ids.add(inq.asker_account_id)
-    people = [n for row in session.execute(select(Account.name, Account.display_name).where(Account.id.in_(author_ids)))
-              for n in row if n]
+    people = [
+        n
+        for row in session.execute(select(Account.name, Account.display_name).where(Account.id.in_(author_ids)))
+        for n in row
+        if n
+    ]
     scrub = Scrubber(bodies, tuple(asker) if asker else None, people)
     draft = {
-        "title": scrub(inq.title), "question": scrub(inq.question), "answer": scrub(answer), "category": inq.category,
-        "operation_id": inq.operation_id, "step_id": inq.step_id, "source_inquiry_id": inq.id,
+        "title": scrub(inq.title),
+        "question": scrub(inq.question),
+        "answer": scrub(answer),
+        "category": inq.category,
+        "operation_id": inq.operation_id,
+        "step_id": inq.step_id,
+        "source_inquiry_id": inq.id,
     }
     return draft, scrub
 
@@ -253,8 +326,12 @@ def create(session: Session, principal: Principal, data: FaqCreate, *, now: date
     scrub = None
     if data.from_inquiry is not None:
         if data.status == "published":
-            raise InvalidInput.at(["body", "status"], "問合せから作る FAQ は下書き（draft）として作成されます。"
-                                  "内容を確認してから PUT /api/v1/faqs/{id} で published にしてください。", input="published")
+            raise InvalidInput.at(
+                ["body", "status"],
+                "問合せから作る FAQ は下書き（draft）として作成されます。"
+                "内容を確認してから PUT /api/v1/faqs/{id} で published にしてください。",
+                input="published",
+            )
         drafted, scrub = _draft_from_inquiry(session, principal, data.from_inquiry)
         fields.update(drafted)
     given = data.model_dump(exclude_unset=True, exclude={"from_inquiry", "status", "operation", "step", "publisher"})
@@ -269,24 +346,34 @@ def create(session: Session, principal: Principal, data: FaqCreate, *, now: date
     missing = [f for f in ("title", "question", "answer") if not fields.get(f)]
     if missing:
         raise InvalidInput(
-            "FAQ には title（見出し）・question（質問）・answer（回答）が必要です（from_inquiry を指定すると問合せから下書きします）。",
+            "FAQ には title（見出し）・question（質問）・answer（回答）が必要です"
+            "（from_inquiry を指定すると問合せから下書きします）。",
             detail=[{"loc": ["body", f], "msg": "必須項目です（from_inquiry を指定しない場合）。"} for f in missing],
         )
     faq = Faq(
-        **fields, status=data.status, length=1.0, created_at=now, created_by=principal.name, updated_at=now,
-        updated_by=principal.name, published_at=now if data.status == "published" else None,
+        **fields,
+        status=data.status,
+        length=1.0,
+        created_at=now,
+        created_by=principal.name,
+        updated_at=now,
+        updated_by=principal.name,
+        published_at=now if data.status == "published" else None,
     )
     session.add(faq)
     session.flush()
     index(session, faq)
-    audit.record(session, principal, "faq.create", f"faq:{faq.id}",
-                 {"status": faq.status, "from_inquiry": data.from_inquiry})
+    audit.record(
+        session, principal, "faq.create", f"faq:{faq.id}", {"status": faq.status, "from_inquiry": data.from_inquiry}
+    )
     session.flush()
     out = _out(principal, faq, *_codes(session, [faq]))
     return DraftedFaq(**out.model_dump(), removed=scrub.report() if scrub else [])
 
 
-def update(session: Session, principal: Principal, faq_id: int, data: FaqUpdate, *, now: datetime | None = None) -> FaqOut:
+def update(
+    session: Session, principal: Principal, faq_id: int, data: FaqUpdate, *, now: datetime | None = None
+) -> FaqOut:
     """Replace an entry's text, labels and status (publishing makes it visible to bodies)."""
     now = now or utcnow()
     faq = session.scalar(select(Faq).where(Faq.id == faq_id).with_for_update())

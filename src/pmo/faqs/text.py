@@ -12,8 +12,22 @@ from collections import Counter
 
 # Each group: the spelling everything is rewritten to, then the other spellings (any script or width).
 SYNONYMS = (
-    ("fitgap", ("fit&gap", "fit & gap", "fit/gap", "fit-gap", "fit gap", "fit and gap", "フィットギャップ",
-                "フィット&ギャップ", "フィット・ギャップ", "フィットアンドギャップ", "フィット＆ギャップ")),
+    (
+        "fitgap",
+        (
+            "fit&gap",
+            "fit & gap",
+            "fit/gap",
+            "fit-gap",
+            "fit gap",
+            "fit and gap",
+            "フィットギャップ",
+            "フィット&ギャップ",
+            "フィット・ギャップ",
+            "フィットアンドギャップ",
+            "フィット＆ギャップ",
+        ),
+    ),
     ("ガバメントクラウド", ("ガバクラ", "government cloud", "gov cloud", "govcloud")),
     ("住民基本台帳", ("住基",)),
     ("データ移行", ("data migration", "データマイグレーション", "データー移行")),

@@ -10,10 +10,20 @@ from pmo.text import MultiLine
 
 Channel = Literal["visit", "phone", "online", "email", "meeting"]
 DelayCause = Literal["vendor_resources", "budget", "staffing", "mainframe", "specification", "procurement", "other"]
-CHANNEL_LABELS = {"visit": "訪問", "phone": "電話", "online": "オンライン会議", "email": "メール", "meeting": "説明会・会議"}
+CHANNEL_LABELS = {
+    "visit": "訪問",
+    "phone": "電話",
+    "online": "オンライン会議",
+    "email": "メール",
+    "meeting": "説明会・会議",
+}
 CAUSE_LABELS = {
-    "vendor_resources": "事業者のリソース不足", "budget": "予算確保", "staffing": "職員体制",
-    "mainframe": "メインフレームからの移行", "specification": "標準仕様への対応", "procurement": "調達手続",
+    "vendor_resources": "事業者のリソース不足",
+    "budget": "予算確保",
+    "staffing": "職員体制",
+    "mainframe": "メインフレームからの移行",
+    "specification": "標準仕様への対応",
+    "procurement": "調達手続",
     "other": "その他",
 }
 
@@ -25,10 +35,14 @@ class FollowUpIn(BaseModel):
 
     held_on: PlausibleDate
     channel: Channel
-    learned: Annotated[str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)"), MultiLine]
+    learned: Annotated[
+        str, Field(min_length=1, max_length=4000, description="what was learned (聞き取り内容)"), MultiLine
+    ]
     agreed_actions: Annotated[str | None, Field(max_length=4000), MultiLine] = None
     next_check_on: PlausibleDate | None = None
-    shared_with_national: StrictBool = Field(False, description="share this record (with its cause of delay) with the national tier")
+    shared_with_national: StrictBool = Field(
+        False, description="share this record (with its cause of delay) with the national tier"
+    )
     delay_cause: DelayCause | None = None
     delay_detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 

@@ -1,16 +1,15 @@
 """Follow-ups: prefectures record hearings and advice; only shared ones reach the national tier."""
 
-from datetime import date
-
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, periods
 from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.errors import Forbidden, InvalidInput, NotFound
 from pmo.followups.schemas import CAUSE_LABELS, CHANNEL_LABELS, FollowUpIn, FollowUpOut
 from pmo.models import Body, FollowUp
+
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """Which follow-ups principal may read: its prefecture's own, the shared ones (helpdesk), or all (admin)."""
@@ -22,30 +21,54 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         return FollowUp.shared_with_national.is_(True)
     return false()
 
+
 def _out(f: FollowUp, body: Body) -> FollowUpOut:
     return FollowUpOut(
-        id=f.id, body=body.code, body_name=body.name, prefecture=f.prefecture_code, held_on=f.held_on,
-        channel=f.channel, channel_label=CHANNEL_LABELS[f.channel], learned=f.learned, agreed_actions=f.agreed_actions,
-        next_check_on=f.next_check_on, shared_with_national=f.shared_with_national, delay_cause=f.delay_cause,
-        delay_cause_label=CAUSE_LABELS.get(f.delay_cause or ""), delay_detail=f.delay_detail, created_at=f.created_at,
+        id=f.id,
+        body=body.code,
+        body_name=body.name,
+        prefecture=f.prefecture_code,
+        held_on=f.held_on,
+        channel=f.channel,
+        channel_label=CHANNEL_LABELS[f.channel],
+        learned=f.learned,
+        agreed_actions=f.agreed_actions,
+        next_check_on=f.next_check_on,
+        shared_with_national=f.shared_with_national,
+        delay_cause=f.delay_cause,
+        delay_cause_label=CAUSE_LABELS.get(f.delay_cause or ""),
+        delay_detail=f.delay_detail,
+        created_at=f.created_at,
         created_by=f.created_by,
     )
+
 
 def record(session: Session, principal: Principal, body: Body, data: FollowUpIn) -> FollowUpOut:
     """Record a follow-up of a municipality by its own prefecture."""
     if not principal.oversees(body):
-        raise Forbidden(f"{body.name}（{body.code}）のフォローアップを記録できるのは、その都道府県のアカウントだけです。")
-    if data.held_on > date.today():
+        raise Forbidden(
+            f"{body.name}（{body.code}）のフォローアップを記録できるのは、その都道府県のアカウントだけです。"
+        )
+    if data.held_on > periods.today():
         raise InvalidInput.at(["body", "held_on"], "実施日（held_on）に未来の日付は指定できません。")
     f = FollowUp(
-        body_id=body.id, prefecture_code=body.prefecture_code, created_at=utcnow(), created_by=principal.name,
+        body_id=body.id,
+        prefecture_code=body.prefecture_code,
+        created_at=utcnow(),
+        created_by=principal.name,
         **data.model_dump(),
     )
     session.add(f)
     session.flush()
-    audit.record(session, principal, "follow_up.create", f"follow_up:{f.id}",
-                 {"body": body.code, "shared_with_national": data.shared_with_national})
+    audit.record(
+        session,
+        principal,
+        "follow_up.create",
+        f"follow_up:{f.id}",
+        {"body": body.code, "shared_with_national": data.shared_with_national},
+    )
     return _out(f, body)
+
 
 def list_for_body(session: Session, principal: Principal, body: Body) -> list[FollowUpOut]:
     """The follow-ups of one body that principal may read, newest first."""
@@ -54,10 +77,12 @@ def list_for_body(session: Session, principal: Principal, body: Body) -> list[Fo
     ):
         raise Forbidden(f"{body.name}（{body.code}）のフォローアップ記録を閲覧する権限がありません。")
     rows = session.scalars(
-        select(FollowUp).where(FollowUp.body_id == body.id, visible_to(principal))
+        select(FollowUp)
+        .where(FollowUp.body_id == body.id, visible_to(principal))
         .order_by(FollowUp.held_on.desc(), FollowUp.id.desc())
     )
     return [_out(f, body) for f in rows]
+
 
 def list_visible(
     session: Session, principal: Principal, *, shared: bool | None, prefecture: str | None, limit: int, offset: int
@@ -71,10 +96,12 @@ def list_visible(
     rows = session.execute(query.order_by(FollowUp.held_on.desc(), FollowUp.id.desc()).limit(limit).offset(offset))
     return [_out(f, b) for f, b in rows]
 
+
 def get(session: Session, principal: Principal, follow_up_id: int) -> FollowUpOut:
     """One follow-up; 404 when it does not exist or is not the caller's to see."""
     row = session.execute(
-        select(FollowUp, Body).join(Body, Body.id == FollowUp.body_id)
+        select(FollowUp, Body)
+        .join(Body, Body.id == FollowUp.body_id)
         .where(FollowUp.id == follow_up_id, visible_to(principal))
     ).first()
     if row is None:

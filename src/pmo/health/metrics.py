@@ -21,7 +21,8 @@ class DatabaseCollector:
             period = periods.add_months(periods.current(), -1)
             reported = s.scalar(select(func.count()).select_from(BodyPeriod).where(BodyPeriod.period == period)) or 0
             open_rows = s.execute(
-                select(Inquiry.current_tier, func.count()).where(Inquiry.state.in_(("open", "awaiting_asker")))
+                select(Inquiry.current_tier, func.count())
+                .where(Inquiry.state.in_(("open", "awaiting_asker")))
                 .group_by(Inquiry.current_tier)
             ).all()
             overdue_rows = s.execute(
@@ -30,10 +31,13 @@ class DatabaseCollector:
                 .group_by(Inquiry.current_tier)
             ).all()
         yield GaugeMetricFamily("pmo_reports_submitted", "Report revisions stored in total", value=revisions)
-        yield GaugeMetricFamily("pmo_bodies_reported_last_period", "Bodies that reported for the previous month",
-                                value=reported)
-        for name, doc, rows in (("pmo_inquiries_open", "Inquiries open or waiting on the asker", open_rows),
-                                ("pmo_inquiries_overdue", "Open inquiries past their due time", overdue_rows)):
+        yield GaugeMetricFamily(
+            "pmo_bodies_reported_last_period", "Bodies that reported for the previous month", value=reported
+        )
+        for name, doc, rows in (
+            ("pmo_inquiries_open", "Inquiries open or waiting on the asker", open_rows),
+            ("pmo_inquiries_overdue", "Open inquiries past their due time", overdue_rows),
+        ):
             family = GaugeMetricFamily(name, doc, labels=["tier"])
             counts = dict(rows)
             for tier in ("prefecture", "helpdesk"):

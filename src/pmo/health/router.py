@@ -19,7 +19,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"model": ErrorOut, "description": "The database does not answer or cannot take writes"}})
+@router.get(
+    "/readyz", responses={503: {"model": ErrorOut, "description": "The database does not answer or cannot take writes"}}
+)
 def readyz() -> dict[str, str]:
     """The database answers and can take writes; 503 saying which is not so otherwise."""
     try:

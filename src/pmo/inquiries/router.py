@@ -2,14 +2,26 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body as RequestBody, Path, Query
+from fastapi import APIRouter, Path, Query
+from fastapi import Body as RequestBody
 
-from pmo.text import SingleLine
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep
 from pmo.inquiries import service
 from pmo.inquiries.schemas import (
-    Category, CloseIn, FiledInquiry, InquiryIn, InquiryOut, InquiryPage, MessageIn, ReasonIn, RouteIn, Similar, TextIn, Tier,
+    Category,
+    CloseIn,
+    FiledInquiry,
+    InquiryIn,
+    InquiryOut,
+    InquiryPage,
+    MessageIn,
+    ReasonIn,
+    RouteIn,
+    Similar,
+    TextIn,
+    Tier,
 )
+from pmo.text import SingleLine
 
 router = APIRouter(tags=["inquiries"])
 InquiryId = Annotated[int, Path(ge=1, le=2_147_483_647, description="inquiry id")]
@@ -17,7 +29,9 @@ InquiryId = Annotated[int, Path(ge=1, le=2_147_483_647, description="inquiry id"
 
 @router.post("/inquiries", response_model=FiledInquiry, status_code=201)
 def file_inquiry(data: InquiryIn, session: SessionDep, principal: CurrentUser):
-    """File an inquiry (a municipality's goes to its prefecture, a prefecture's to the helpdesk); similar FAQ and own open inquiries are suggested."""
+    """File an inquiry (a municipality's goes to its prefecture, a prefecture's to the helpdesk).
+
+    Similar FAQ entries and the asker's own open inquiries come back as suggestions."""
     return service.file(session, principal, data)
 
 
@@ -25,22 +39,39 @@ def file_inquiry(data: InquiryIn, session: SessionDep, principal: CurrentUser):
 def list_inquiries(
     session: ReadSessionDep,
     principal: CurrentUser,
-    status: Annotated[str | None, Query(description="open, awaiting_asker, answered, closed or active; comma-separated")] = None,
-    overdue: Annotated[bool | None, Query(description="only (true) or no (false) inquiries past their due time")] = None,
+    status: Annotated[
+        str | None, Query(description="open, awaiting_asker, answered, closed or active; comma-separated")
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="only (true) or no (false) inquiries past their due time")
+    ] = None,
     tier: Tier | None = None,
     category: Category | None = None,
-    operation: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")] = None,
+    operation: Annotated[
+        str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")
+    ] = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """The caller's queue: the inquiries it may see, soonest due first, with overdue flags; paged."""
-    return service.queue(session, principal, status=status, overdue=overdue, tier=tier, category=category,
-                         operation=operation, limit=limit, offset=offset)
+    return service.queue(
+        session,
+        principal,
+        status=status,
+        overdue=overdue,
+        tier=tier,
+        category=category,
+        operation=operation,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/inquiries/similar", response_model=Similar)
 def similar_inquiries(
-    session: ReadSessionDep, principal: CurrentUser, q: Annotated[str, Query(min_length=1, max_length=500), SingleLine],
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    q: Annotated[str, Query(min_length=1, max_length=500), SingleLine],
 ):
     """Published FAQ entries and the caller's own open inquiries resembling q (check before filing)."""
     return service.similar(session, principal, q)
@@ -89,13 +120,17 @@ def route(inquiry_id: InquiryId, data: RouteIn, session: SessionDep, principal: 
 
 
 @router.post("/inquiries/{inquiry_id}/close", response_model=InquiryOut)
-def close(inquiry_id: InquiryId, session: SessionDep, principal: CurrentUser,
-          data: Annotated[CloseIn | None, RequestBody()] = None):
+def close(
+    inquiry_id: InquiryId,
+    session: SessionDep,
+    principal: CurrentUser,
+    data: Annotated[CloseIn | None, RequestBody()] = None,
+):
     """Close (the asker): settled, or withdrawn before an answer."""
     return service.act(session, principal, inquiry_id, "close", text=data.note if data else None)
 
 
 @router.post("/inquiries/{inquiry_id}/reopen", response_model=InquiryOut)
 def reopen(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
-    """Reopen an answered or closed inquiry (the asker, within PMO_INQUIRY_REOPEN_DAYS), saying what is still unclear."""
+    """Reopen an answered or closed inquiry (the asker, within PMO_INQUIRY_REOPEN_DAYS), saying what is unclear."""
     return service.act(session, principal, inquiry_id, "reopen", text=data.reason)

@@ -12,13 +12,26 @@ Tier = Literal["prefecture", "helpdesk", "ministry"]
 Party = Literal["asker", "prefecture", "helpdesk", "ministry"]
 Action = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "comment"]
 Category = Literal[
-    "specification", "fit_gap", "government_cloud", "data_migration", "schedule", "deferred_system", "funding",
-    "procurement", "other",
+    "specification",
+    "fit_gap",
+    "government_cloud",
+    "data_migration",
+    "schedule",
+    "deferred_system",
+    "funding",
+    "procurement",
+    "other",
 ]
 CATEGORY_LABELS = {
-    "specification": "標準仕様書", "fit_gap": "Fit&Gap・業務の見直し", "government_cloud": "ガバメントクラウド",
-    "data_migration": "データ移行", "schedule": "移行スケジュール", "deferred_system": "特定移行支援システム",
-    "funding": "補助金・経費", "procurement": "調達・契約", "other": "その他",
+    "specification": "標準仕様書",
+    "fit_gap": "Fit&Gap・業務の見直し",
+    "government_cloud": "ガバメントクラウド",
+    "data_migration": "データ移行",
+    "schedule": "移行スケジュール",
+    "deferred_system": "特定移行支援システム",
+    "funding": "補助金・経費",
+    "procurement": "調達・契約",
+    "other": "その他",
 }
 STATE_LABELS = {"open": "対応中", "awaiting_asker": "質問者の回答待ち", "answered": "回答済み", "closed": "完了"}
 TIER_LABELS = {"prefecture": "都道府県", "helpdesk": "国のヘルプデスク", "ministry": "所管府省"}
@@ -35,7 +48,9 @@ class InquiryIn(BaseModel):
     title: Annotated[str, Field(min_length=1, max_length=200, examples=["Fit&Gap分析の進め方について"]), SingleLine]
     question: Text
     category: Category
-    operation: Annotated[str | None, Field(max_length=40, description="operation code, e.g. jumin_kiroku"), SingleLine] = None
+    operation: Annotated[
+        str | None, Field(max_length=40, description="operation code, e.g. jumin_kiroku"), SingleLine
+    ] = None
     step: Annotated[str | None, Field(max_length=3, description="step code S01–S40"), SingleLine] = None
 
 
@@ -91,7 +106,9 @@ class MessageOut(BaseModel):
     author: str
     party: Party
     kind: Literal["comment", "answer", "ask_back", "reply", "reopen"]
-    visibility: Literal["public", "prefecture", "helpdesk", "ministry"] = Field(description="public, or the tier it is internal to")
+    visibility: Literal["public", "prefecture", "helpdesk", "ministry"] = Field(
+        description="public, or the tier it is internal to"
+    )
     text: str
     created_at: datetime
 
@@ -119,7 +136,9 @@ class InquirySummary(BaseModel):
     state_label: str
     tier: Tier
     tier_label: str
-    due_at: datetime | None = Field(description="when the current tier should have answered (null once answered or closed)")
+    due_at: datetime | None = Field(
+        description="when the current tier should have answered (null once answered or closed)"
+    )
     overdue: bool = Field(description="open and past its due time")
     paused: bool = Field(description="waiting on the asker: the clock is stopped")
     created_at: datetime

@@ -19,8 +19,20 @@ from pmo.faqs import service as faqs
 from pmo.faqs.text import coverage, query_terms, tokens
 from pmo.inquiries.calendar import add_business_days, business_days_between
 from pmo.inquiries.schemas import (
-    CATEGORY_LABELS, STATE_LABELS, TIER_LABELS, Asker, EventOut, FiledInquiry, InquiryIn, InquiryOut, InquiryPage,
-    InquirySummary, MessageIn, MessageOut, Similar, SimilarInquiry,
+    CATEGORY_LABELS,
+    STATE_LABELS,
+    TIER_LABELS,
+    Asker,
+    EventOut,
+    FiledInquiry,
+    InquiryIn,
+    InquiryOut,
+    InquiryPage,
+    InquirySummary,
+    MessageIn,
+    MessageOut,
+    Similar,
+    SimilarInquiry,
 )
 from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
 
@@ -55,16 +67,29 @@ TRANSITIONS = (
     Transition("reopen", "asker", ("answered", "closed"), None, "open", None),
 )
 ACTION_LABELS = {
-    "answer": "回答", "ask_back": "質問者への確認（差戻し）", "reply": "確認への返答", "escalate": "ヘルプデスクへのエスカレーション",
+    "answer": "回答",
+    "ask_back": "質問者への確認（差戻し）",
+    "reply": "確認への返答",
+    "escalate": "ヘルプデスクへのエスカレーション",
     "route": "所管府省への回付",
-    "close": "完了（クローズ）", "reopen": "再開", "comment": "メッセージの追加",
+    "close": "完了（クローズ）",
+    "reopen": "再開",
+    "comment": "メッセージの追加",
 }
-PARTY_LABELS = {"asker": "質問者", "prefecture": "所管の都道府県", "helpdesk": "国のヘルプデスク", "ministry": "回付先の府省"}
+PARTY_LABELS = {
+    "asker": "質問者",
+    "prefecture": "所管の都道府県",
+    "helpdesk": "国のヘルプデスク",
+    "ministry": "回付先の府省",
+}
 # role → the tier its internal notes belong to; the helpdesk and the ministries are one national tier
 INTERNAL_TO = {"prefecture": "prefecture", "helpdesk": "helpdesk", "ministry": "ministry"}
 READABLE = {
-    "municipality": ("public",), "vendor": ("public",), "prefecture": ("public", "prefecture"),
-    "helpdesk": ("public", "helpdesk", "ministry"), "ministry": ("public", "helpdesk", "ministry"),
+    "municipality": ("public",),
+    "vendor": ("public",),
+    "prefecture": ("public", "prefecture"),
+    "helpdesk": ("public", "helpdesk", "ministry"),
+    "ministry": ("public", "helpdesk", "ministry"),
 }
 
 
@@ -123,7 +148,9 @@ def _readable_messages(principal: Principal) -> tuple[str, ...] | None:
 
 def sla_days(tier: str) -> int:
     settings = get_settings()
-    return settings.sla_prefecture_days if tier == "prefecture" else settings.sla_helpdesk_days  # ministries: as the helpdesk
+    return (
+        settings.sla_prefecture_days if tier == "prefecture" else settings.sla_helpdesk_days
+    )  # ministries: as the helpdesk
 
 
 def _start_clock(inq: Inquiry, tier: str, now: datetime) -> None:
@@ -158,14 +185,26 @@ class _Labels:
 
 
 def _summary_fields(inq: Inquiry, labels: _Labels, now: datetime) -> dict:
-    return dict(
-        id=inq.id, title=inq.title, category=inq.category, category_label=CATEGORY_LABELS.get(inq.category, inq.category),
-        operation=labels.operation, step=labels.step,
-        asker=Asker(role=inq.asker_role, account=labels.asker_account, body=labels.body_code, body_name=labels.body_name),
-        state=inq.state, state_label=STATE_LABELS[inq.state], tier=inq.current_tier, tier_label=TIER_LABELS[inq.current_tier],
-        due_at=inq.due_at, overdue=_overdue(inq, now), paused=inq.state == "awaiting_asker",
-        created_at=inq.created_at, updated_at=inq.updated_at,
-    )
+    return {
+        "id": inq.id,
+        "title": inq.title,
+        "category": inq.category,
+        "category_label": CATEGORY_LABELS.get(inq.category, inq.category),
+        "operation": labels.operation,
+        "step": labels.step,
+        "asker": Asker(
+            role=inq.asker_role, account=labels.asker_account, body=labels.body_code, body_name=labels.body_name
+        ),
+        "state": inq.state,
+        "state_label": STATE_LABELS[inq.state],
+        "tier": inq.current_tier,
+        "tier_label": TIER_LABELS[inq.current_tier],
+        "due_at": inq.due_at,
+        "overdue": _overdue(inq, now),
+        "paused": inq.state == "awaiting_asker",
+        "created_at": inq.created_at,
+        "updated_at": inq.updated_at,
+    }
 
 
 def _with_labels(query: Select) -> Select:
@@ -200,22 +239,43 @@ def _detail(session: Session, principal: Principal, inq: Inquiry, labels: _Label
         messages = messages.where(InquiryMessage.visibility.in_(readable))
     events = session.scalars(select(InquiryEvent).where(InquiryEvent.inquiry_id == inq.id).order_by(InquiryEvent.id))
     return InquiryOut(
-        **_summary_fields(inq, labels, now), question=inq.question, answered_at=inq.answered_at, closed_at=inq.closed_at,
-        reopen_until=reopen_until(inq), allowed_actions=allowed_actions(principal, inq, now),
+        **_summary_fields(inq, labels, now),
+        question=inq.question,
+        answered_at=inq.answered_at,
+        closed_at=inq.closed_at,
+        reopen_until=reopen_until(inq),
+        allowed_actions=allowed_actions(principal, inq, now),
         messages=[
-            MessageOut(id=m.id, author=m.author_name, party=m.author_party, kind=m.kind, visibility=m.visibility,
-                       text=m.text, created_at=m.created_at)
+            MessageOut(
+                id=m.id,
+                author=m.author_name,
+                party=m.author_party,
+                kind=m.kind,
+                visibility=m.visibility,
+                text=m.text,
+                created_at=m.created_at,
+            )
             for m in session.scalars(messages.order_by(InquiryMessage.id))
         ],
         history=[
-            EventOut(at=e.at, actor=e.actor_name, action=e.action, from_state=e.from_state, to_state=e.to_state,
-                     from_tier=e.from_tier, to_tier=e.to_tier, note=e.note)
+            EventOut(
+                at=e.at,
+                actor=e.actor_name,
+                action=e.action,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                from_tier=e.from_tier,
+                to_tier=e.to_tier,
+                note=e.note,
+            )
             for e in events
         ],
     )
 
 
-def _load(session: Session, principal: Principal, inquiry_id: int, *, for_update: bool = False) -> tuple[Inquiry, _Labels]:
+def _load(
+    session: Session, principal: Principal, inquiry_id: int, *, for_update: bool = False
+) -> tuple[Inquiry, _Labels]:
     """The inquiry with its labels; 404 when it does not exist or principal may not see it."""
     query = _with_labels(select(Inquiry).where(Inquiry.id == inquiry_id, visible_to(principal)))
     if for_update:
@@ -253,20 +313,54 @@ def resolve_operation_step(session: Session, operation: str | None, step: str | 
     )
 
 
-def _event(session: Session, inq: Inquiry, principal: Principal, action: str, from_state: str | None,
-           from_tier: str | None, note: str | None, now: datetime) -> None:
-    session.add(InquiryEvent(
-        inquiry_id=inq.id, at=now, actor_account_id=principal.account_id, actor_name=principal.name, action=action,
-        from_state=from_state, to_state=inq.state, from_tier=from_tier, to_tier=inq.current_tier, note=note,
-    ))
+def _event(
+    session: Session,
+    inq: Inquiry,
+    principal: Principal,
+    action: str,
+    from_state: str | None,
+    from_tier: str | None,
+    note: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        InquiryEvent(
+            inquiry_id=inq.id,
+            at=now,
+            actor_account_id=principal.account_id,
+            actor_name=principal.name,
+            action=action,
+            from_state=from_state,
+            to_state=inq.state,
+            from_tier=from_tier,
+            to_tier=inq.current_tier,
+            note=note,
+        )
+    )
 
 
-def _message(session: Session, inq: Inquiry, principal: Principal, party: str, kind: str, visibility: str, text: str,
-             now: datetime) -> None:
-    session.add(InquiryMessage(
-        inquiry_id=inq.id, author_account_id=principal.account_id, author_name=principal.name, author_party=party,
-        kind=kind, visibility=visibility, text=text, created_at=now,
-    ))
+def _message(
+    session: Session,
+    inq: Inquiry,
+    principal: Principal,
+    party: str,
+    kind: str,
+    visibility: str,
+    text: str,
+    now: datetime,
+) -> None:
+    session.add(
+        InquiryMessage(
+            inquiry_id=inq.id,
+            author_account_id=principal.account_id,
+            author_name=principal.name,
+            author_party=party,
+            kind=kind,
+            visibility=visibility,
+            text=text,
+            created_at=now,
+        )
+    )
 
 
 def file(session: Session, principal: Principal, data: InquiryIn, *, now: datetime | None = None) -> FiledInquiry:
@@ -278,14 +372,25 @@ def file(session: Session, principal: Principal, data: InquiryIn, *, now: dateti
     elif principal.role in ("prefecture", "vendor"):
         tier = "helpdesk"
     else:
-        raise Forbidden(f"問合せを登録できるのは市区町村・都道府県・事業者のアカウントです（あなたのロール: {principal.role}）。")
+        raise Forbidden(
+            f"問合せを登録できるのは市区町村・都道府県・事業者のアカウントです（あなたのロール: {principal.role}）。"
+        )
     if principal.body_id is None and principal.role != "vendor":
         raise Forbidden("団体に結び付いていないアカウントは問合せを登録できません。")
     operation_id, step_id = resolve_operation_step(session, data.operation, data.step)
     inq = Inquiry(
-        title=data.title.strip(), question=data.question, category=data.category, operation_id=operation_id, step_id=step_id,
-        asker_account_id=principal.account_id, asker_role=principal.role, asker_body_id=principal.body_id,
-        prefecture_code=principal.prefecture_code, state="open", created_at=now, updated_at=now,
+        title=data.title.strip(),
+        question=data.question,
+        category=data.category,
+        operation_id=operation_id,
+        step_id=step_id,
+        asker_account_id=principal.account_id,
+        asker_role=principal.role,
+        asker_body_id=principal.body_id,
+        prefecture_code=principal.prefecture_code,
+        state="open",
+        created_at=now,
+        updated_at=now,
         helpdesk_since=now if tier == "helpdesk" else None,
     )
     _start_clock(inq, tier, now)
@@ -320,8 +425,16 @@ def _transition(principal: Principal, inq: Inquiry, action: str, now: datetime) 
     )
 
 
-def act(session: Session, principal: Principal, inquiry_id: int, action: str, *, text: str | None = None,
-        ministry: str | None = None, now: datetime | None = None) -> InquiryOut:
+def act(
+    session: Session,
+    principal: Principal,
+    inquiry_id: int,
+    action: str,
+    *,
+    text: str | None = None,
+    ministry: str | None = None,
+    now: datetime | None = None,
+) -> InquiryOut:
     """Take one transition (answer, ask_back, reply, escalate, route, close, reopen) with its text or reason."""
     now = now or utcnow()
     inq, labels = _load(session, principal, inquiry_id, for_update=True)
@@ -331,7 +444,9 @@ def act(session: Session, principal: Principal, inquiry_id: int, action: str, *,
 
         known = ministries(session)
         if ministry not in known:
-            raise InvalidInput.at(["body", "ministry"], f"回付先は {'・'.join(known)} のいずれかです（{ministry!r}）。", input=ministry)
+            raise InvalidInput.at(
+                ["body", "ministry"], f"回付先は {'・'.join(known)} のいずれかです（{ministry!r}）。", input=ministry
+            )
     party = t.party
     from_state, from_tier = inq.state, inq.current_tier
     note = None
@@ -373,27 +488,40 @@ def act(session: Session, principal: Principal, inquiry_id: int, action: str, *,
         note = text
     inq.updated_at = now
     _event(session, inq, principal, action, from_state, from_tier, note, now)
-    audit.record(session, principal, f"inquiry.{action}", f"inquiry:{inq.id}",
-                 {"from": [from_state, from_tier], "to": [inq.state, inq.current_tier]})
+    audit.record(
+        session,
+        principal,
+        f"inquiry.{action}",
+        f"inquiry:{inq.id}",
+        {"from": [from_state, from_tier], "to": [inq.state, inq.current_tier]},
+    )
     session.flush()
     return _detail(session, principal, inq, labels, now)
 
 
-def add_message(session: Session, principal: Principal, inquiry_id: int, data: MessageIn, *,
-                now: datetime | None = None) -> InquiryOut:
+def add_message(
+    session: Session, principal: Principal, inquiry_id: int, data: MessageIn, *, now: datetime | None = None
+) -> InquiryOut:
     """Add a message. The asker's message while it is being asked back is its reply (the clock restarts)."""
     now = now or utcnow()
     inq, labels = _load(session, principal, inquiry_id, for_update=True)
     mine = parties(principal, inq)
     if not mine:
-        raise Forbidden("この問合せにメッセージを書けるのは、質問者・所管の都道府県・（エスカレーション後の）ヘルプデスクです。")
+        raise Forbidden(
+            "この問合せにメッセージを書けるのは、質問者・所管の都道府県・（エスカレーション後の）ヘルプデスクです。"
+        )
     if inq.state == "closed":
-        raise Conflict("この問合せは「完了」です。メッセージを追加するには先に再開（reopen）してください。",
-                       detail={"state": inq.state, "tier": inq.current_tier})
+        raise Conflict(
+            "この問合せは「完了」です。メッセージを追加するには先に再開（reopen）してください。",
+            detail={"state": inq.state, "tier": inq.current_tier},
+        )
     party = next(iter(mine))
     if data.internal and principal.role not in INTERNAL_TO:
-        raise InvalidInput.at(["body", "internal"], "内部メモ（internal: true）を書けるのは都道府県とヘルプデスクだけです。"
-                              "質問者のメッセージは常に公開です。", input=True)
+        raise InvalidInput.at(
+            ["body", "internal"],
+            "内部メモ（internal: true）を書けるのは都道府県とヘルプデスクだけです。質問者のメッセージは常に公開です。",
+            input=True,
+        )
     if party == "asker" and inq.state == "awaiting_asker" and not data.internal:
         return act(session, principal, inquiry_id, "reply", text=data.text, now=now)
     visibility = INTERNAL_TO[principal.role] if data.internal else "public"
@@ -418,20 +546,34 @@ def parse_statuses(text: str | None) -> list[str] | None:
         elif part in INQUIRY_STATES:
             out.append(part)
         else:
-            raise InvalidInput.at(["query", "status"], f"status は {', '.join(INQUIRY_STATES)}, active のいずれか"
-                                  f"（カンマ区切りで複数可）で指定してください（{part!r}）。", input=text)
+            raise InvalidInput.at(
+                ["query", "status"],
+                f"status は {', '.join(INQUIRY_STATES)}, active のいずれか"
+                f"（カンマ区切りで複数可）で指定してください（{part!r}）。",
+                input=text,
+            )
     return list(dict.fromkeys(out))
 
 
 def queue(
-    session: Session, principal: Principal, *, status: str | None = None, overdue: bool | None = None,
-    tier: str | None = None, category: str | None = None, operation: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    overdue: bool | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    operation: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
     now: datetime | None = None,
 ) -> InquiryPage:
     """The caller's inquiries, soonest due first (settled ones last), with overdue flags; paged."""
     now = now or utcnow()
     if limit > get_settings().page_size_max:
-        raise InvalidInput.at(["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit)
+        raise InvalidInput.at(
+            ["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit
+        )
     where = [visible_to(principal)]
     states = parse_statuses(status)
     if states:
@@ -448,14 +590,25 @@ def queue(
     if operation:
         op_id = session.scalar(select(Operation.id).where(Operation.code == operation))
         if op_id is None:
-            raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
-                                  input=operation)
+            raise InvalidInput.at(
+                ["query", "operation"],
+                f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
+                input=operation,
+            )
         where.append(Inquiry.operation_id == op_id)
     total = session.scalar(select(func.count()).select_from(Inquiry).where(*where)) or 0
-    ids = list(session.scalars(
-        select(Inquiry.id).where(*where).order_by(Inquiry.due_at.asc().nulls_last(), Inquiry.id).limit(limit).offset(offset)
-    ))
-    rows = {r[0].id: r for r in session.execute(_with_labels(select(Inquiry).where(Inquiry.id.in_(ids))))} if ids else {}
+    ids = list(
+        session.scalars(
+            select(Inquiry.id)
+            .where(*where)
+            .order_by(Inquiry.due_at.asc().nulls_last(), Inquiry.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    rows = (
+        {r[0].id: r for r in session.execute(_with_labels(select(Inquiry).where(Inquiry.id.in_(ids))))} if ids else {}
+    )
     items = [InquirySummary(**_summary_fields(rows[i][0], _Labels(*rows[i][1:]), now)) for i in ids]
     return InquiryPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -472,7 +625,8 @@ def similar(session: Session, principal: Principal, text: str, *, exclude_id: in
         rows = session.execute(
             select(Inquiry.id, Inquiry.title, Inquiry.question, Inquiry.state)
             .where(visible_to(principal), _own(principal), Inquiry.state.in_(ACTIVE))
-            .order_by(Inquiry.id.desc()).limit(200)
+            .order_by(Inquiry.id.desc())
+            .limit(200)
         )
         for inquiry_id, title, question, state in rows:
             if inquiry_id == exclude_id:
@@ -488,7 +642,9 @@ def open_by_body(session: Session, prefecture_code: str) -> dict[int, int]:
     """Open (or awaiting) inquiries per asking municipality of a prefecture — for the lagging list."""
     rows = session.execute(
         select(Inquiry.asker_body_id, func.count())
-        .where(Inquiry.prefecture_code == prefecture_code, Inquiry.asker_role == "municipality", Inquiry.state.in_(ACTIVE))
+        .where(
+            Inquiry.prefecture_code == prefecture_code, Inquiry.asker_role == "municipality", Inquiry.state.in_(ACTIVE)
+        )
         .group_by(Inquiry.asker_body_id)
     )
     return {body_id: n for body_id, n in rows if body_id is not None}

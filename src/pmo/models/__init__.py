@@ -1,7 +1,7 @@
 """Every table, imported here so that Base.metadata (and Alembic) sees them all."""
 
-from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
 from pmo.models.accounts import ROLES, Account, AuditEntry, PageSession, Token
+from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
 from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
 from pmo.models.followups import CHANNELS, DELAY_CAUSES, FollowUp
@@ -11,10 +11,39 @@ from pmo.models.reports import BodyCells, BodyPeriod, IdempotencyKey, ReportRevi
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
 
 __all__ = [
-    "ADVISER_STATES", "AdviserRequest", "AdviserVisit",
-    "FAQ_STATUSES", "INQUIRY_STATES", "NOTICE_AUDIENCES", "TIERS", "VISIBILITIES", "Faq", "FaqTerm", "Inquiry",
-    "InquiryEvent", "InquiryMessage", "Notice", "NoticeRead",
-    "CHANNELS", "DEFERRAL_REASONS", "DELAY_CAUSES", "FollowUp", "System", "SystemVersion",
-    "ROLES", "BODY_KINDS", "Account", "AuditEntry", "PageSession", "Body", "BodyCells", "BodyPeriod", "IdempotencyKey", "Operation",
-    "ReportRevision", "RevisionCells", "Step", "Token",
+    "ADVISER_STATES",
+    "BODY_KINDS",
+    "CHANNELS",
+    "DEFERRAL_REASONS",
+    "DELAY_CAUSES",
+    "FAQ_STATUSES",
+    "INQUIRY_STATES",
+    "NOTICE_AUDIENCES",
+    "ROLES",
+    "TIERS",
+    "VISIBILITIES",
+    "Account",
+    "AdviserRequest",
+    "AdviserVisit",
+    "AuditEntry",
+    "Body",
+    "BodyCells",
+    "BodyPeriod",
+    "Faq",
+    "FaqTerm",
+    "FollowUp",
+    "IdempotencyKey",
+    "Inquiry",
+    "InquiryEvent",
+    "InquiryMessage",
+    "Notice",
+    "NoticeRead",
+    "Operation",
+    "PageSession",
+    "ReportRevision",
+    "RevisionCells",
+    "Step",
+    "System",
+    "SystemVersion",
+    "Token",
 ]

@@ -25,8 +25,13 @@ class Inquiry(Base):
         # (id is the rowid in SQLite; PostgreSQL needs it in the index for an index-only scan)
         Index("ix_inquiries_prefecture_queue", "prefecture_code", "state", "due_at", "id"),
         # the helpdesk's whole queue in due order: a partial index walked in order, stopping after a page
-        Index("ix_inquiries_helpdesk_queue", "due_at", "id", postgresql_where=text("helpdesk_since IS NOT NULL"),
-              sqlite_where=text("helpdesk_since IS NOT NULL")),
+        Index(
+            "ix_inquiries_helpdesk_queue",
+            "due_at",
+            "id",
+            postgresql_where=text("helpdesk_since IS NOT NULL"),
+            sqlite_where=text("helpdesk_since IS NOT NULL"),
+        ),
         Index("ix_inquiries_helpdesk_state_queue", "state", "helpdesk_since", "due_at", "id"),
         Index("ix_inquiries_asker_queue", "asker_body_id", "state", "due_at", "id"),
     )
@@ -43,10 +48,16 @@ class Inquiry(Base):
     prefecture_code: Mapped[str | None] = mapped_column(String(2), comment="the prefecture tier it belongs to")
     current_tier: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
-    helpdesk_since: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="escalated or addressed to the helpdesk")
-    routed_to: Mapped[str | None] = mapped_column(String(40), index=True, comment="the ministry the helpdesk routed it to")
+    helpdesk_since: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="escalated or addressed to the helpdesk"
+    )
+    routed_to: Mapped[str | None] = mapped_column(
+        String(40), index=True, comment="the ministry the helpdesk routed it to"
+    )
     tier_since: Mapped[datetime] = mapped_column(UTCDateTime, comment="when the current tier's clock started")
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="the current tier's due time (null once settled)")
+    due_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="the current tier's due time (null once settled)"
+    )
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="waiting on the asker since")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

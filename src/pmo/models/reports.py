@@ -78,4 +78,6 @@ class BodyPeriod(Base):
     first_submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     late: Mapped[bool] = mapped_column(Boolean, comment="the period's first revision came after its due time")
     last_revision_id: Mapped[int] = mapped_column(Integer)
-    statuses: Mapped[bytes] = mapped_column(LargeBinary, comment="zlib; byte (op_id-1)*40+(step_id-1) = status, 0 = n/a")
+    statuses: Mapped[bytes] = mapped_column(
+        LargeBinary, comment="zlib; byte (op_id-1)*40+(step_id-1) = status, 0 = n/a"
+    )

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 from pmo.auth import Principal
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.notices import service
-from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, NoticePage, ReadOut, Readers
+from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, NoticePage, Readers, ReadOut
 
 router = APIRouter(tags=["notices"])
 NoticeId = Annotated[int, Path(ge=1, le=2_147_483_647, description="notice id")]
@@ -48,7 +48,9 @@ def mark_read(notice_id: NoticeId, session: SessionDep, principal: CurrentUser):
 
 @router.get("/notices/{notice_id}/readers", response_model=Readers)
 def notice_readers(
-    notice_id: NoticeId, session: ReadSessionDep, principal: Sender,
+    notice_id: NoticeId,
+    session: ReadSessionDep,
+    principal: Sender,
     read: Annotated[bool | None, Query(description="false: only the bodies that have not read it")] = None,
 ):
     """Every body of the audience and when it read the notice — who has not read yet (senders only)."""

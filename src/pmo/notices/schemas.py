@@ -7,15 +7,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pmo.text import MultiLine, SingleLine
 
-
-NoticeCategory = Literal["basic_policy", "specification", "administrative_notice", "schedule", "funding", "event", "other"]
+NoticeCategory = Literal[
+    "basic_policy", "specification", "administrative_notice", "schedule", "funding", "event", "other"
+]
 Audience = Literal["all", "prefectures", "municipalities", "prefecture_municipalities", "vendors"]
 CATEGORY_LABELS = {
-    "basic_policy": "基本方針", "specification": "標準仕様書", "administrative_notice": "事務連絡", "schedule": "スケジュール",
-    "funding": "補助金", "event": "説明会・研修", "other": "その他",
+    "basic_policy": "基本方針",
+    "specification": "標準仕様書",
+    "administrative_notice": "事務連絡",
+    "schedule": "スケジュール",
+    "funding": "補助金",
+    "event": "説明会・研修",
+    "other": "その他",
 }
 AUDIENCE_LABELS = {
-    "all": "全団体", "prefectures": "都道府県", "municipalities": "市区町村", "prefecture_municipalities": "特定の都道府県の市区町村",
+    "all": "全団体",
+    "prefectures": "都道府県",
+    "municipalities": "市区町村",
+    "prefecture_municipalities": "特定の都道府県の市区町村",
     "vendors": "事業者",
 }
 
@@ -30,17 +39,27 @@ class NoticeIn(BaseModel):
     category: NoticeCategory
     audience: Audience
     prefecture: Annotated[
-        str | None, Field(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number (prefecture_municipalities only)")
+        str | None,
+        Field(
+            pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$",
+            description="2-digit prefecture number (prefecture_municipalities only)",
+        ),
     ] = None
     operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
     faq_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="a published FAQ entry to link")] = None
     inquiry_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, description="an inquiry to link")] = None
-    publisher: Annotated[str | None, Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)"), SingleLine] = None
+    publisher: Annotated[
+        str | None,
+        Field(max_length=40, description="publishing organisation (a ministry's own, for ministry accounts)"),
+        SingleLine,
+    ] = None
 
     @model_validator(mode="after")
     def _prefecture_with_audience(self):
         if self.audience == "prefecture_municipalities" and self.prefecture is None:
-            raise ValueError("audience が prefecture_municipalities のときは prefecture（都道府県番号 01〜47）を指定してください。")
+            raise ValueError(
+                "audience が prefecture_municipalities のときは prefecture（都道府県番号 01〜47）を指定してください。"
+            )
         if self.audience != "prefecture_municipalities" and self.prefecture is not None:
             raise ValueError("prefecture は audience が prefecture_municipalities のときだけ指定できます。")
         return self

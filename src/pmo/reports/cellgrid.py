@@ -43,16 +43,23 @@ def _open(blob: bytes) -> tuple[memoryview, int]:
     version, count = _HEADER.unpack_from(raw)
     if version != _VERSION:
         raise ValueError(f"unknown packed cells version {version}")
-    return raw[_HEADER.size:], count
+    return raw[_HEADER.size :], count
 
 
 class CellGrid:
     """Every cell of one body at some point in its history, as columns indexed by grid position."""
 
-    __slots__ = ("statuses", "planned_start", "planned_end", "actual_end", "updated", "notes")
+    __slots__ = ("actual_end", "notes", "planned_end", "planned_start", "statuses", "updated")
 
-    def __init__(self, statuses: bytearray, planned_start: array, planned_end: array, actual_end: array,
-                 updated: array, notes: dict[int, str]):
+    def __init__(
+        self,
+        statuses: bytearray,
+        planned_start: array,
+        planned_end: array,
+        actual_end: array,
+        updated: array,
+        notes: dict[int, str],
+    ):
         self.statuses = statuses
         self.planned_start = planned_start
         self.planned_end = planned_end
@@ -73,8 +80,8 @@ class CellGrid:
     def unpack(cls, blob: bytes, template: bytes) -> "CellGrid":
         """The grid of a stored blob, widened to the template when operations were added since."""
         raw, width = _open(blob)
-        columns = [_column("i", raw[width + 4 * width * i: width + 4 * width * (i + 1)]) for i in range(4)]
-        notes_raw = raw[width + 16 * width:]
+        columns = [_column("i", raw[width + 4 * width * i : width + 4 * width * (i + 1)]) for i in range(4)]
+        notes_raw = raw[width + 16 * width :]
         grid = cls(bytearray(raw[:width]), *columns, dict(orjson.loads(notes_raw)) if notes_raw else {})
         if width < len(template):
             grid.statuses += template[width:]
@@ -92,8 +99,13 @@ class CellGrid:
 
     def value(self, p: Position) -> Value:
         """The cell's (status, planned start, planned end, actual end, note)."""
-        return (self.statuses[p], self.planned_start[p] or None, self.planned_end[p] or None,
-                self.actual_end[p] or None, self.notes.get(p))
+        return (
+            self.statuses[p],
+            self.planned_start[p] or None,
+            self.planned_end[p] or None,
+            self.actual_end[p] or None,
+            self.notes.get(p),
+        )
 
     def updated_period(self, p: Position) -> int | None:
         """The period of the cell's last change, None if it was never reported."""
@@ -111,7 +123,6 @@ class CellGrid:
                 self.notes[p] = note
             else:
                 self.notes.pop(p, None)
-
 
     def apply_packed(self, blob: bytes, period: int) -> None:
         """Set the cells of one revision's stored changes (apply(unpack_changes(blob)) without the tuples)."""
@@ -147,9 +158,9 @@ def pack_changes(changes: dict[Position, Value]) -> bytes:
 def _change_columns(blob: bytes) -> tuple[array, memoryview, array, array, array, dict[int, str]]:
     raw, n = _open(blob)
     positions = _column("H", raw[: 2 * n])
-    statuses = raw[2 * n: 3 * n]
-    p_start, p_end, a_end = (_column("i", raw[3 * n + 4 * n * i: 3 * n + 4 * n * (i + 1)]) for i in range(3))
-    notes_raw = raw[15 * n:]
+    statuses = raw[2 * n : 3 * n]
+    p_start, p_end, a_end = (_column("i", raw[3 * n + 4 * n * i : 3 * n + 4 * n * (i + 1)]) for i in range(3))
+    notes_raw = raw[15 * n :]
     return positions, statuses, p_start, p_end, a_end, dict(orjson.loads(notes_raw)) if notes_raw else {}
 
 

@@ -160,7 +160,8 @@ def compress_grid(grid: bytes | bytearray) -> bytes:
 NEWEST_SUMMARY = (
     select(BodyPeriod.statuses)
     .where(BodyPeriod.body_id == bindparam("body_id"), BodyPeriod.period <= bindparam("period"))
-    .order_by(BodyPeriod.period.desc()).limit(1)
+    .order_by(BodyPeriod.period.desc())
+    .limit(1)
 )
 
 
@@ -175,7 +176,7 @@ def grid_of_summary(blob: bytes | None, template: bytes) -> bytes:
     if blob is None:
         return template
     grid = decode_grid(blob)
-    return grid + template[len(grid):] if len(grid) < len(template) else grid
+    return grid + template[len(grid) :] if len(grid) < len(template) else grid
 
 
 def decode_grid(blob: bytes) -> bytes:

@@ -31,11 +31,16 @@ class Standing(NamedTuple):
 _BODY, _PERIOD = bindparam("body_id"), bindparam("period")
 _r, _rc = ReportRevision, RevisionCells
 _STANDING = select(
-    func.max(_r.period), func.max(case((_r.period == _PERIOD, _r.revision))),
-    func.max(case((_r.period <= _PERIOD, _r.id))), NEWEST_SUMMARY.scalar_subquery(),
+    func.max(_r.period),
+    func.max(case((_r.period == _PERIOD, _r.revision))),
+    func.max(case((_r.period <= _PERIOD, _r.id))),
+    NEWEST_SUMMARY.scalar_subquery(),
 ).where(_r.body_id == _BODY)
-_CHANGES = (select(_rc.period, _rc.revision_id, _rc.cells).where(_rc.body_id == _BODY, _rc.period <= _PERIOD)
-            .order_by(_rc.period, _rc.revision_id))
+_CHANGES = (
+    select(_rc.period, _rc.revision_id, _rc.cells)
+    .where(_rc.body_id == _BODY, _rc.period <= _PERIOD)
+    .order_by(_rc.period, _rc.revision_id)
+)
 _CURRENT = select(BodyCells.cells).where(BodyCells.body_id == _BODY)
 ALL_PERIODS = 999912  # a period after any report
 
@@ -47,7 +52,9 @@ def standing(session: Session, body_id: int, period: int) -> Standing:
     return Standing(newest, revisions or 0, last, statuses)
 
 
-def packed_changes_up_to(session: Session, body_id: int, period: int | None = None) -> Iterator[Row[tuple[int, int, bytes]]]:
+def packed_changes_up_to(
+    session: Session, body_id: int, period: int | None = None
+) -> Iterator[Row[tuple[int, int, bytes]]]:
     """(period, revision id, packed changed cells) of every revision up to period (default all), in the
     order they apply."""
     params = {"body_id": body_id, "period": ALL_PERIODS if period is None else period}

@@ -3,19 +3,22 @@
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Body as RequestBody, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import Body as RequestBody
 
-from pmo.deps import PeriodPath, BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
+from pmo.deps import BodyCode, BodyDep, CurrentUser, PeriodPath, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
+from pmo.http import conditional
+from pmo.http.conditional import IfMatchDep
 from pmo.reports import service, spreadsheet
 from pmo.reports.schemas import GridOut, PeriodReports, ProgressOut, ReportIn, RevisionDetail, SubmitOut
 
 router = APIRouter(tags=["reports"])
 
 IdempotencyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="retries with the same key apply once and get the same answer")
+    str | None,
+    Header(alias="Idempotency-Key", description="retries with the same key apply once and get the same answer"),
 ]
-IfMatchHeader = Annotated[str | None, Header(alias="If-Match", description="the ETag last read; 412 if the report changed since")]
 
 
 @router.put("/bodies/{code}/reports/{period}", response_model=SubmitOut)
@@ -25,9 +28,9 @@ def submit_report(
     session: SessionDep,
     principal: CurrentUser,
     response: Response,
+    if_match: IfMatchDep,
     report: Annotated[ReportIn | None, RequestBody()] = None,
     idempotency_key: IdempotencyHeader = None,
-    if_match: IfMatchHeader = None,
 ):
     """Submit the body's report for a period: any subset of cells; an empty report means "no change"."""
     body = directory.get_body(session, code)
@@ -44,13 +47,11 @@ def get_report(
     body: BodyDep,
     session: ReadSessionDep,
     principal: CurrentUser,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    request: Request,
 ):
     """The body's whole grid as of a period, with the period's revision, submitter and late flag."""
     grid = service.get_grid(session, principal, body, period)
-    if if_none_match and grid["etag"] in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
-        return Response(status_code=304, headers={"ETag": grid["etag"]})
-    return Response(orjson.dumps(grid), media_type="application/json", headers={"ETag": grid["etag"]})
+    return conditional.versioned(request, orjson.dumps(grid), grid["etag"])
 
 
 @router.get("/bodies/{code}/reports", response_model=list[PeriodReports])
@@ -92,7 +93,8 @@ def download_report(
     grid = service.get_grid(session, principal, body, period)
     content, media_type, filename = spreadsheet.export_grid(session, grid, format)
     return Response(
-        content, media_type=media_type,
+        content,
+        media_type=media_type,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "ETag": grid["etag"]},
     )
 
@@ -105,11 +107,13 @@ def upload_report(
     principal: CurrentUser,
     response: Response,
     file: Annotated[UploadFile, File(description=".xlsx or .csv in the download's layout")],
+    if_match: IfMatchDep,
     idempotency_key: IdempotencyHeader = None,
-    if_match: IfMatchHeader = None,
 ):
     """Apply an Excel or CSV file as the period's report: all rows or none, errors by row and column."""
     body = directory.get_body(session, code)
-    out = service.submit_upload(session, principal, body, period, file, idempotency_key=idempotency_key, if_match=if_match)
+    out = service.submit_upload(
+        session, principal, body, period, file, idempotency_key=idempotency_key, if_match=if_match
+    )
     response.headers["ETag"] = out.etag
     return out

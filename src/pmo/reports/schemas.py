@@ -6,8 +6,8 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from pmo.text import MultiLine, SingleLine
 from pmo.periods import PERIOD_PATTERN
+from pmo.text import MultiLine, SingleLine
 
 Status = Literal["done", "in_progress", "not_started", "not_applicable"]
 Month = Annotated[str, Field(pattern=PERIOD_PATTERN, description="YYYY-MM", examples=["2025-04"])]

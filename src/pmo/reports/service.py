@@ -11,17 +11,43 @@ from pmo import audit, periods
 from pmo.access import ensure_owner, ensure_readable
 from pmo.auth import Principal
 from pmo.db import utcnow
-from pmo.errors import Conflict, InvalidInput, PreconditionFailed
+from pmo.errors import Conflict, InvalidInput
+from pmo.http.conditional import IfMatch
 from pmo.models import Body, IdempotencyKey, ReportRevision
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
-    DONE, N_STEPS, NOT_APPLICABLE, NOT_STARTED, IN_PROGRESS, STATUS_CODES, STATUS_NAMES, Catalog, Position, Value,
-    completed_through, grid_as_of, grid_of_summary, grid_position, grid_template, key_at, load_catalog, out_of_order_steps,
+    DONE,
+    IN_PROGRESS,
+    N_STEPS,
+    NOT_APPLICABLE,
+    NOT_STARTED,
+    STATUS_CODES,
+    STATUS_NAMES,
+    Catalog,
+    Position,
+    Value,
+    completed_through,
+    grid_as_of,
+    grid_of_summary,
+    grid_position,
+    grid_template,
+    key_at,
+    load_catalog,
+    out_of_order_steps,
 )
 from pmo.reports.history import cells_as_of, changes_up_to, standing
 from pmo.reports.schemas import (
-    CellChange, CellIn, CellOut, OperationProgress, PeriodReports, ProgressOut, ReportIn, ReportWarning,
-    RevisionDetail, RevisionSummary, SubmitOut,
+    CellChange,
+    CellIn,
+    CellOut,
+    OperationProgress,
+    PeriodReports,
+    ProgressOut,
+    ReportIn,
+    ReportWarning,
+    RevisionDetail,
+    RevisionSummary,
+    SubmitOut,
 )
 from pmo.reports.writer import NewRevision, rebuild_after_correction, write_revisions
 
@@ -43,8 +69,13 @@ def _cell_out(catalog: Catalog, position: Position, value: Value, updated: int |
     status, p_start, p_end, a_end, note = value
     op_id, step_id = key_at(position)
     return CellOut(
-        operation=catalog.op_by_id[op_id].code, step=catalog.step_by_id[step_id].code, status=STATUS_NAMES[status],
-        planned_start=periods.fmt(p_start), planned_end=periods.fmt(p_end), actual_end=periods.fmt(a_end), note=note,
+        operation=catalog.op_by_id[op_id].code,
+        step=catalog.step_by_id[step_id].code,
+        status=STATUS_NAMES[status],
+        planned_start=periods.fmt(p_start),
+        planned_end=periods.fmt(p_end),
+        actual_end=periods.fmt(a_end),
+        note=note,
         updated_period=periods.fmt(updated),
     )
 
@@ -58,10 +89,8 @@ def _merge(old: Value, cell: CellIn) -> Value:
     status = STATUS_CODES[cell["status"]]
     p_start = _month(cell["planned_start"]) if "planned_start" in cell else old[1]
     p_end = _month(cell["planned_end"]) if "planned_end" in cell else old[2]
-    if "actual_end" in cell:
-        a_end = _month(cell["actual_end"])
-    else:
-        a_end = old[3] if status == DONE else None  # an end month stops applying once a step is no longer done
+    # an end month stops applying once a step is no longer done
+    a_end = _month(cell["actual_end"]) if "actual_end" in cell else old[3] if status == DONE else None
     note = (cell["note"] or None) if "note" in cell else old[4]
     return (status, p_start, p_end, a_end, note)
 
@@ -76,18 +105,33 @@ def _cell_errors(
     step = catalog.step_by_code.get(cell["step"])
     actual_end = cell.get("actual_end")
     if op is None:
-        errors.append({"loc": [*loc, "operation"], "msg": f"業務コード {cell['operation']!r} はありません（/api/v1/operations を参照）。"})
+        errors.append(
+            {
+                "loc": [*loc, "operation"],
+                "msg": f"業務コード {cell['operation']!r} はありません（/api/v1/operations を参照）。",
+            }
+        )
     elif op.id not in catalog.applicable[body.kind == "prefecture"]:
-        errors.append({"loc": [*loc, "operation"], "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。"})
+        errors.append(
+            {
+                "loc": [*loc, "operation"],
+                "msg": f"{op.name}は{body.name}の報告対象業務ではありません（都道府県は生活保護・児童扶養手当のみ）。",
+            }
+        )
     if step is None:
         errors.append({"loc": [*loc, "step"], "msg": f"ステップコード {cell['step']!r} はありません（S01〜S40）。"})
     if op is None or step is None:
         return errors
     earlier = first.get(grid_position((op.id, step.id)), index)
     if earlier != index:
-        return [*errors, {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier} 番目のセルと重複しています。"}]
+        return [
+            *errors,
+            {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier} 番目のセルと重複しています。"},
+        ]
     if actual_end and periods.parse(actual_end) > period:
-        errors.append({"loc": [*loc, "actual_end"], "msg": f"完了月 {actual_end} が報告月 {periods.fmt(period)} より後です。"})
+        errors.append(
+            {"loc": [*loc, "actual_end"], "msg": f"完了月 {actual_end} が報告月 {periods.fmt(period)} より後です。"}
+        )
     if actual_end and cell["status"] != "done":
         errors.append({"loc": [*loc, "actual_end"], "msg": "完了月は状況が「完了済み」のステップにだけ指定できます。"})
     return errors
@@ -106,7 +150,9 @@ def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn
             continue
         position = (op_id - 1) * N_STEPS + step_id - 1
         actual_end = cell.get("actual_end")
-        if position in first or (actual_end is not None and (cell["status"] != "done" or periods.parse(actual_end) > period)):
+        if position in first or (
+            actual_end is not None and (cell["status"] != "done" or periods.parse(actual_end) > period)
+        ):
             bad.append(i)
         first.setdefault(position, i)
         resolved.append((position, cell))
@@ -131,10 +177,12 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
             continue
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
-            errors.append({
-                "loc": ["body", "cells", index, "planned_end"],
-                "msg": f"完了予定月 {periods.fmt(new[2])} が着手予定月 {periods.fmt(new[1])} より前です。",
-            })
+            errors.append(
+                {
+                    "loc": ["body", "cells", index, "planned_end"],
+                    "msg": f"完了予定月 {periods.fmt(new[2])} が着手予定月 {periods.fmt(new[1])} より前です。",
+                }
+            )
         if new != old:
             changes[p] = new
     if errors:
@@ -157,10 +205,15 @@ def _warnings(catalog: Catalog, grid: bytes, changes: dict[Position, Value]) -> 
         statuses = [after[base + step_id] for step_id in catalog.step_order]
         for done_i, earlier_i in out_of_order_steps(statuses)[:1]:
             done_code, earlier_code = catalog.steps[done_i].code, catalog.steps[earlier_i].code
-            warnings.append(ReportWarning(
-                code="out_of_order", operation=op.code, step=done_code,
-                msg=f"{op.name}: {done_code} が完了済みですが、それより前の {earlier_code} が未着手です（登録はしました）。",
-            ))
+            warnings.append(
+                ReportWarning(
+                    code="out_of_order",
+                    operation=op.code,
+                    step=done_code,
+                    msg=f"{op.name}: {done_code} が完了済みですが、"
+                    f"それより前の {earlier_code} が未着手です（登録はしました）。",
+                )
+            )
     return warnings
 
 
@@ -186,8 +239,15 @@ def _lock_body(session: Session, body_id: int) -> None:
 
 
 def submit_report(
-    session: Session, principal: Principal, body: Body, period_text: str, report: ReportIn, *,
-    source: str = "api", idempotency_key: str | None = None, if_match: str | None = None,
+    session: Session,
+    principal: Principal,
+    body: Body,
+    period_text: str,
+    report: ReportIn,
+    *,
+    source: str = "api",
+    idempotency_key: str | None = None,
+    if_match: IfMatch | None = None,
 ) -> SubmitOut:
     """Store a report as the period's next revision (only changed cells are written); all or nothing."""
     ensure_owner(principal, body)
@@ -203,12 +263,13 @@ def submit_report(
             if seen.request_hash != request_hash:
                 raise Conflict("この Idempotency-Key は別の内容の報告に使われています。新しいキーで送信してください。")
             return SubmitOut.model_validate({**seen.response, "etag": now_standing.etag})
-    if if_match is not None and if_match.strip() != "*":
-        if now_standing.etag not in {tag.strip().removeprefix("W/") for tag in if_match.split(",")}:
-            raise PreconditionFailed(
-                f"この報告は取得後に更新されています（現在の ETag {now_standing.etag}）。最新の内容を取得してから再送してください。",
-                headers={"ETag": now_standing.etag},
-            )
+    if if_match is not None:
+        if_match.check(
+            now_standing.etag,
+            exists=now_standing.last_revision_id is not None,
+            message=f"この報告は取得後に更新されているか、まだありません（現在の ETag {now_standing.etag}）。"
+            "最新の内容を取得してから再送してください。",
+        )
 
     catalog = load_catalog(session)
     template = grid_template(catalog, body)
@@ -221,24 +282,51 @@ def submit_report(
     now = utcnow()
     due = periods.due_at(period)
     new = NewRevision(
-        body_id=body.id, period=period, revision=now_standing.revisions + 1, submitted_at=now,
-        account_id=principal.account_id, submitted_by=principal.name, late=now > due, source=source, changes=changes,
+        body_id=body.id,
+        period=period,
+        revision=now_standing.revisions + 1,
+        submitted_at=now,
+        account_id=principal.account_id,
+        submitted_by=principal.name,
+        late=now > due,
+        source=source,
+        changes=changes,
     )
     [revision_id] = write_revisions(session, body.id, [new], base_grid=base_grid, cells=None if correction else cells)
     if correction and changes:
         rebuild_after_correction(session, body.id, period, template)
     out = SubmitOut(
-        body=body.code, period=periods.fmt(period), revision=new.revision, revision_id=revision_id, submitted_at=now,
-        submitted_by=principal.name, late=new.late, due_at=due, changed=len(changes),
-        unchanged=len(resolved) - len(changes), warnings=warnings, etag=f'"r{revision_id}"',
+        body=body.code,
+        period=periods.fmt(period),
+        revision=new.revision,
+        revision_id=revision_id,
+        submitted_at=now,
+        submitted_by=principal.name,
+        late=new.late,
+        due_at=due,
+        changed=len(changes),
+        unchanged=len(resolved) - len(changes),
+        warnings=warnings,
+        etag=f'"r{revision_id}"',
     )
     if idempotency_key:
-        session.add(IdempotencyKey(
-            body_id=body.id, key=idempotency_key, request_hash=request_hash, revision_id=revision_id,
-            response=out.model_dump(mode="json"), created_at=now,
-        ))
-    audit.record(session, principal, "report.submit", f"body:{body.code}/period:{periods.fmt(period)}",
-                 {"revision": new.revision, "changed": len(changes), "source": source})
+        session.add(
+            IdempotencyKey(
+                body_id=body.id,
+                key=idempotency_key,
+                request_hash=request_hash,
+                revision_id=revision_id,
+                response=out.model_dump(mode="json"),
+                created_at=now,
+            )
+        )
+    audit.record(
+        session,
+        principal,
+        "report.submit",
+        f"body:{body.code}/period:{periods.fmt(period)}",
+        {"revision": new.revision, "changed": len(changes), "source": source},
+    )
     session.flush()
     return out
 
@@ -253,27 +341,44 @@ def get_grid(session: Session, principal: Principal, body: Body, period_text: st
     cells = cells_as_of(session, body.id, grid_template(catalog, body), period, seen_from.newest)
     revisions = (
         session.connection().execute(_PERIOD_REVISIONS, {"body_id": body.id, "period": period}).all()
-        if seen_from.revisions else []
+        if seen_from.revisions
+        else []
     )
     last = revisions[-1] if revisions else None
     return {
-        "body": body.code, "body_name": body.name, "period": periods.fmt(period), "reported": bool(revisions),
+        "body": body.code,
+        "body_name": body.name,
+        "period": periods.fmt(period),
+        "reported": bool(revisions),
         "revision": last.revision if last else None,
         "submitted_at": last.submitted_at.isoformat().replace("+00:00", "Z") if last else None,
-        "submitted_by": last.submitted_by if last else None, "late": revisions[0].late if revisions else None,
-        "due_at": periods.due_at(period).isoformat(), "etag": seen_from.etag, "cells": _cell_dicts(catalog, body, cells),
+        "submitted_by": last.submitted_by if last else None,
+        "late": revisions[0].late if revisions else None,
+        "due_at": periods.due_at(period).isoformat(),
+        "etag": seen_from.etag,
+        "cells": _cell_dicts(catalog, body, cells),
     }
 
 
 def _cell_dicts(catalog: Catalog, body: Body, cells: CellGrid) -> list[dict]:
     fmt = periods.fmt
     st, ps, pe, ae, updated, notes = (
-        cells.statuses, cells.planned_start, cells.planned_end, cells.actual_end, cells.updated, cells.notes
+        cells.statuses,
+        cells.planned_start,
+        cells.planned_end,
+        cells.actual_end,
+        cells.updated,
+        cells.notes,
     )
     return [
         {
-            "operation": op_code, "step": step_code, "status": STATUS_NAMES[st[p]], "planned_start": fmt(ps[p] or None),
-            "planned_end": fmt(pe[p] or None), "actual_end": fmt(ae[p] or None), "note": notes.get(p),
+            "operation": op_code,
+            "step": step_code,
+            "status": STATUS_NAMES[st[p]],
+            "planned_start": fmt(ps[p] or None),
+            "planned_end": fmt(pe[p] or None),
+            "actual_end": fmt(ae[p] or None),
+            "note": notes.get(p),
             "updated_period": fmt(updated[p] or None),
         }
         for p, op_code, step_code in catalog.layout(body.kind == "prefecture")
@@ -282,8 +387,13 @@ def _cell_dicts(catalog: Catalog, body: Body, cells: CellGrid) -> list[dict]:
 
 def _summary(r: ReportRevision) -> RevisionSummary:
     return RevisionSummary(
-        revision=r.revision, revision_id=r.id, submitted_at=r.submitted_at, submitted_by=r.submitted_by, late=r.late,
-        changed=r.n_changed, source=r.source,
+        revision=r.revision,
+        revision_id=r.id,
+        submitted_at=r.submitted_at,
+        submitted_by=r.submitted_by,
+        late=r.late,
+        changed=r.n_changed,
+        source=r.source,
     )
 
 
@@ -292,7 +402,8 @@ def list_reports(session: Session, principal: Principal, body: Body) -> list[Per
     ensure_readable(principal, body)
     by_period: dict[int, list[ReportRevision]] = {}
     for r in session.scalars(
-        select(ReportRevision).where(ReportRevision.body_id == body.id)
+        select(ReportRevision)
+        .where(ReportRevision.body_id == body.id)
         .order_by(ReportRevision.period.desc(), ReportRevision.revision)
     ):
         by_period.setdefault(r.period, []).append(r)
@@ -304,7 +415,9 @@ def list_reports(session: Session, principal: Principal, body: Body) -> list[Per
 
 def _cell_change(catalog: Catalog, cells: CellGrid, p: Position, new: Value, period: int) -> CellChange:
     before = _cell_out(catalog, p, cells.value(p), cells.updated_period(p))
-    return CellChange(operation=before.operation, step=before.step, before=before, after=_cell_out(catalog, p, new, period))
+    return CellChange(
+        operation=before.operation, step=before.step, before=before, after=_cell_out(catalog, p, new, period)
+    )
 
 
 def list_revisions(session: Session, principal: Principal, body: Body, period_text: str) -> list[RevisionDetail]:
@@ -312,10 +425,13 @@ def list_revisions(session: Session, principal: Principal, body: Body, period_te
     ensure_readable(principal, body)
     period = parse_period(period_text)
     catalog = load_catalog(session)
-    revisions = list(session.scalars(
-        select(ReportRevision).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
-        .order_by(ReportRevision.revision)
-    ))
+    revisions = list(
+        session.scalars(
+            select(ReportRevision)
+            .where(ReportRevision.body_id == body.id, ReportRevision.period == period)
+            .order_by(ReportRevision.revision)
+        )
+    )
     if not revisions:
         return []
     cells = CellGrid.blank(grid_template(catalog, body))
@@ -334,9 +450,14 @@ def operation_progress(op_code: str, statuses: list[int], step_codes: list[str])
     counts = {s: statuses.count(s) for s in (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)}
     through = completed_through(statuses)
     return OperationProgress(
-        operation=op_code, done=counts[DONE], in_progress=counts[IN_PROGRESS], not_started=counts[NOT_STARTED],
-        not_applicable=counts[NOT_APPLICABLE], completion_rate=(counts[DONE] + counts[NOT_APPLICABLE]) / N_STEPS,
-        in_progress_rate=counts[IN_PROGRESS] / N_STEPS, not_started_rate=counts[NOT_STARTED] / N_STEPS,
+        operation=op_code,
+        done=counts[DONE],
+        in_progress=counts[IN_PROGRESS],
+        not_started=counts[NOT_STARTED],
+        not_applicable=counts[NOT_APPLICABLE],
+        completion_rate=(counts[DONE] + counts[NOT_APPLICABLE]) / N_STEPS,
+        in_progress_rate=counts[IN_PROGRESS] / N_STEPS,
+        not_started_rate=counts[NOT_STARTED] / N_STEPS,
         completed_through=step_codes[through] if through is not None else None,
         out_of_order=len(out_of_order_steps(statuses)),
     )
@@ -358,16 +479,25 @@ def get_progress(session: Session, principal: Principal, body: Body, period_text
         select(func.count()).where(ReportRevision.body_id == body.id, ReportRevision.period == period)
     )
     return ProgressOut(
-        body=body.code, period=periods.fmt(period), reported=bool(reported),
+        body=body.code,
+        period=periods.fmt(period),
+        reported=bool(reported),
         completion_rate=round(sum(o.completion_rate for o in ops) / n, 6),
         in_progress_rate=round(sum(o.in_progress_rate for o in ops) / n, 6),
-        not_started_rate=round(sum(o.not_started_rate for o in ops) / n, 6), operations=ops,
+        not_started_rate=round(sum(o.not_started_rate for o in ops) / n, 6),
+        operations=ops,
     )
 
 
 def submit_upload(
-    session: Session, principal: Principal, body: Body, period_text: str, upload, *,
-    idempotency_key: str | None = None, if_match: str | None = None,
+    session: Session,
+    principal: Principal,
+    body: Body,
+    period_text: str,
+    upload,
+    *,
+    idempotency_key: str | None = None,
+    if_match: IfMatch | None = None,
 ) -> SubmitOut:
     """Apply an Excel/CSV file as the period's report; errors point at the file's rows and columns."""
     from pmo.reports import spreadsheet
@@ -377,7 +507,13 @@ def submit_upload(
     report, source, row_numbers = spreadsheet.parse_upload(session, body, upload)
     try:
         return submit_report(
-            session, principal, body, period_text, report, source=source, idempotency_key=idempotency_key,
+            session,
+            principal,
+            body,
+            period_text,
+            report,
+            source=source,
+            idempotency_key=idempotency_key,
             if_match=if_match,
         )
     except InvalidInput as exc:

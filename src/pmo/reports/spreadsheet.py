@@ -20,9 +20,9 @@ from pmo.errors import InvalidInput, PayloadTooLarge, PmoError
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
 from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn
+from pmo.tabular import neutralize
 
 _CELL = TypeAdapter(CellIn)
-from pmo.tabular import neutralize
 
 Format = Literal["xlsx", "csv"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -62,10 +62,22 @@ def _rows(catalog: Catalog, grid: dict) -> list[list[str | None]]:
     rows = []
     for cell in grid["cells"]:
         op, step = catalog.op_by_code[cell["operation"]], catalog.step_by_code[cell["step"]]
-        rows.append([
-            grid["body"], grid["body_name"], op.code, op.name, step.code, step.name, step.phase, STATUS_JA[cell["status"]],
-            cell["planned_start"], cell["planned_end"], cell["actual_end"], neutralize(cell["note"]),
-        ])
+        rows.append(
+            [
+                grid["body"],
+                grid["body_name"],
+                op.code,
+                op.name,
+                step.code,
+                step.name,
+                step.phase,
+                STATUS_JA[cell["status"]],
+                cell["planned_start"],
+                cell["planned_end"],
+                cell["actual_end"],
+                neutralize(cell["note"]),
+            ]
+        )
     return rows
 
 
@@ -122,8 +134,11 @@ def _numbered(rows) -> list[tuple[int, list]]:
         if _blank(row):
             continue
         if len(table) > MAX_CELLS:  # the header and MAX_CELLS rows are already in
-            raise InvalidInput.at(["file", "row", number], f"行数が多すぎます。1つの報告は見出しと {MAX_CELLS} 行までです"
-                                  f"（空行を除いて {number} 行目で超えました）。何も登録していません。")
+            raise InvalidInput.at(
+                ["file", "row", number],
+                f"行数が多すぎます。1つの報告は見出しと {MAX_CELLS} 行までです"
+                f"（空行を除いて {number} 行目で超えました）。何も登録していません。",
+            )
         table.append((number, list(row)))
     return table
 
@@ -132,8 +147,10 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED_BYTES:
-                raise PayloadTooLarge(f"Excel ファイルの展開後のサイズが {MAX_UNZIPPED_BYTES // 1_000_000} MB を超えます。"
-                                      "報告の表だけを新しいブックに保存し直してください。")
+                raise PayloadTooLarge(
+                    f"Excel ファイルの展開後のサイズが {MAX_UNZIPPED_BYTES // 1_000_000} MB を超えます。"
+                    "報告の表だけを新しいブックに保存し直してください。"
+                )
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             # Only the layout's columns are read: openpyxl pads every row to the sheet's declared width.
@@ -146,8 +163,10 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list]]:
         chain = [exc, exc.__cause__, exc.__context__]
         entity = any(e is not None and ("Entit" in type(e).__name__ or "DTD" in type(e).__name__) for e in chain)
         reason = "XML の実体宣言（DTD）を含むため" if entity else "壊れているか形式が違うため"
-        raise InvalidInput.at(["file"], f"Excel（.xlsx）ファイルとして読めません（{reason}）。"
-                              "ダウンロードした様式に入力して保存してください。") from exc
+        raise InvalidInput.at(
+            ["file"],
+            f"Excel（.xlsx）ファイルとして読めません（{reason}）。ダウンロードした様式に入力して保存してください。",
+        ) from exc
 
 
 def _read_csv(data: bytes) -> list[tuple[int, list]]:
@@ -163,14 +182,16 @@ def _read_csv(data: bytes) -> list[tuple[int, list]]:
     try:
         return _numbered(row[:MAX_COLUMNS] for row in reader)
     except csv.Error as exc:
-        raise InvalidInput.at(["file", "row", reader.line_num], f"CSV の {reader.line_num} 行目を読めません"
-                              f"（{_CSV_REASONS.get(str(exc).split(' (')[0], str(exc))}）。") from exc
+        raise InvalidInput.at(
+            ["file", "row", reader.line_num],
+            f"CSV の {reader.line_num} 行目を読めません（{_CSV_REASONS.get(str(exc).split(' (')[0], str(exc))}）。",
+        ) from exc
 
 
 _CSV_REASONS = {
-    "unexpected end of data": "閉じていない引用符（\"）があります",
+    "unexpected end of data": '閉じていない引用符（"）があります',
     "field larger than field limit": f"1つの欄が長すぎます（{csv.field_size_limit():,} 文字まで）",
-    "',' expected after '\"'": "引用符（\"）の後に区切りのカンマがありません",
+    "',' expected after '\"'": '引用符（"）の後に区切りのカンマがありません',
 }
 
 
@@ -181,7 +202,7 @@ def _read_table(data: bytes, filename: str) -> tuple[list[tuple[int, list]], str
 
 
 def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[ReportIn, str, list[int]]:
-    """The report a file describes, its source ('xlsx'/'csv') and the file row of each cell; 422 listing every bad cell."""
+    """The report a file describes, its source ('xlsx'/'csv') and each cell's file row; 422 listing every bad cell."""
     data = upload.file.read()
     if not data:
         raise InvalidInput.at(["file"], "ファイルが空です。")
@@ -209,7 +230,12 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
             continue  # a row without a status is not part of the report
         code = values.get("団体コード")
         if code not in (None, "") and str(code).zfill(6) != body.code:
-            errors.append({"loc": ["file", "row", number, "団体コード"], "msg": f"団体コード {code} はこの団体（{body.code}）のものではありません。"})
+            errors.append(
+                {
+                    "loc": ["file", "row", number, "団体コード"],
+                    "msg": f"団体コード {code} はこの団体（{body.code}）のものではありません。",
+                }
+            )
             continue
         fields = {
             "operation": op_names.get(str(values.get("業務コード") or ""), str(values.get("業務コード") or "")),
@@ -229,10 +255,18 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
             for err in exc.errors():
                 field = err["loc"][0] if err["loc"] else None
                 header = next((c.header for c in COLUMNS if c.field == field), str(field))
-                msg = "完了済み・作業中・未着手・対象外 のいずれかです。" if field == "status" else (
-                    "YYYY-MM 形式の月で指定してください。" if field in ("planned_start", "planned_end", "actual_end") else err["msg"]
+                msg = (
+                    "完了済み・作業中・未着手・対象外 のいずれかです。"
+                    if field == "status"
+                    else (
+                        "YYYY-MM 形式の月で指定してください。"
+                        if field in ("planned_start", "planned_end", "actual_end")
+                        else err["msg"]
+                    )
                 )
-                errors.append({"loc": ["file", "row", number, header], "msg": msg, "input": str(err.get("input"))[:100]})
+                errors.append(
+                    {"loc": ["file", "row", number, header], "msg": msg, "input": str(err.get("input"))[:100]}
+                )
     if errors:
         raise InvalidInput(f"ファイルに {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
     return ReportIn(cells=cells), source, row_numbers

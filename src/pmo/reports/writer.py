@@ -65,30 +65,47 @@ def write_revisions(
         return []
     conn = session.connection()
     statements = _statements(conn.dialect.name)
-    ids = list(conn.scalars(
-        statements["revision"],
-        [
-            dict(
-                body_id=body_id, period=r.period, revision=r.revision, submitted_at=r.submitted_at,
-                account_id=r.account_id, submitted_by=r.submitted_by, late=r.late, n_changed=len(r.changes),
-                source=r.source,
-            )
-            for r in revisions
-        ],
-    ))
+    ids = list(
+        conn.scalars(
+            statements["revision"],
+            [
+                {
+                    "body_id": body_id,
+                    "period": r.period,
+                    "revision": r.revision,
+                    "submitted_at": r.submitted_at,
+                    "account_id": r.account_id,
+                    "submitted_by": r.submitted_by,
+                    "late": r.late,
+                    "n_changed": len(r.changes),
+                    "source": r.source,
+                }
+                for r in revisions
+            ],
+        )
+    )
     changed: list[dict] = []
     statuses = bytearray(base_grid)
     summaries: dict[int, dict] = {}
     for rev, rev_id in zip(revisions, ids, strict=True):
         if rev.changes:
-            changed.append(dict(body_id=body_id, period=rev.period, revision_id=rev_id, cells=pack_changes(rev.changes)))
+            changed.append(
+                {"body_id": body_id, "period": rev.period, "revision_id": rev_id, "cells": pack_changes(rev.changes)}
+            )
             for p, value in rev.changes.items():
                 statuses[p] = value[0]
             if cells is not None:
                 cells.apply(rev.changes, rev.period)
-        summary = summaries.setdefault(rev.period, dict(
-            body_id=body_id, period=rev.period, revisions=0, first_submitted_at=rev.submitted_at, late=rev.late,
-        ))
+        summary = summaries.setdefault(
+            rev.period,
+            {
+                "body_id": body_id,
+                "period": rev.period,
+                "revisions": 0,
+                "first_submitted_at": rev.submitted_at,
+                "late": rev.late,
+            },
+        )
         summary.update(revisions=summary["revisions"] + 1, last_revision_id=rev_id, statuses=compress_grid(statuses))
     if changed:
         conn.execute(statements["changes"], changed)
@@ -99,24 +116,32 @@ def write_revisions(
 
 
 def _store_cells(conn: Connection, body_id: int, revision_id: int, cells: CellGrid) -> None:
-    conn.execute(_statements(conn.dialect.name)["cells"],
-                 {"body_id": body_id, "revision_id": revision_id, "cells": cells.pack()})
+    conn.execute(
+        _statements(conn.dialect.name)["cells"], {"body_id": body_id, "revision_id": revision_id, "cells": cells.pack()}
+    )
 
 
 def rebuild_after_correction(session: Session, body_id: int, period: int, template: bytes) -> None:
     """After a correction of period: the status grids of every later period the body reported, and its
     current cells, replayed from its history."""
-    later = iter(session.scalars(
-        select(BodyPeriod.period).where(BodyPeriod.body_id == body_id, BodyPeriod.period > period).order_by(BodyPeriod.period)
-    ).all())
+    later = iter(
+        session.scalars(
+            select(BodyPeriod.period)
+            .where(BodyPeriod.body_id == body_id, BodyPeriod.period > period)
+            .order_by(BodyPeriod.period)
+        ).all()
+    )
     target = next(later, None)
     grid = CellGrid.blank(template)
     conn = session.connection()
     summaries = BodyPeriod.__table__
 
     def store_grid(target_period: int) -> None:
-        conn.execute(summaries.update().where(summaries.c.body_id == body_id, summaries.c.period == target_period)
-                     .values(statuses=compress_grid(grid.statuses)))
+        conn.execute(
+            summaries.update()
+            .where(summaries.c.body_id == body_id, summaries.c.period == target_period)
+            .values(statuses=compress_grid(grid.statuses))
+        )
 
     last_revision_id = None
     for row_period, revision_id, blob in packed_changes_up_to(session, body_id):

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
-from pmo.deps import BodyDep, BodyCode, CurrentUser, ReadSessionDep
+from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep
 from pmo.review import service
 from pmo.review.schemas import LaggingList, MissingReports, OwnMissing, ReviewTable
 from pmo.tabular import MEDIA_TYPES, table_file
@@ -18,14 +18,18 @@ FILE_RESPONSES = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]:
 
 def _file(headers, rows, fmt: str, name: str) -> Response:
     return Response(
-        table_file(headers, rows, fmt, name), media_type=MEDIA_TYPES[fmt],
+        table_file(headers, rows, fmt, name),
+        media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"},
     )
 
 
 @router.get("/prefectures/{code}/bodies", response_model=ReviewTable, responses=FILE_RESPONSES)
 def review_bodies(
-    code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None,
+    code: BodyCode,
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    period: Period = None,
     sort: Annotated[Literal[service.SORTS], Query()] = "code",
     kind: Annotated[Literal["designated_city", "city", "special_ward", "town", "village"] | None, Query()] = None,
     status: Annotated[Literal["on_time", "late", "missing", "pending"] | None, Query()] = None,
@@ -36,7 +40,10 @@ def review_bodies(
     prefecture = service.prefecture_for(session, principal, code)
     table = service.filter_and_sort(
         service.review_rows(session, prefecture, service.parse_review_period(period)),
-        sort=sort, kind=kind, status=status, below=below,
+        sort=sort,
+        kind=kind,
+        status=status,
+        below=below,
     )
     if format != "json":
         return _file(*service.review_export(table), format, f"{prefecture.name}_市区町村_{table.period}")
@@ -51,8 +58,9 @@ def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, per
 
 
 @router.get("/prefectures/{code}/missing-reports", response_model=MissingReports, responses=FILE_RESPONSES)
-def missing_reports(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None,
-                    format: Format = "json"):
+def missing_reports(
+    code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None, format: Format = "json"
+):
     """Municipalities that have not reported for the period: the reminder list (also as csv/xlsx)."""
     prefecture = service.prefecture_for(session, principal, code)
     listing = service.missing_reports(session, prefecture, service.parse_review_period(period))

@@ -18,15 +18,30 @@ from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import DONE, NOT_APPLICABLE, grid_template, load_catalog
 from pmo.reports.history import replayed_cells
 from pmo.review.schemas import (
-    LaggingBody, LaggingList, MissingReport, MissingReports, OperationRate, OwnMissing, Reason, ReviewRow, ReviewTable,
+    LaggingBody,
+    LaggingList,
+    MissingReport,
+    MissingReports,
+    OperationRate,
+    OwnMissing,
+    Reason,
+    ReviewRow,
+    ReviewTable,
 )
 from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF, STATS_KINDS
 from pmo.stats.matrix import cache, completion
 from pmo.systems.service import deferred_counts
 
 KIND_LABELS = {"designated_city": "政令指定都市", "city": "市", "special_ward": "特別区", "town": "町", "village": "村"}
-POINTS = {"plan_month": 0.1, "peer_month": 0.5, "stalled_month": 0.4, "missing": 1.0, "late": 0.3, "inquiry": 0.5,
-          "deferred": 0.5}
+POINTS = {
+    "plan_month": 0.1,
+    "peer_month": 0.5,
+    "stalled_month": 0.4,
+    "missing": 1.0,
+    "late": 0.3,
+    "inquiry": 0.5,
+    "deferred": 0.5,
+}
 
 
 def prefecture_for(session: Session, principal: Principal, code: str) -> Body:
@@ -45,14 +60,22 @@ def parse_review_period(text: str | None) -> int:
         return periods.add_months(periods.current(), -1)
     period = periods.parse(text)
     if period is None or not periods.FIRST_PERIOD <= period <= periods.current():
-        raise InvalidInput.at(["query", "period"], f"period は {periods.fmt(periods.FIRST_PERIOD)} から今月までの YYYY-MM です。", input=text)
+        raise InvalidInput.at(
+            ["query", "period"],
+            f"period は {periods.fmt(periods.FIRST_PERIOD)} から今月までの YYYY-MM です。",
+            input=text,
+        )
     return period
 
 
 def _municipalities(session: Session, prefecture: Body) -> list[Body]:
-    return list(session.scalars(
-        select(Body).where(Body.prefecture_code == prefecture.prefecture_code, Body.kind != "prefecture").order_by(Body.code)
-    ))
+    return list(
+        session.scalars(
+            select(Body)
+            .where(Body.prefecture_code == prefecture.prefecture_code, Body.kind != "prefecture")
+            .order_by(Body.code)
+        )
+    )
 
 
 @dataclass
@@ -78,12 +101,23 @@ def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
     per_op, overall = cache.remember(("completion", period), period, lambda: completion(directory, now))
     _, previous = cache.remember(("completion", before.period), before.period, lambda: completion(directory, before))
     ids = [b.id for b in bodies]
-    last = dict(session.execute(
-        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period).group_by(BodyPeriod.body_id)
-    ).all())
-    return Snapshot(bodies, per_op[rows], overall[rows], previous[rows], now.reported[rows], now.on_time[rows], last,
-                    deferred_counts(session, ids))
+    last = dict(
+        session.execute(
+            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+            .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period)
+            .group_by(BodyPeriod.body_id)
+        ).all()
+    )
+    return Snapshot(
+        bodies,
+        per_op[rows],
+        overall[rows],
+        previous[rows],
+        now.reported[rows],
+        now.on_time[rows],
+        last,
+        deferred_counts(session, ids),
+    )
 
 
 def _status(snapshot: Snapshot, i: int, period: int) -> str:
@@ -99,20 +133,36 @@ def review_rows(session: Session, prefecture: Body, period: int) -> ReviewTable:
     catalog = cache.get_directory(session).catalog
     rows = []
     for i, body in enumerate(bodies):
-        ops = [OperationRate(operation=op.code, completion_rate=round(float(snap.per_operation[i, op.id - 1]), 6))
-               for op in catalog.operations if not np.isnan(snap.per_operation[i, op.id - 1])]
-        rows.append(ReviewRow(
-            body=body.code, name=body.name, kind=body.kind, completion_rate=round(float(snap.overall[i]), 6),
-            change=round(float(snap.overall[i] - snap.previous[i]), 6), report_status=_status(snap, i, period),
-            last_reported=periods.fmt(snap.last_reported.get(body.id)), deferred_systems=snap.deferred.get(body.id, 0),
-            operations=ops,
-        ))
-    return ReviewTable(prefecture=prefecture.code, prefecture_name=prefecture.name, period=periods.fmt(period),
-                       due_at=periods.due_at(period).isoformat(), rows=rows)
+        ops = [
+            OperationRate(operation=op.code, completion_rate=round(float(snap.per_operation[i, op.id - 1]), 6))
+            for op in catalog.operations
+            if not np.isnan(snap.per_operation[i, op.id - 1])
+        ]
+        rows.append(
+            ReviewRow(
+                body=body.code,
+                name=body.name,
+                kind=body.kind,
+                completion_rate=round(float(snap.overall[i]), 6),
+                change=round(float(snap.overall[i] - snap.previous[i]), 6),
+                report_status=_status(snap, i, period),
+                last_reported=periods.fmt(snap.last_reported.get(body.id)),
+                deferred_systems=snap.deferred.get(body.id, 0),
+                operations=ops,
+            )
+        )
+    return ReviewTable(
+        prefecture=prefecture.code,
+        prefecture_name=prefecture.name,
+        period=periods.fmt(period),
+        due_at=periods.due_at(period).isoformat(),
+        rows=rows,
+    )
 
 
 def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]:
     """Per kind, the national median of overall completion for every period since tracking began."""
+
     def compute():
         directory = cache.get_directory(session)
         span = periods.span(min(periods.TRACKING_START, period), period)
@@ -133,9 +183,13 @@ def _overdue_steps(session: Session, bodies: list[Body], period: int) -> dict[in
     """Per body, how many months each step that should have been done by now is overdue."""
     catalog = load_catalog(session)
     ids = [b.id for b in bodies]
-    newest_of = dict(session.execute(
-        select(BodyPeriod.body_id, func.max(BodyPeriod.period)).where(BodyPeriod.body_id.in_(ids)).group_by(BodyPeriod.body_id)
-    ).all())
+    newest_of = dict(
+        session.execute(
+            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+            .where(BodyPeriod.body_id.in_(ids))
+            .group_by(BodyPeriod.body_id)
+        ).all()
+    )
     current = dict(session.execute(select(BodyCells.body_id, BodyCells.cells).where(BodyCells.body_id.in_(ids))).all())
     overdue: dict[int, list[int]] = {}
     for body in bodies:
@@ -162,19 +216,22 @@ def _months_overdue(cells: CellGrid, period: int) -> list[int]:
 
 
 def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:
-    return dict(session.execute(
-        select(ReportRevision.body_id, func.max(ReportRevision.period))
-        .where(ReportRevision.body_id.in_(ids), ReportRevision.period <= period, ReportRevision.n_changed > 0)
-        .group_by(ReportRevision.body_id)
-    ).all())
+    return dict(
+        session.execute(
+            select(ReportRevision.body_id, func.max(ReportRevision.period))
+            .where(ReportRevision.body_id.in_(ids), ReportRevision.period <= period, ReportRevision.n_changed > 0)
+            .group_by(ReportRevision.body_id)
+        ).all()
+    )
 
 
 def _report_record(session: Session, ids: list[int], window: list[int]) -> dict[int, tuple[int, int]]:
     """Per body, (reports missing, reports late) over the window's periods."""
     seen: dict[int, dict[int, bool]] = {}
     for body_id, period, late in session.execute(
-        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.late)
-        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period.in_(window))
+        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.late).where(
+            BodyPeriod.body_id.in_(ids), BodyPeriod.period.in_(window)
+        )
     ):
         seen.setdefault(body_id, {})[period] = late
     return {i: (len(window) - len(seen.get(i, {})), sum(seen.get(i, {}).values())) for i in ids}
@@ -191,8 +248,11 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
     curves = _median_curves(session, period)
     overdue = _overdue_steps(session, bodies, period)
     last_change = _last_change(session, ids, period)
-    due_periods = [p for p in periods.span(periods.add_months(period, 1 - settings.lag_window_months), period)
-                   if periods.due_at(p) < utcnow()]
+    due_periods = [
+        p
+        for p in periods.span(periods.add_months(period, 1 - settings.lag_window_months), period)
+        if periods.due_at(p) < utcnow()
+    ]
     record = _report_record(session, ids, due_periods)
     open_inquiries = open_by_body(session, prefecture.prefecture_code)
     ranked = []
@@ -201,67 +261,100 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
         late_steps = overdue.get(body.id, [])
         if late_steps:
             points = POINTS["plan_month"] * sum(min(m, 12) for m in late_steps)
-            reasons.append(Reason(
-                code="behind_plan", points=round(points, 2),
-                message=f"完了予定月を過ぎても完了していないステップが{len(late_steps)}件あります（最長{max(late_steps)}か月超過）。",
-                figures={"overdue_steps": len(late_steps), "max_months_overdue": max(late_steps)},
-            ))
+            reasons.append(
+                Reason(
+                    code="behind_plan",
+                    points=round(points, 2),
+                    message=f"完了予定月を過ぎても完了していないステップが{len(late_steps)}件あります（最長{max(late_steps)}か月超過）。",
+                    figures={"overdue_steps": len(late_steps), "max_months_overdue": max(late_steps)},
+                )
+            )
         own = float(snap.overall[i])
         curve = curves.get(STATS_KIND_OF[body.kind], {})
         median_now = curve.get(period)
         if median_now is not None and own < median_now:
             caught_up = [p for p, m in curve.items() if m <= own]
-            behind = periods.months_between(max(caught_up), period) if caught_up else periods.months_between(
-                min(curve), period) + 1
+            behind = (
+                periods.months_between(max(caught_up), period)
+                if caught_up
+                else periods.months_between(min(curve), period) + 1
+            )
             if behind >= settings.lag_peer_months:
-                reasons.append(Reason(
-                    code="behind_peers", points=round(POINTS["peer_month"] * behind, 2),
-                    message=f"全国の{STATS_KIND_LABELS[STATS_KIND_OF[body.kind]]}の中央値より約{behind}か月遅れています"
-                            f"（完了率 {own:.0%}、中央値 {median_now:.0%}）。",
-                    figures={"months_behind": behind, "completion_rate": round(own, 4), "median": round(median_now, 4)},
-                ))
+                reasons.append(
+                    Reason(
+                        code="behind_peers",
+                        points=round(POINTS["peer_month"] * behind, 2),
+                        message=f"全国の{STATS_KIND_LABELS[STATS_KIND_OF[body.kind]]}の中央値より約{behind}か月遅れています"
+                        f"（完了率 {own:.0%}、中央値 {median_now:.0%}）。",
+                        figures={
+                            "months_behind": behind,
+                            "completion_rate": round(own, 4),
+                            "median": round(median_now, 4),
+                        },
+                    )
+                )
         if own < 1.0:
             since = last_change.get(body.id)
             quiet = periods.months_between(since, period) if since else None
             if quiet is not None and quiet >= settings.lag_stalled_months:
-                reasons.append(Reason(
-                    code="stalled", points=round(POINTS["stalled_month"] * quiet, 2),
-                    message=f"{quiet}か月間、どのステップの状況も変わっていません（最後の変更 {periods.fmt(since)}）。",
-                    figures={"months_without_change": quiet, "last_change": periods.fmt(since)},
-                ))
+                reasons.append(
+                    Reason(
+                        code="stalled",
+                        points=round(POINTS["stalled_month"] * quiet, 2),
+                        message=f"{quiet}か月間、どのステップの状況も変わっていません"
+                        f"（最後の変更 {periods.fmt(since)}）。",
+                        figures={"months_without_change": quiet, "last_change": periods.fmt(since)},
+                    )
+                )
         missing, late = record.get(body.id, (0, 0))
         if missing or late:
-            reasons.append(Reason(
-                code="reports", points=round(POINTS["missing"] * missing + POINTS["late"] * late, 2),
-                message=f"直近{len(due_periods)}か月で未報告{missing}回、期限後の報告{late}回です。",
-                figures={"missing": missing, "late": late, "window_months": len(due_periods)},
-            ))
+            reasons.append(
+                Reason(
+                    code="reports",
+                    points=round(POINTS["missing"] * missing + POINTS["late"] * late, 2),
+                    message=f"直近{len(due_periods)}か月で未報告{missing}回、期限後の報告{late}回です。",
+                    figures={"missing": missing, "late": late, "window_months": len(due_periods)},
+                )
+            )
         inquiries = open_inquiries.get(body.id, 0)
         if inquiries >= settings.lag_open_inquiries:
-            reasons.append(Reason(
-                code="open_inquiries", points=round(POINTS["inquiry"] * inquiries, 2),
-                message=f"未解決の問合せが{inquiries}件あります。", figures={"open_inquiries": inquiries},
-            ))
+            reasons.append(
+                Reason(
+                    code="open_inquiries",
+                    points=round(POINTS["inquiry"] * inquiries, 2),
+                    message=f"未解決の問合せが{inquiries}件あります。",
+                    figures={"open_inquiries": inquiries},
+                )
+            )
         deferred = snap.deferred.get(body.id, 0)
         if deferred:
-            reasons.append(Reason(
-                code="deferred_systems", points=round(POINTS["deferred"] * deferred, 2),
-                message=f"特定移行支援システムが{deferred}件あります。", figures={"deferred_systems": deferred},
-            ))
+            reasons.append(
+                Reason(
+                    code="deferred_systems",
+                    points=round(POINTS["deferred"] * deferred, 2),
+                    message=f"特定移行支援システムが{deferred}件あります。",
+                    figures={"deferred_systems": deferred},
+                )
+            )
         score = round(sum(r.points for r in reasons), 2)
         if score >= settings.lag_min_score and reasons:
             reasons.sort(key=lambda r: -r.points)
             ranked.append((score, own, body, reasons))
     ranked.sort(key=lambda t: (-t[0], t[1], t[2].code))
     return LaggingList(
-        prefecture=prefecture.code, period=periods.fmt(period),
+        prefecture=prefecture.code,
+        period=periods.fmt(period),
         thresholds={
-            "min_score": settings.lag_min_score, "stalled_months": settings.lag_stalled_months,
-            "peer_months": settings.lag_peer_months, "window_months": settings.lag_window_months,
+            "min_score": settings.lag_min_score,
+            "stalled_months": settings.lag_stalled_months,
+            "peer_months": settings.lag_peer_months,
+            "window_months": settings.lag_window_months,
             "open_inquiries": settings.lag_open_inquiries,
         },
         bodies=[
-            LaggingBody(rank=n, body=b.code, name=b.name, kind=b.kind, score=score, completion_rate=round(own, 6), reasons=r)
+            LaggingBody(
+                rank=n, body=b.code, name=b.name, kind=b.kind, score=score, completion_rate=round(own, 6), reasons=r
+            )
             for n, (score, own, b, r) in enumerate(ranked, start=1)
         ],
     )
@@ -271,22 +364,38 @@ def missing_reports(session: Session, prefecture: Body, period: int) -> MissingR
     """Municipalities with no report for the period, longest silent first."""
     bodies = _municipalities(session, prefecture)
     ids = [b.id for b in bodies]
-    reported = set(session.scalars(select(BodyPeriod.body_id).where(BodyPeriod.body_id.in_(ids), BodyPeriod.period == period)))
-    last = dict(session.execute(
-        select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-        .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period).group_by(BodyPeriod.body_id)
-    ).all())
+    reported = set(
+        session.scalars(select(BodyPeriod.body_id).where(BodyPeriod.body_id.in_(ids), BodyPeriod.period == period))
+    )
+    last = dict(
+        session.execute(
+            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
+            .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period)
+            .group_by(BodyPeriod.body_id)
+        ).all()
+    )
     start = min(periods.TRACKING_START, period)
     missing = [
         MissingReport(
-            body=b.code, name=b.name, kind=b.kind, last_reported=periods.fmt(last.get(b.id)),
-            months_missing=periods.months_between(last[b.id], period) if b.id in last else periods.months_between(start, period) + 1,
+            body=b.code,
+            name=b.name,
+            kind=b.kind,
+            last_reported=periods.fmt(last.get(b.id)),
+            months_missing=periods.months_between(last[b.id], period)
+            if b.id in last
+            else periods.months_between(start, period) + 1,
         )
-        for b in bodies if b.id not in reported
+        for b in bodies
+        if b.id not in reported
     ]
     missing.sort(key=lambda m: (-m.months_missing, m.body))
-    return MissingReports(prefecture=prefecture.code, period=periods.fmt(period), due_at=periods.due_at(period).isoformat(),
-                          expected=len(bodies), missing=missing)
+    return MissingReports(
+        prefecture=prefecture.code,
+        period=periods.fmt(period),
+        due_at=periods.due_at(period).isoformat(),
+        expected=len(bodies),
+        missing=missing,
+    )
 
 
 def own_missing(session: Session, principal: Principal, body: Body) -> OwnMissing:
@@ -304,13 +413,24 @@ def own_missing(session: Session, principal: Principal, body: Body) -> OwnMissin
 SORTS = ("code", "completion", "-completion", "change", "-change", "name")
 
 
-def filter_and_sort(table: ReviewTable, *, sort: str, kind: str | None, status: str | None, below: float | None) -> ReviewTable:
+def filter_and_sort(
+    table: ReviewTable, *, sort: str, kind: str | None, status: str | None, below: float | None
+) -> ReviewTable:
     """The review table narrowed to a kind, a report status or a completion ceiling, in the chosen order."""
-    rows = [r for r in table.rows if (kind is None or r.kind == kind) and (status is None or r.report_status == status)
-            and (below is None or r.completion_rate < below)]
+    rows = [
+        r
+        for r in table.rows
+        if (kind is None or r.kind == kind)
+        and (status is None or r.report_status == status)
+        and (below is None or r.completion_rate < below)
+    ]
     field = sort.lstrip("-")
-    key = {"code": lambda r: r.body, "completion": lambda r: r.completion_rate, "change": lambda r: r.change,
-           "name": lambda r: r.name}[field]
+    key = {
+        "code": lambda r: r.body,
+        "completion": lambda r: r.completion_rate,
+        "change": lambda r: r.change,
+        "name": lambda r: r.name,
+    }[field]
     rows.sort(key=key, reverse=sort.startswith("-"))
     return table.model_copy(update={"rows": rows})
 
@@ -321,14 +441,33 @@ STATUS_LABELS = {"on_time": "期限内", "late": "期限後", "missing": "未報
 def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
     """The review table as spreadsheet headers and rows (rates in percent)."""
     op_codes = [o.operation for o in table.rows[0].operations] if table.rows else []
-    headers = ["団体コード", "団体名", "種別", "完了率(%)", "前月比(ポイント)", "報告状況", "最終報告月", "特定移行支援システム数",
-               *[f"{c} 完了率(%)" for c in op_codes]]
+    headers = [
+        "団体コード",
+        "団体名",
+        "種別",
+        "完了率(%)",
+        "前月比(ポイント)",
+        "報告状況",
+        "最終報告月",
+        "特定移行支援システム数",
+        *[f"{c} 完了率(%)" for c in op_codes],
+    ]
     rows = []
     for r in table.rows:
         rates = {o.operation: o.completion_rate for o in r.operations}
-        rows.append([r.body, r.name, KIND_LABELS.get(r.kind, r.kind), round(r.completion_rate * 100, 1),
-                     round(r.change * 100, 1), STATUS_LABELS[r.report_status], r.last_reported or "", r.deferred_systems,
-                     *[round(rates[c] * 100, 1) if c in rates else "" for c in op_codes]])
+        rows.append(
+            [
+                r.body,
+                r.name,
+                KIND_LABELS.get(r.kind, r.kind),
+                round(r.completion_rate * 100, 1),
+                round(r.change * 100, 1),
+                STATUS_LABELS[r.report_status],
+                r.last_reported or "",
+                r.deferred_systems,
+                *[round(rates[c] * 100, 1) if c in rates else "" for c in op_codes],
+            ]
+        )
     return headers, rows
 
 
@@ -336,5 +475,15 @@ def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
     """The reminder list as spreadsheet headers and rows."""
     headers = ["団体コード", "団体名", "種別", "最終報告月", "未報告の月数", "対象月", "報告期限"]
     due = listing.due_at[:10]
-    return headers, [[m.body, m.name, KIND_LABELS.get(m.kind, m.kind), m.last_reported or "未報告", m.months_missing,
-                      listing.period, due] for m in listing.missing]
+    return headers, [
+        [
+            m.body,
+            m.name,
+            KIND_LABELS.get(m.kind, m.kind),
+            m.last_reported or "未報告",
+            m.months_missing,
+            listing.period,
+            due,
+        ]
+        for m in listing.missing
+    ]

@@ -21,7 +21,12 @@ def inquiries(session: Session, by: str) -> dict:
     """The table for one grouping, with its published total."""
     if by not in INQUIRY_BY:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(INQUIRY_BY)} のいずれかです（{by!r}）。", input=by)
-    column = {"operation": Operation.code, "tier": Inquiry.current_tier, "state": Inquiry.state, "category": Inquiry.category}[by]
+    column = {
+        "operation": Operation.code,
+        "tier": Inquiry.current_tier,
+        "state": Inquiry.state,
+        "category": Inquiry.category,
+    }[by]
     query = select(column, func.count(), func.count(distinct(ASKER))).select_from(Inquiry)
     if by == "operation":
         query = query.outerjoin(Operation, Operation.id == Inquiry.operation_id)
@@ -31,7 +36,9 @@ def inquiries(session: Session, by: str) -> dict:
     counts = {key: (n, b) for key, n, b in session.execute(query.group_by(column))}
     keys += [key for key in counts if key not in keys]
     n_total, b_total = session.execute(select(func.count(), func.count(distinct(ASKER)))).one()
-    cells = [{by: key, "suppressed": None, "n_inquiries": counts.get(key, (0, 0))[0], "n_bodies": counts.get(key, (0, 0))[1]}
-             for key in keys]
+    cells = [
+        {by: key, "suppressed": None, "n_inquiries": counts.get(key, (0, 0))[0], "n_bodies": counts.get(key, (0, 0))[1]}
+        for key in keys
+    ]
     total = {"suppressed": None, "n_inquiries": n_total, "n_bodies": b_total}
     return {"by": by, "k": get_settings().suppression_k, "total": total, "cells": cells}

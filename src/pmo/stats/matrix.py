@@ -72,7 +72,9 @@ def _as_of_by_period(session: Session, up_to: int) -> dict[int, datetime | None]
     """The newest submission among reports of each period or earlier."""
     rows = session.execute(
         select(ReportRevision.period, func.max(ReportRevision.submitted_at))
-        .where(ReportRevision.period <= up_to).group_by(ReportRevision.period).order_by(ReportRevision.period)
+        .where(ReportRevision.period <= up_to)
+        .group_by(ReportRevision.period)
+        .order_by(ReportRevision.period)
     ).all()
     newest, out = None, {}
     for period, at in rows:
@@ -96,7 +98,8 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
     as_of = _as_of_by_period(session, wanted[-1])
     rows = session.execute(
         select(BodyPeriod.period, BodyPeriod.body_id, BodyPeriod.statuses, BodyPeriod.late)
-        .where(BodyPeriod.period <= wanted[-1]).order_by(BodyPeriod.period)
+        .where(BodyPeriod.period <= wanted[-1])
+        .order_by(BodyPeriod.period)
     )
     statuses = directory.templates.copy()
     out: dict[int, PeriodMatrix] = {}
@@ -130,11 +133,14 @@ def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMa
     """Every body's grid as of one period, reading only each body's newest summary at or before it."""
     latest = (
         select(BodyPeriod.body_id, func.max(BodyPeriod.period).label("period"))
-        .where(BodyPeriod.period <= period).group_by(BodyPeriod.body_id).subquery()
+        .where(BodyPeriod.period <= period)
+        .group_by(BodyPeriod.body_id)
+        .subquery()
     )
     rows = session.execute(
-        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late)
-        .join(latest, (BodyPeriod.body_id == latest.c.body_id) & (BodyPeriod.period == latest.c.period))
+        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late).join(
+            latest, (BodyPeriod.body_id == latest.c.body_id) & (BodyPeriod.period == latest.c.period)
+        )
     ).all()
     statuses = directory.templates.copy()
     reported = np.zeros(len(directory.body_ids), dtype=bool)

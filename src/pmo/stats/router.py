@@ -16,6 +16,7 @@ from pmo.config import get_settings
 from pmo.db import lookup_scope, session_scope
 from pmo.deps import StatsSessionDep, bearer_token, client_address
 from pmo.errors import Unauthenticated
+from pmo.http import conditional
 from pmo.stats import service
 from pmo.stats.groups import STATS_KINDS
 from pmo.stats.inquiries import inquiries as inquiry_table
@@ -63,9 +64,17 @@ async def stats_reader(request: Request) -> Principal | None:
 
 
 Reader = Annotated[Principal | None, Depends(stats_reader)]
-Prefecture = Annotated[str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number")]
-Kind = Annotated[str | None, Query(max_length=40, description=" / ".join(STATS_KINDS) + " (cities: 市 and 政令指定都市; "
-                                   "towns_villages: 町村; the finer kinds would single out bodies within a prefecture)")]
+Prefecture = Annotated[
+    str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number")
+]
+Kind = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description=" / ".join(STATS_KINDS) + " (cities: 市 and 政令指定都市; "
+        "towns_villages: 町村; the finer kinds would single out bodies within a prefecture)",
+    ),
+]
 Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
 Operation = Annotated[str | None, Query(description="operation code", max_length=40)]
 
@@ -91,36 +100,41 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
         await run_in_threadpool(_sync)
     hit = cache.responses.get(key) or await run_in_threadpool(_render, key, compute)
     _, content, etag = hit
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}:
-        return Response(status_code=304, headers=headers)
-    return Response(content, media_type="application/json", headers=headers)
+    return conditional.versioned(request, content, etag, conditional.STATISTICS)
 
 
 @router.get("/progress", response_model=ProgressTable)
 async def progress(
-    request: Request, _: Reader, period: Period = None,
+    request: Request,
+    _: Reader,
+    period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
-    prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
+    prefecture: Prefecture = None,
+    kind: Kind = None,
+    operation: Operation = None,
 ):
     """Completion rates by operation, step, prefecture (its municipalities), kind or phase."""
     key = ("progress", service.default_period(period), by, prefecture, kind, operation)
 
     def compute(session: Session):
-        return service.progress(session, service.parse_query(period, by, prefecture, kind, operation,
-                                                             cache.get_directory(session)))
+        return service.progress(
+            session, service.parse_query(period, by, prefecture, kind, operation, cache.get_directory(session))
+        )
 
     return await _serve(request, key, compute)
 
 
 @router.get("/trend", response_model=TrendTable)
 async def trend(
-    request: Request, _: Reader,
+    request: Request,
+    _: Reader,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
     to: Annotated[str | None, Query(description="YYYY-MM; default the previous month")] = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "none",
     interval: Literal["month", "fiscal_year"] = "month",
-    prefecture: Prefecture = None, kind: Kind = None, operation: Operation = None,
+    prefecture: Prefecture = None,
+    kind: Kind = None,
+    operation: Operation = None,
 ):
     """Monthly (or fiscal-year-end) series of the progress figures between two periods."""
     start = service.default_period(from_ or "2022-06", "from")
@@ -137,12 +151,16 @@ async def trend(
 async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
-    return await _serve(request, ("distribution", p, operation), lambda session: service.distribution(session, p, operation))
+    return await _serve(
+        request, ("distribution", p, operation), lambda session: service.distribution(session, p, operation)
+    )
 
 
 @router.get("/reporting", response_model=Reporting)
 async def reporting(
-    request: Request, _: Reader, period: Period = None,
+    request: Request,
+    _: Reader,
+    period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
 ):
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
@@ -152,29 +170,41 @@ async def reporting(
 
 @router.get("/systems", response_model=SystemsTable)
 def systems(
-    session: StatsSessionDep, _: Reader,
+    session: StatsSessionDep,
+    _: Reader,
     by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
-    period: Annotated[str | None, Query(description="YYYY-MM: the register as it stood at the month's end; "
-                                        "default as it stands now")] = None,
+    period: Annotated[
+        str | None, Query(description="YYYY-MM: the register as it stood at the month's end; default as it stands now")
+    ] = None,
 ):
     """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
     as_of = None if period is None else service.default_period(period)
-    return Response(orjson.dumps(service.systems(session, by, as_of)), media_type="application/json",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        orjson.dumps(service.systems(session, by, as_of)),
+        media_type="application/json",
+        headers={"Cache-Control": conditional.STATISTICS},
+    )
 
 
 @router.get("/inquiries", response_model=InquiryTable)
 def inquiries(
-    session: StatsSessionDep, _: Reader,
+    session: StatsSessionDep,
+    _: Reader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
 ):
     """Inquiry counts (and the bodies asking) by operation, tier, state or category, nationally."""
-    return Response(orjson.dumps(inquiry_table(session, by)), media_type="application/json",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        orjson.dumps(inquiry_table(session, by)),
+        media_type="application/json",
+        headers={"Cache-Control": conditional.STATISTICS},
+    )
 
 
 @router.get("/advisers", response_model=AdvisersTable)
 def advisers(session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"):
     """Adviser requests and visits by prefecture (its municipalities) or nationally."""
-    return Response(orjson.dumps(service.advisers(session, by)), media_type="application/json",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        orjson.dumps(service.advisers(session, by)),
+        media_type="application/json",
+        headers={"Cache-Control": conditional.STATISTICS},
+    )

@@ -34,7 +34,8 @@ STATUSES = (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)
 @lru_cache(maxsize=8)
 def _atoms_checked(directory_id: int, k: int) -> bool:
     directory = cache.directory
-    assert directory is not None and id(directory) == directory_id
+    if directory is None or id(directory) != directory_id:
+        raise RuntimeError("the atoms were checked for another directory than the cached one")
     check_atoms(directory.prefecture, directory.stats_kind, k)
     return True
 
@@ -57,8 +58,13 @@ def _figures(counts: np.ndarray, n_bodies: int, n_reported: int, n_systems: int,
     done, in_progress, not_started, not_applicable = (int(c) for c in counts)
     total = n_systems * steps_per_system
     return {
-        "n_bodies": n_bodies, "n_reported": n_reported, "n_systems": n_systems,
-        "done": done, "in_progress": in_progress, "not_started": not_started, "not_applicable": not_applicable,
+        "n_bodies": n_bodies,
+        "n_reported": n_reported,
+        "n_systems": n_systems,
+        "done": done,
+        "in_progress": in_progress,
+        "not_started": not_started,
+        "not_applicable": not_applicable,
         "completion_rate": _rate(done + not_applicable, total),
         "in_progress_rate": _rate(in_progress, total),
         "not_started_rate": _rate(not_started, total),
@@ -74,8 +80,9 @@ class Query:
     operation: str | None
 
 
-def parse_query(period: str | None, by: str, prefecture: str | None, kind: str | None, operation: str | None,
-                directory: Directory) -> Query:
+def parse_query(
+    period: str | None, by: str, prefecture: str | None, kind: str | None, operation: str | None, directory: Directory
+) -> Query:
     """Validated parameters; 422 naming the one that is wrong."""
     if by not in BY_CHOICES:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(BY_CHOICES)} のいずれかです（{by!r}）。", input=by)
@@ -95,7 +102,9 @@ def default_period(text: str | None, loc: str = "period") -> int:
     if period is None:
         raise InvalidInput.at(["query", loc], f"{loc} は YYYY-MM 形式です（{text!r}）。", input=text)
     if not periods.FIRST_PERIOD <= period <= periods.current():
-        raise InvalidInput.at(["query", loc], f"{loc} は {periods.fmt(periods.FIRST_PERIOD)} から今月までです。", input=text)
+        raise InvalidInput.at(
+            ["query", loc], f"{loc} は {periods.fmt(periods.FIRST_PERIOD)} から今月までです。", input=text
+        )
     return period
 
 
@@ -120,15 +129,19 @@ def progress_cells(directory: Directory, matrix: PeriodMatrix, q: Query) -> list
     return cells
 
 
-def _cells_for_group(catalog, q: Query, ops, sub: np.ndarray, reported: np.ndarray, counts: np.ndarray,
-                     keys: dict) -> list[dict]:
+def _cells_for_group(
+    catalog, q: Query, ops, sub: np.ndarray, reported: np.ndarray, counts: np.ndarray, keys: dict
+) -> list[dict]:
     applies = {op.id: sub[:, (op.id - 1) * N_STEPS] != 0 for op in ops}  # which bodies report each operation
     n_bodies = {op.id: int(applies[op.id].sum()) for op in ops}
     n_reported = {op.id: int((applies[op.id] & reported).sum()) for op in ops}
     active_ops = [op for op in ops if n_bodies[op.id]]
     if not active_ops:
         return []
-    block = lambda op: counts[:, (op.id - 1) * N_STEPS: op.id * N_STEPS]  # (4, 40)
+
+    def block(op):
+        return counts[:, (op.id - 1) * N_STEPS : op.id * N_STEPS]  # (4, 40)
+
     any_applies = np.logical_or.reduce([applies[op.id] for op in active_ops])
     group_bodies, group_reported = int(any_applies.sum()), int((any_applies & reported).sum())
 
@@ -139,25 +152,39 @@ def _cells_for_group(catalog, q: Query, ops, sub: np.ndarray, reported: np.ndarr
     result = []
     if dims == ["operation"]:
         for op in active_ops:
-            result.append(cell({"operation": op.code},
-                               _figures(block(op).sum(axis=1), n_bodies[op.id], n_reported[op.id], n_bodies[op.id], N_STEPS)))
+            result.append(
+                cell(
+                    {"operation": op.code},
+                    _figures(block(op).sum(axis=1), n_bodies[op.id], n_reported[op.id], n_bodies[op.id], N_STEPS),
+                )
+            )
     elif dims == ["operation", "step"]:
         for op in active_ops:
             b = block(op)
             for j, step in enumerate(catalog.steps):
-                result.append(cell({"operation": op.code, "step": step.code},
-                                   _figures(b[:, j], n_bodies[op.id], n_reported[op.id], n_bodies[op.id], 1)))
+                result.append(
+                    cell(
+                        {"operation": op.code, "step": step.code},
+                        _figures(b[:, j], n_bodies[op.id], n_reported[op.id], n_bodies[op.id], 1),
+                    )
+                )
     elif dims in (["step"], ["phase"]):
         systems = sum(n_bodies[op.id] for op in active_ops)
         per_step = sum(block(op) for op in active_ops)  # (4, 40)
         if dims == ["step"]:
             for j, step in enumerate(catalog.steps):
-                result.append(cell({"step": step.code}, _figures(per_step[:, j], group_bodies, group_reported, systems, 1)))
+                result.append(
+                    cell({"step": step.code}, _figures(per_step[:, j], group_bodies, group_reported, systems, 1))
+                )
         else:
             for phase in dict.fromkeys(s.phase for s in catalog.steps):
                 idx = [j for j, s in enumerate(catalog.steps) if s.phase == phase]
-                result.append(cell({"phase": phase},
-                                   _figures(per_step[:, idx].sum(axis=1), group_bodies, group_reported, systems, len(idx))))
+                result.append(
+                    cell(
+                        {"phase": phase},
+                        _figures(per_step[:, idx].sum(axis=1), group_bodies, group_reported, systems, len(idx)),
+                    )
+                )
     else:
         systems = sum(n_bodies[op.id] for op in active_ops)
         total = sum(block(op).sum(axis=1) for op in active_ops)
@@ -204,9 +231,14 @@ def trend(session: Session, q: Query, start: int, end: int, interval: str) -> tu
         for c in progress_cells(directory, matrix, pq):
             series.append({"period": periods.fmt(period), "fiscal_year": periods.fiscal_year(period), **c})
     body = {
-        "from": periods.fmt(start), "to": periods.fmt(end), "interval": interval, "by": list(q.by),
+        "from": periods.fmt(start),
+        "to": periods.fmt(end),
+        "interval": interval,
+        "by": list(q.by),
         "filters": {"prefecture": q.prefecture, "kind": q.kind, "operation": q.operation},
-        "k": get_settings().suppression_k, "as_of": as_of.isoformat() if as_of else None, "cells": series,
+        "k": get_settings().suppression_k,
+        "as_of": as_of.isoformat() if as_of else None,
+        "cells": series,
     }
     return body, end
 
@@ -224,7 +256,7 @@ def distribution(session: Session, period: int, operation: str | None) -> tuple[
     done = np.zeros(len(directory.body_ids))
     systems = np.zeros(len(directory.body_ids))
     for op in ops:
-        b = matrix.statuses[:, (op.id - 1) * N_STEPS: op.id * N_STEPS]
+        b = matrix.statuses[:, (op.id - 1) * N_STEPS : op.id * N_STEPS]
         applies = b[:, 0] != 0
         done += np.where(applies, ((b == DONE) | (b == NOT_APPLICABLE)).sum(axis=1), 0)
         systems += applies
@@ -233,17 +265,26 @@ def distribution(session: Session, period: int, operation: str | None) -> tuple[
     index = np.where(completion >= 1.0, 10, np.minimum((completion * 10).astype(int), 9))
     counts = np.bincount(index, minlength=11).tolist()
     bins = [
-        {"bin": label, "lower": i / 10 if i < 10 else 1.0, "upper": (i + 1) / 10 if i < 10 else 1.0,
-         "n_bodies": count, "suppressed": None}
+        {
+            "bin": label,
+            "lower": i / 10 if i < 10 else 1.0,
+            "upper": (i + 1) / 10 if i < 10 else 1.0,
+            "n_bodies": count,
+            "suppressed": None,
+        }
         for i, (label, count) in enumerate(zip(BIN_LABELS, counts, strict=True))
     ]
     k = get_settings().suppression_k
     body = {
-        "period": periods.fmt(period), "operation": operation, "k": k, "n_bodies": int(bodies.sum()),
+        "period": periods.fmt(period),
+        "operation": operation,
+        "k": k,
+        "n_bodies": int(bodies.sum()),
         "n_reported": int((matrix.reported & bodies).sum()),
         "mean_completion": round(float(completion.mean()), 6) if completion.size else None,
         "median_completion": round(float(np.median(completion)), 6) if completion.size else None,
-        "as_of": matrix.as_of.isoformat() if matrix.as_of else None, "bins": bins,
+        "as_of": matrix.as_of.isoformat() if matrix.as_of else None,
+        "bins": bins,
     }
     return body, period
 
@@ -270,14 +311,26 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
     for keys, mask in _groups(directory, by):
         expected = int(mask.sum())
         reported, on_time = int((mask & matrix.reported).sum()), int((mask & matrix.on_time).sum())
-        cells.append({
-            **keys, "n_bodies": expected, "suppressed": None,
-            "n_reported": reported, "on_time": on_time, "late": reported - on_time, "missing": expected - reported,
-            "reported_rate": _rate(reported, expected), "on_time_rate": _rate(on_time, expected),
-        })
+        cells.append(
+            {
+                **keys,
+                "n_bodies": expected,
+                "suppressed": None,
+                "n_reported": reported,
+                "on_time": on_time,
+                "late": reported - on_time,
+                "missing": expected - reported,
+                "reported_rate": _rate(reported, expected),
+                "on_time_rate": _rate(on_time, expected),
+            }
+        )
     body = {
-        "period": periods.fmt(period), "by": by, "due_at": periods.due_at(period).isoformat(),
-        "k": get_settings().suppression_k, "as_of": matrix.as_of.isoformat() if matrix.as_of else None, "cells": cells,
+        "period": periods.fmt(period),
+        "by": by,
+        "due_at": periods.due_at(period).isoformat(),
+        "k": get_settings().suppression_k,
+        "as_of": matrix.as_of.isoformat() if matrix.as_of else None,
+        "cells": cells,
     }
     return body, period
 
@@ -294,9 +347,15 @@ def _register(session: Session, period: int | None) -> tuple[list[tuple[int, str
     latest: dict[tuple[int, int], tuple[bool, str | None]] = {}
     newest = None
     for body_id, op_id, deferred, reason, at in session.execute(
-        select(SystemVersion.body_id, SystemVersion.operation_id, SystemVersion.deferred,
-               SystemVersion.deferral_reason, SystemVersion.changed_at)
-        .where(SystemVersion.changed_at < cutoff).order_by(SystemVersion.version)
+        select(
+            SystemVersion.body_id,
+            SystemVersion.operation_id,
+            SystemVersion.deferred,
+            SystemVersion.deferral_reason,
+            SystemVersion.changed_at,
+        )
+        .where(SystemVersion.changed_at < cutoff)
+        .order_by(SystemVersion.version)
     ):
         latest[(body_id, op_id)] = (deferred, reason)
         newest = max(filter(None, (newest, at)), default=None)
@@ -320,13 +379,23 @@ def systems(session: Session, by: str, period: int | None = None) -> dict:
         in_group = _members(mask, rows_of)
         for reason in split:
             chosen = in_group if reason is None else in_group & (reasons == reason)
-            cells.append({
-                **keys, **({"reason": reason} if "reason" in dims else {}), "n_bodies": int(mask.sum()),
-                "suppressed": None, "deferred_systems": int(chosen.sum()),
-                "bodies_with_deferred": len(set(rows_of[chosen].tolist())),
-            })
-    return {"by": dims, "period": periods.fmt(period), "k": get_settings().suppression_k,
-            "as_of": as_of.isoformat() if as_of else None, "cells": cells}
+            cells.append(
+                {
+                    **keys,
+                    **({"reason": reason} if "reason" in dims else {}),
+                    "n_bodies": int(mask.sum()),
+                    "suppressed": None,
+                    "deferred_systems": int(chosen.sum()),
+                    "bodies_with_deferred": len(set(rows_of[chosen].tolist())),
+                }
+            )
+    return {
+        "by": dims,
+        "period": periods.fmt(period),
+        "k": get_settings().suppression_k,
+        "as_of": as_of.isoformat() if as_of else None,
+        "cells": cells,
+    }
 
 
 def _members(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -339,15 +408,25 @@ def advisers(session: Session, by: str) -> dict:
     if by not in ("none", "prefecture"):
         raise InvalidInput.at(["query", "by"], f"by は none / prefecture のいずれかです（{by!r}）。", input=by)
     directory = published(cache.get_directory(session))
-    visits = dict(session.execute(
-        select(AdviserVisit.request_id, func.count()).group_by(AdviserVisit.request_id)).all())
+    visits = dict(
+        session.execute(select(AdviserVisit.request_id, func.count()).group_by(AdviserVisit.request_id)).all()
+    )
     requests = session.execute(
-        select(AdviserRequest.id, AdviserRequest.body_id).where(AdviserRequest.state != "cancelled")).all()
+        select(AdviserRequest.id, AdviserRequest.body_id).where(AdviserRequest.state != "cancelled")
+    ).all()
     rows_of = np.array([directory.row_of.get(body_id, -1) for _, body_id in requests], dtype=np.int64)
     n_visits = np.array([visits.get(req_id, 0) for req_id, _ in requests], dtype=np.int64)
     cells = []
     for keys, mask in _groups(directory, by):
         chosen = _members(mask, rows_of)
-        cells.append({**keys, "n_bodies": int(mask.sum()), "suppressed": None, "requests": int(chosen.sum()),
-                      "bodies": len(set(rows_of[chosen].tolist())), "visits": int(n_visits[chosen].sum())})
+        cells.append(
+            {
+                **keys,
+                "n_bodies": int(mask.sum()),
+                "suppressed": None,
+                "requests": int(chosen.sum()),
+                "bodies": len(set(rows_of[chosen].tolist())),
+                "visits": int(n_visits[chosen].sum()),
+            }
+        )
     return {"by": by, "k": get_settings().suppression_k, "cells": cells}

@@ -1,11 +1,10 @@
 """Systems register endpoints."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
+from pmo.http.conditional import IfMatchDep
 from pmo.systems import service
 from pmo.systems.schemas import SystemDetail, SystemIn, SystemOut
 
@@ -22,17 +21,22 @@ def list_systems(body: BodyDep, session: ReadSessionDep, principal: CurrentUser)
 def get_system(operation: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser, response: Response):
     """One system record with its whole history."""
     out = service.get_system(session, principal, body, operation)
-    response.headers["ETag"] = f'"v{out.version or 0}"'
+    response.headers["ETag"] = service.etag_of(out.version or 0)
     return out
 
 
 @router.put("/bodies/{code}/systems/{operation}", response_model=SystemDetail)
 def put_system(
-    code: BodyCode, operation: str, data: SystemIn, session: SessionDep, principal: CurrentUser, response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    code: BodyCode,
+    operation: str,
+    data: SystemIn,
+    session: SessionDep,
+    principal: CurrentUser,
+    response: Response,
+    if_match: IfMatchDep,
 ):
     """Record the body's system for an operation (a new version; earlier ones are kept)."""
     body = directory.get_body(session, code)
     out = service.put_system(session, principal, body, operation, data, if_match)
-    response.headers["ETag"] = f'"v{out.version}"'
+    response.headers["ETag"] = service.etag_of(out.version)
     return out

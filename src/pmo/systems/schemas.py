@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from pmo.text import MultiLine, SingleLine
 from pmo.reports.schemas import Month
+from pmo.text import MultiLine, SingleLine
 
 DeferralReason = Literal["mainframe", "individually_built", "no_compliant_product", "vendor_resources"]
 REASON_LABELS = {
@@ -32,7 +32,9 @@ class SystemIn(BaseModel):
     @model_validator(mode="after")
     def _deferral_fields(self):
         if self.deferred and (self.deferral_reason is None or self.deferral_target is None):
-            raise ValueError("特定移行支援システムには deferral_reason（理由）と deferral_target（移行目標月）が必要です。")
+            raise ValueError(
+                "特定移行支援システムには deferral_reason（理由）と deferral_target（移行目標月）が必要です。"
+            )
         if not self.deferred and (self.deferral_reason or self.deferral_target):
             raise ValueError("deferral_reason と deferral_target は deferred が true のときだけ指定できます。")
         return self

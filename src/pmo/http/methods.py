@@ -24,6 +24,7 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+        return None
 
 
 @lru_cache(maxsize=4)
