@@ -125,6 +125,12 @@ ALLOWED = {
     ),
     "GET /api/v1/bodies/{code}/systems/{operation}": Allowed({"code": CHIYODA, "operation": "koseki"}, (), READERS),
     "GET /api/v1/bodies/{code}/progress": Allowed({"code": CHIYODA}, (), READERS),
+    "GET /api/v1/bodies/{code}/missing-reports": Allowed({"code": CHIYODA}, (), READERS),
+    "POST /api/v1/bodies/{code}/reports/{period}/upload": Allowed(
+        {"code": CHIYODA, "period": _recent_periods()[1]},
+        ({"file": "業務コード,ステップ,状況\r\nkoseki,S01,作業中\r\n".encode()},),
+        ("municipality",),
+    ),
     "GET /api/v1/bodies/{code}/follow-ups": Allowed({"code": CHIYODA}, (), ("prefecture", "helpdesk", "admin")),
     "POST /api/v1/bodies/{code}/follow-ups": Allowed(
         {"code": CHIYODA},
