@@ -1,6 +1,7 @@
 """Test harness: one real database per run (SQLite file, or PostgreSQL via PMO_TEST_DATABASE_URL),
 migrated and seeded once; every test starts from master data only."""
 
+import csv
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -8,10 +9,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from pmo.config import PROJECT_ROOT
 from pmo.db import Base, reset_engines, session_scope
 from tests.serverproc import cli, drop_database, fresh_database
 
 MASTER_TABLES = {"bodies", "operations", "steps", "alembic_version"}
+with (PROJECT_ROOT / "seeds" / "operations.csv").open(encoding="utf-8") as _seed:
+    OPERATION_CODES = tuple(row["code"] for row in csv.DictReader(_seed))  # the 20 operations, in order
 
 
 @pytest.fixture(scope="session")

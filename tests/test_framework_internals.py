@@ -39,12 +39,18 @@ def test_the_matched_routes_template_is_in_the_scope():
     )
 
 
-def test_a_route_matcher_can_be_wrapped():
-    """route_index.py replaces each top-level route's matches() with a guard in front of it."""
+def test_the_router_asks_the_wrapped_route_matchers(monkeypatch):
+    """route_index.py replaces each top-level route's matches() with a guard; the router must call it."""
     from pmo.app import create_app
+    from pmo.route_index import _Guard
 
     app = create_app()
+    guards = [route.matches for route in app.router.routes if isinstance(route.matches, _Guard)]
+    assert guards, "create_app() no longer guards its routes (pmo/route_index.py)"
+    asked = []
+    for guard in guards:
+        monkeypatch.setattr(guard, "_matches", lambda scope, inner=guard._matches: asked.append(1) or inner(scope))
     client = TestClient(app)
     assert client.get("/healthz").status_code == 200
-    assert all(callable(route.matches) for route in app.router.routes)
     assert client.get("/api/v1/no-such-path").status_code == 404
+    assert asked, "Starlette's router no longer calls route.matches: adapt pmo/route_index.py"

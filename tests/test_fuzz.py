@@ -4,8 +4,8 @@ Each generated request (valid and invalid data alike) is sent with the token of 
 (anonymous included) to an app holding a little data: demo reports of a few bodies, inquiries in every
 tier, FAQ entries, notices, follow-ups and adviser requests. Path parameters lean towards those rows and
 bodies, and the operations whose role, scope and date rules random data seldom meets (ALLOWED) get valid
-requests from an allowed caller half the time, so every operation's handler is reached (test_fuzzing_ran
-fails otherwise). Then schemathesis' stateful phase chains calls (a row created, then read, changed…),
+requests from an allowed caller half the time, and each is also sent once as a fixed valid request; every
+operation's handler must be reached (test_fuzzing_ran fails otherwise). Then schemathesis' stateful phase chains calls (a row created, then read, changed…),
 each sequence in a world built afresh. Every answer must be no 5xx, a status the document declares, a body
 its schema allows, and every 4xx the error shape {"error": str, "message": str, "detail": …}.
 
@@ -25,6 +25,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
@@ -185,8 +186,18 @@ ALLOWED = {
 }
 
 
+def operation_key(operation) -> str:
+    """'GET /api/v1/…': how the counters and ALLOWED name an operation."""
+    return f"{operation.method.upper()} {operation.path}"
+
+
+def past_the_gates(response) -> bool:
+    """Past authentication and validation: the handler ran."""
+    return response.status_code not in (401, 403, 422)
+
+
 def _allowed(operation) -> Allowed | None:
-    return ALLOWED.get(f"{operation.method.upper()} {operation.path}")
+    return ALLOWED.get(operation_key(operation))
 
 
 def _known_path(allowed: Allowed) -> dict:
@@ -390,13 +401,32 @@ def test_api(case, fuzz_world, asgi_client):
     caller = caller_of(case)
     response = case.call(app=fuzz_world.app, session=asgi_client, headers=fuzz_world.headers[caller])
     CALLED[caller] += 1
-    CASES[f"{case.method.upper()} {case.operation.path}"] += 1
-    if response.status_code not in (401, 403, 422):  # past authentication and validation: the handler ran
-        REACHED[f"{case.method.upper()} {case.operation.path}"] += 1
+    CASES[operation_key(case.operation)] += 1
+    if past_the_gates(response):
+        REACHED[operation_key(case.operation)] += 1
     case.validate_response(response, checks=CHECKS)
 
 
 REACHED: Counter = Counter()
+
+
+@pytest.mark.parametrize("key", sorted(ALLOWED))
+def test_each_allowed_request_reaches_its_handler(key, fuzz_world, asgi_client):
+    """Each operation of ALLOWED sent once with its valid path and body as an allowed caller: the handler
+    runs and answers as declared, whatever the generator drew (its draws move with every edit of test_api,
+    whose source seeds them)."""
+    method, path = key.split(" ", 1)
+    allowed = ALLOWED[key]
+    multipart = path.endswith("/upload")
+    case = schema[path][method].Case(
+        path_parameters=_known_path(allowed) or None,
+        body=allowed.bodies[0] if allowed.bodies else NOT_SET,
+        media_type=("multipart/form-data" if multipart else "application/json") if allowed.bodies else None,
+    )
+    response = case.call(app=fuzz_world.app, session=asgi_client, headers=fuzz_world.headers[allowed.callers[0]])
+    assert past_the_gates(response), (key, response.status_code, response.text[:300])
+    REACHED[key] += 1
+    case.validate_response(response, checks=CHECKS)
 
 
 def test_stateful_sequences(fuzz_world, asgi_client):
@@ -414,10 +444,9 @@ def test_stateful_sequences(fuzz_world, asgi_client):
             return {"app": fuzz_world.app, "session": asgi_client, "headers": WORLD["w"].headers[caller_of(case)]}
 
         def validate_response(self, response, case, additional_checks=(), **kwargs):
-            operation = f"{case.method.upper()} {case.operation.path}"
-            STATEFUL[operation] += 1
-            if response.status_code not in (401, 403, 422):
-                STATEFUL_REACHED[operation] += 1
+            STATEFUL[operation_key(case.operation)] += 1
+            if past_the_gates(response):
+                STATEFUL_REACHED[operation_key(case.operation)] += 1
             case.validate_response(response, checks=CHECKS)
 
     Sequences.run(

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from pmo import periods
+from tests.conftest import OPERATION_CODES
 
 CHIYODA, KAMIICHI, TOYAMA = "131016", "163228", "160008"
 LAST = periods.fmt(periods.add_months(periods.current(), -1))
@@ -53,31 +54,7 @@ def patched(content: bytes, member: str, change) -> bytes:
 
 
 def every_cell(status="完了済み") -> list[list]:
-    return [[f"{op}", f"S{step:02d}", status, None] for op in OPERATIONS for step in range(1, 41)]
-
-
-OPERATIONS = [
-    "jido_teate",
-    "kodomo_kosodate",
-    "jumin_kiroku",
-    "koseki_fuhyo",
-    "inkan_toroku",
-    "senkyonin_meibo",
-    "kotei_shisanzei",
-    "kojin_juminzei",
-    "hojin_juminzei",
-    "keijidoshazei",
-    "koseki",
-    "shugaku",
-    "kokuho",
-    "kokumin_nenkin",
-    "shogaisha_fukushi",
-    "koki_koreisha",
-    "kaigo_hoken",
-    "seikatsu_hogo",
-    "kenko_kanri",
-    "jido_fuyo_teate",
-]
+    return [[f"{op}", f"S{step:02d}", status, None] for op in OPERATION_CODES for step in range(1, 41)]
 
 
 def widest_sparse_sheet(rows: int = 2000) -> bytes:
@@ -337,7 +314,7 @@ def test_a_full_disk_is_a_503_that_says_so_and_readiness_follows(client, chiyoda
     try:
         cells = [
             {"operation": op, "step": f"S{i:02d}", "status": "done", "note": "記録" * 400}
-            for op in OPERATIONS
+            for op in OPERATION_CODES
             for i in range(1, 41)
         ]
         r = client.put(f"{REPORT}/{LAST}", headers=chiyoda, json={"cells": cells})

@@ -20,6 +20,7 @@ from pmo.models import Body, BodyCells, BodyPeriod, ReportRevision, RevisionCell
 from pmo.reports.cellgrid import CellGrid, unpack_changes
 from pmo.reports.grid import grid_template, load_catalog
 from pmo.reports.history import replayed_cells
+from tests.conftest import OPERATION_CODES
 from tests.serverproc import Server, cli
 
 PERIOD = periods.fmt(periods.current())
@@ -73,31 +74,11 @@ def check_integrity(url: str) -> None:
 
 def full_grid(i: int) -> dict:
     statuses = ("done", "in_progress", "not_started", "not_applicable")
-    ops = [
-        "jido_teate",
-        "kodomo_kosodate",
-        "jumin_kiroku",
-        "koseki_fuhyo",
-        "inkan_toroku",
-        "senkyonin_meibo",
-        "kotei_shisanzei",
-        "kojin_juminzei",
-        "hojin_juminzei",
-        "keijidoshazei",
-        "koseki",
-        "shugaku",
-        "kokuho",
-        "kokumin_nenkin",
-        "shogaisha_fukushi",
-        "koki_koreisha",
-        "kaigo_hoken",
-        "seikatsu_hogo",
-        "kenko_kanri",
-        "jido_fuyo_teate",
-    ]
     return {
         "cells": [
-            {"operation": op, "step": f"S{s:02d}", "status": statuses[(i + s) % 4]} for op in ops for s in range(1, 41)
+            {"operation": op, "step": f"S{s:02d}", "status": statuses[(i + s) % 4]}
+            for op in OPERATION_CODES
+            for s in range(1, 41)
         ]
     }
 

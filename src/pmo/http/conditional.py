@@ -4,7 +4,7 @@ versioned representation. Routes parse the headers here; services receive an IfM
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Response
 
 from pmo.errors import PreconditionFailed
 
@@ -68,9 +68,13 @@ def _if_match(
 IfMatchDep = Annotated[IfMatch | None, Depends(_if_match)]
 
 
-def not_modified(request: Request, etag: str) -> bool:
-    """Whether If-None-Match names this representation (weak comparison, §13.1.2)."""
-    header = request.headers.get("if-none-match")
+IfNoneMatchHeader = Annotated[
+    str | None, Header(alias="If-None-Match", description="the ETag of a copy you hold; 304 while it is current")
+]
+
+
+def not_modified(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match value names this representation (weak comparison, §13.1.2)."""
     if header is None:
         return False
     if header.strip() == "*":
@@ -79,9 +83,9 @@ def not_modified(request: Request, etag: str) -> bool:
     return any(tag.opaque == bare for tag in parse_tags(header))
 
 
-def versioned(request: Request, content: bytes, etag: str, cache_control: str = ROW_DATA) -> Response:
-    """The JSON content with its ETag, or a 304 when the client's copy is current."""
+def versioned(if_none_match: str | None, content: bytes, etag: str, cache_control: str = ROW_DATA) -> Response:
+    """The JSON content with its ETag, or a 304 when the client's copy (If-None-Match) is current."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
-    if not_modified(request, etag):
+    if not_modified(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/json", headers=headers)

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from fastapi import Body as RequestBody
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, PeriodPath, ReadSessionDep, SessionDep
@@ -47,11 +47,11 @@ def get_report(
     body: BodyDep,
     session: ReadSessionDep,
     principal: CurrentUser,
-    request: Request,
+    if_none_match: conditional.IfNoneMatchHeader = None,
 ):
     """The body's whole grid as of a period, with the period's revision, submitter and late flag."""
     grid = service.get_grid(session, principal, body, period)
-    return conditional.versioned(request, orjson.dumps(grid), grid["etag"])
+    return conditional.versioned(if_none_match, orjson.dumps(grid), grid["etag"])
 
 
 @router.get("/bodies/{code}/reports", response_model=list[PeriodReports])

@@ -100,7 +100,7 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
         await run_in_threadpool(_sync)
     hit = cache.responses.get(key) or await run_in_threadpool(_render, key, compute)
     _, content, etag = hit
-    return conditional.versioned(request, content, etag, conditional.STATISTICS)
+    return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
 
 @router.get("/progress", response_model=ProgressTable)
