@@ -5,9 +5,10 @@ Each generated request (valid and invalid data alike) is sent with the token of 
 tier, FAQ entries, notices, follow-ups and adviser requests. Path parameters lean towards those rows and
 bodies, and the operations whose role, scope and date rules random data seldom meets (ALLOWED) get valid
 requests from an allowed caller half the time, and each is also sent once as a fixed valid request; every
-operation's handler must be reached (test_fuzzing_ran fails otherwise). Then schemathesis' stateful phase chains calls (a row created, then read, changed…),
-each sequence in a world built afresh. Every answer must be no 5xx, a status the document declares, a body
-its schema allows, and every 4xx the error shape {"error": str, "message": str, "detail": …}.
+operation's handler must be reached (test_fuzzing_ran fails otherwise). Then schemathesis' stateful phase
+chains calls (a row created, then read, changed…), each sequence in a world built afresh. Every answer must
+be no 5xx, a status the document declares, a body its schema allows, and every 4xx the error shape
+{"error": str, "message": str, "detail": …}.
 
 Bounded for CI: PMO_FUZZ_EXAMPLES examples per operation (default 25), no deadline, derandomized (the
 same cases on every run). A longer hunt: PMO_FUZZ_EXAMPLES=500, PMO_FUZZ_COVERAGE=1 (schemathesis' boundary
