@@ -276,13 +276,13 @@ B, P, INQ = f"{API}/bodies/{{code}}", f"{API}/prefectures/{{code}}", f"{API}/inq
 ADV = f"{API}/adviser-requests/{{request_id}}"
 
 RULES: dict[tuple[str, str], Rule] = {
-    # health, metrics (aggregates only), the OpenAPI document and its viewers
+    # health, metrics (the scrape token only), the OpenAPI document and its viewers
     **{(m, "/openapi.json"): public() for m in ("GET", "HEAD")},
     ("GET", "/docs"): public(),
     ("MOUNT", "/docs/assets"): public(path={"": "/swagger-ui.css"}),
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
-    ("GET", "/metrics"): public(),
+    ("GET", "/metrics"): Rule(lambda c, t: False, anonymous=403),  # the scrape token or this host only
     # directory, who am I, audit
     ("GET", f"{API}/operations"): Rule(anyone_signed_in),
     ("GET", f"{API}/steps"): Rule(anyone_signed_in),

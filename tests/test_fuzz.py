@@ -51,6 +51,7 @@ CALLERS = {  # name → (role, body, account fields); None: no token
     "vendor": ("vendor", None, {"organization": "みらい情報システム株式会社", "operations": ["koseki"]}),
     "ministry": ("ministry", None, {"organization": "総務省"}),
 }
+SCRAPE_TOKEN = "fuzz-scrape-token"  # PMO_METRICS_TOKEN of the fuzzed app; "scrape" sends it
 ROW_IDS = ("inquiry_id", "follow_up_id", "faq_id", "notice_id", "request_id")
 
 schema = schemathesis.openapi.from_path(PROJECT_ROOT / "openapi" / "openapi.json")
@@ -122,6 +123,7 @@ YESTERDAY = (periods.today() - timedelta(days=1)).isoformat()
 READERS = ("municipality", "prefecture", "admin")  # of 千代田区's rows
 ALLOWED = {
     "GET /api/v1/audit": Allowed({}, (), ("admin",)),
+    "GET /metrics": Allowed({}, (), ("scrape",)),
     "GET /api/v1/bodies/{code}/reports/{period}": Allowed(
         {"code": CHIYODA, "period": _recent_periods()[1]}, (), READERS
     ),
@@ -291,7 +293,7 @@ def build_world(app) -> FuzzWorld:
 
     with session_scope() as session:
         generate(session, only=list(CODES))
-    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    headers: dict[str, dict[str, str]] = {"anonymous": {}, "scrape": {"Authorization": f"Bearer {SCRAPE_TOKEN}"}}
     with session_scope() as session:
         for name, spec in CALLERS.items():
             if spec is None:
@@ -360,10 +362,14 @@ def build_world(app) -> FuzzWorld:
 @pytest.fixture(scope="module")
 def fuzz_world(database_url) -> Iterator[FuzzWorld]:
     from pmo.app import create_app
+    from pmo.config import get_settings
 
+    settings = get_settings()
+    settings.metrics_token, unset = SCRAPE_TOKEN, settings.metrics_token
     WORLD["w"] = build_world(create_app())
     yield WORLD["w"]
     WORLD.clear()
+    settings.metrics_token = unset
     _wipe()
 
 

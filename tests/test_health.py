@@ -41,11 +41,30 @@ def test_readyz_is_503_when_the_database_is_unreachable(database_url):
     assert r.json()["error"] == "service_unavailable"
 
 
-def test_metrics_count_requests_by_route_template(client, token_for):
+@pytest.fixture
+def scrape(client, monkeypatch):
+    """GET /metrics as a Prometheus configured with the scrape token."""
+    monkeypatch.setattr(get_settings(), "metrics_token", "scrape-secret")
+    return lambda: client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+
+def test_metrics_are_for_the_scrape_token_or_this_host_only(client, token_for, monkeypatch):
+    admin = token_for("admin")
+    assert client.get("/metrics").status_code == 403  # the test client is not on the loopback address
+    assert client.get("/metrics", headers=admin).status_code == 403  # an account's token is not the scrape token
+    monkeypatch.setattr(get_settings(), "metrics_token", "scrape-secret")
+    for headers in ({}, admin, {"Authorization": "Bearer scrape-secreT"}, {"Authorization": "Basic scrape-secret"}):
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code == 403 and r.json()["error"] == "forbidden", headers
+        assert "pmo_reports_submitted" not in r.text
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).status_code == 200
+
+
+def test_metrics_count_requests_by_route_template(client, token_for, scrape):
     headers = token_for("viewer")
     client.get("/api/v1/bodies/131016", headers=headers)
     client.get("/api/v1/bodies/011002", headers=headers)
-    r = client.get("/metrics")
+    r = scrape()
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
@@ -160,14 +179,16 @@ def test_access_log_is_json_with_the_request_id(client, caplog):
     assert line["request_id"] == "trace-123" and line["msg"] == "request" and line["duration_ms"] >= 0
 
 
-def test_metrics_report_database_figures(client, token_for):
+def test_metrics_report_database_figures(client, token_for, scrape):
     from pmo import periods
 
     headers = token_for("municipality", "131016")
     client.put(f"/api/v1/bodies/131016/reports/{periods.fmt(periods.current())}", headers=headers, json={})
-    text = client.get("/metrics").text
+    text = scrape().text
     assert "pmo_reports_submitted 1.0" in text
-    assert 'pmo_inquiries_open{tier="prefecture"} 0.0' in text and 'pmo_inquiries_overdue{tier="helpdesk"} 0.0' in text
+    for tier in ("prefecture", "helpdesk", "ministry"):
+        for gauge in ("pmo_inquiries_open", "pmo_inquiries_overdue"):
+            assert f'{gauge}{{tier="{tier}"}} 0.0' in text
 
 
 def test_metrics_merge_across_workers(database_url):
@@ -179,7 +200,7 @@ def test_metrics_merge_across_workers(database_url):
     try:
         for _ in range(20):
             httpx.get(f"{server.url}/healthz")
-        text = httpx.get(f"{server.url}/metrics").text
+        text = httpx.get(f"{server.url}/metrics").text  # from this host: no token needed
     finally:
         server.stop()
     line = next(

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         le=365,
         description="Inquiries: days after the answer (or closing) within which the asker may reopen.",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scrape of /metrics must send; unset: only this host may scrape.",
+    )
     session_secret: str | None = Field(
         default=None,
         description="Key that signs dashboard session cookies; unset: a random key kept in var/session-secret.",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from pmo import periods
 from pmo.db import session_scope, utcnow
 from pmo.models import BodyPeriod, Inquiry, ReportRevision
+from pmo.models.inquiries import TIERS
 
 
 class DatabaseCollector:
@@ -40,7 +41,7 @@ class DatabaseCollector:
         ):
             family = GaugeMetricFamily(name, doc, labels=["tier"])
             counts = dict(rows)
-            for tier in ("prefecture", "helpdesk"):
+            for tier in TIERS:
                 family.add_metric([tier], counts.get(tier, 0))
             yield family
 

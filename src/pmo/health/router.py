@@ -1,12 +1,16 @@
 """Liveness, readiness and Prometheus metrics."""
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pmo.config import get_settings
 from pmo.db import get_engine
-from pmo.errors import ErrorOut, ServiceUnavailable
+from pmo.deps import client_address
+from pmo.errors import ErrorOut, Forbidden, ServiceUnavailable
 from pmo.health.metrics import render
 from pmo.health.storage import write_problem
 
@@ -35,7 +39,30 @@ def readyz() -> dict[str, str]:
     return {"status": "ready", "database": get_engine().dialect.name}
 
 
-@router.get("/metrics", response_class=Response)
-def metrics() -> Response:
-    """Prometheus metrics in the text exposition format."""
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def scrape_allowed(request: Request) -> None:
+    """A scrape sends the configured metrics token; without one configured, only this host may scrape."""
+    expected = get_settings().metrics_token
+    if expected is None:
+        if client_address(request) not in LOOPBACK:
+            raise Forbidden(
+                "メトリクスはこのサーバー自身からのみ取得できます"
+                "（PMO_METRICS_TOKEN を設定すると他のホストからも取得できます）。"
+            )
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise Forbidden("メトリクスの取得には Authorization: Bearer（PMO_METRICS_TOKEN の値）が必要です。")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={403: {"model": ErrorOut, "description": "Not the scrape token, or not this host when none is set"}},
+)
+def metrics(_: Annotated[None, Depends(scrape_allowed)]) -> Response:
+    """Prometheus metrics in the text exposition format, for the scrape token (or this host) only."""
     return Response(render(), media_type=CONTENT_TYPE_LATEST)
