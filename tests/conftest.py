@@ -25,8 +25,6 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     os.environ["PMO_DATABASE_URL"] = url
     os.environ.pop("PMO_STATS_DATABASE_URL", None)
     os.environ["PMO_WARM_CACHE"] = "false"  # tests change data under the cache; a background load would race them
-    os.environ["PMO_STATS_RECHECK_SECONDS"] = "0"  # every request sees the data as it is now
-    os.environ["PMO_AUTH_CACHE_SECONDS"] = "0"
     reset_engines()
     from pmo.cli import db_upgrade, seed
 
@@ -47,10 +45,10 @@ def clean_database(request) -> Iterator[None]:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in MASTER_TABLES:
                 session.execute(table.delete())
-    from pmo.stats.matrix import cache
+    from pmo import caching
     from pmo.throttle import failures
 
-    cache.clear()  # revision ids restart after the delete, so the cache's data version would lie
+    caching.clear_all()  # revision ids restart after the delete, so a cache's data version would lie
     failures.clear()  # every test's client is "testclient": one test's failed sign-ins must not lock the next out
 
 
@@ -101,3 +99,26 @@ def prepared(tmp_path) -> Iterator[str]:
     cli(url, "seed")
     yield url
     drop_database(url)
+
+
+class FakeClock:
+    """The time pmo.caching judges age by, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    """Caches age only when the test says so."""
+    from pmo import caching
+
+    clock = FakeClock()
+    monkeypatch.setattr(caching.clock, "now", clock)
+    return clock

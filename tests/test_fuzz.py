@@ -259,7 +259,7 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 def _wipe() -> None:
     """Delete every row but master data; on PostgreSQL ids restart too, so a replayed sequence sees the same ids."""
-    from pmo.stats.matrix import cache
+    from pmo import caching
     from pmo.throttle import failures
 
     tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name not in MASTER_TABLES]
@@ -269,7 +269,7 @@ def _wipe() -> None:
         else:
             for table in tables:
                 session.execute(table.delete())
-    cache.clear()
+    caching.clear_all()
     failures.clear()
 
 

@@ -239,17 +239,37 @@ def test_statistics_connection_cannot_write(database_url):
         conn.execute(text("UPDATE bodies SET name = 'x'"))
 
 
-def test_statistics_remember_a_token_for_the_configured_time_only(client, token_for, monkeypatch):
+def test_statistics_remember_a_token_for_the_configured_time_only(client, token_for, monkeypatch, fake_clock):
+    """Another worker's revocation (a commit this process did not make) counts for statistics once the
+    remembered principal is PMO_AUTH_CACHE_SECONDS old; row-level routes check the token every time."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from pmo.config import get_settings
+    from pmo.db import get_engine
+    from pmo.models import Token
+
+    headers = token_for("viewer")
+    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 60.0)
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 200
+    with get_engine().begin() as conn:  # as another process would: no commit of this process's sessions
+        conn.execute(update(Token).values(revoked_at=datetime.now(UTC)))
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    fake_clock.advance(59)
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 200  # remembered for statistics
+    fake_clock.advance(1)
+    assert client.get(f"{STATS}/progress", headers=headers).status_code == 401
+
+
+def test_a_revocation_in_this_worker_ends_statistics_access_at_once(client, token_for, monkeypatch):
     from pmo.accounts import service as accounts
     from pmo.config import get_settings
     from pmo.db import session_scope
 
     headers = token_for("viewer")
-    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 60.0)
+    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 3600.0)
     assert client.get(f"{STATS}/progress", headers=headers).status_code == 200
     with session_scope() as s:
         accounts.revoke_tokens(s, actor="test", account_name=client.get("/api/v1/me", headers=headers).json()["name"])
-    assert client.get("/api/v1/me", headers=headers).status_code == 401  # row-level routes check every time
-    assert client.get(f"{STATS}/progress", headers=headers).status_code == 200  # remembered for statistics
-    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 0.0)
     assert client.get(f"{STATS}/progress", headers=headers).status_code == 401

@@ -100,14 +100,14 @@ def seed(
     seeds_dir: Annotated[Path | None, typer.Option(help="folder of bodies.csv, operations.csv, steps.csv")] = None,
 ) -> None:
     """Load master data (bodies, operations, steps) idempotently; all rows or none."""
+    from pmo import caching
     from pmo.db import session_scope
     from pmo.directory.seed import SeedError, load_seeds
-    from pmo.reports.grid import forget_catalogs
 
     try:
         with session_scope() as session:
             result = load_seeds(session, seeds_dir or get_settings().seeds_dir)
-        forget_catalogs()  # in this process; a running server reads the new labels within CATALOG_SECONDS
+        caching.clear_all()  # in this process; a running server reads the new labels within CATALOG_SECONDS
     except SeedError as exc:
         typer.echo("seed refused; nothing was loaded:", err=True)
         for problem in exc.problems:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         le=300,
         description="Statistics: how long a token's principal is remembered per worker.",
     )
+    stats_response_cache_mb: int = Field(
+        default=256, ge=1, description="Statistics: memory per worker for rendered answers, in MiB (LRU beyond it)."
+    )
+    stats_matrix_cache_mb: int = Field(
+        default=256, ge=8, description="Statistics: memory per worker for period matrices, in MiB (LRU beyond it)."
+    )
     warm_cache: bool = Field(
         default=True, description="Load every period's statistics matrix in the background at start-up."
     )

@@ -184,9 +184,15 @@ async def _request_scope(kind: str) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_finish, session, kind, False)
+        # Rolled back here, on the loop, not in a thread: when an error response ends a request, this generator
+        # may be closed only by the event loop's finaliser, whose awaits can be left unfinished, and an
+        # unfinished rollback kept the SQLite writer's turn taken (every later write waited 30 s and failed).
+        _finish(session, kind, False)
         raise
-    await run_in_threadpool(_finish, session, kind, True)
+    if session.get_transaction() is None:  # never touched the database (a cached answer): closing does no I/O
+        session.close()
+    else:
+        await run_in_threadpool(_finish, session, kind, True)
 
 
 def _finish(session: Session, kind: str, ok: bool) -> None:

@@ -6,7 +6,9 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pmo.auth import Principal, sign_in
+from pmo import caching
+from pmo.auth import Principal, hash_token, sign_in
+from pmo.config import get_settings
 from pmo.db import (
     get_read_engine,
     lookup_scope,
@@ -45,8 +47,7 @@ def optional_principal(request: Request) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    with lookup_scope() as session:
-        principal = sign_in(session, token, client_address(request))
+    principal = _sign_in(token, client_address(request))
     request.state.principal = principal
     return principal
 
@@ -58,7 +59,38 @@ async def current_principal(principal: Annotated[Principal | None, Depends(optio
     return principal
 
 
+principals: caching.Cache[str, Principal] = caching.Cache(
+    "principals", max_entries=10_000, ttl=lambda: get_settings().auth_cache_seconds
+)
+for _table in ("accounts", "tokens"):  # a revocation or a disabled account in this worker counts at once
+    caching.on_commit(_table, principals.clear)
+
+
+async def statistics_reader(request: Request) -> Principal | None:
+    """The caller of a statistics route: every signed-in role, and anonymous callers when PMO_PUBLIC_STATS is
+    on. Dashboards poll statistics, so a token's principal is remembered for PMO_AUTH_CACHE_SECONDS and a
+    cached answer costs no database round trip (another worker's revocation counts after that long; only
+    aggregates are served, and every other route checks the token on each request)."""
+    token = bearer_token(request)
+    if token is None:
+        if not get_settings().public_stats:
+            raise Unauthenticated()
+        return None
+    key = hash_token(token)
+    principal = principals.get(key)
+    if principal is None:
+        principal = principals.put(key, await run_in_threadpool(_sign_in, token, client_address(request)))
+    request.state.principal = principal
+    return principal
+
+
+def _sign_in(token: str, client: str | None) -> Principal:
+    with lookup_scope() as session:
+        return sign_in(session, token, client)
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+StatisticsReader = Annotated[Principal | None, Depends(statistics_reader)]
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 

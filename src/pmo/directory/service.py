@@ -1,10 +1,9 @@
 """Reading master data: bodies, operations, steps."""
 
-import time
-
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from pmo import caching
 from pmo.directory.codes import code_problem, prefecture_body_code
 from pmo.directory.schemas import BodyOut, OperationOut, StepOut
 from pmo.errors import InvalidInput, NotFound
@@ -46,7 +45,8 @@ def validate_body_code(code: str, loc: list | None = None) -> str:
 
 
 BODY_SECONDS = 60.0  # bodies are master data (`pmo seed`): a renamed body shows within this time
-_bodies: dict[tuple[str, str], tuple[float, Body]] = {}
+bodies: caching.Cache[tuple[str, str], Body] = caching.Cache("bodies", max_entries=10_000, ttl=BODY_SECONDS)
+caching.on_commit("bodies", bodies.clear)
 _BODY_COLUMNS = ("id", "code", "prefecture_code", "prefecture_name", "name", "name_kana", "kind")
 
 
@@ -54,8 +54,7 @@ def cached_body(code: str, engine: Engine) -> Body | None:
     """The body with this code as last read from engine's database, if read within BODY_SECONDS (422 when
     the code is malformed). The object belongs to no session: read it, never add it to one."""
     validate_body_code(code)
-    hit = _bodies.get((engine.url.render_as_string(), code))
-    return hit[1] if hit is not None and time.monotonic() - hit[0] < BODY_SECONDS else None
+    return bodies.get((engine.url.render_as_string(), code))
 
 
 def get_body(session: Session, code: str) -> Body:
@@ -67,9 +66,7 @@ def get_body(session: Session, code: str) -> Body:
     row = session.execute(select(*(getattr(Body, c) for c in _BODY_COLUMNS)).where(Body.code == code)).first()
     if row is None:
         raise NotFound(f"団体コード {code} の団体は登録されていません。")
-    body = Body(**dict(zip(_BODY_COLUMNS, row, strict=False)))
-    _bodies[(engine.url.render_as_string(), code)] = (time.monotonic(), body)
-    return body
+    return bodies.put((engine.url.render_as_string(), code), Body(**dict(zip(_BODY_COLUMNS, row, strict=False))))
 
 
 def list_operations(session: Session) -> list[Operation]:

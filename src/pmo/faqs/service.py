@@ -5,13 +5,12 @@ Search runs the same SQL on SQLite and PostgreSQL: faq_terms holds each entry's 
 is Σ idf × tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen)) computed with GROUP BY faq_id."""
 
 import math
-import threading
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, not_, select, true
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, caching
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.db import utcnow
@@ -88,45 +87,30 @@ def index(session: Session, faq: Faq) -> None:
 # --- search -------------------------------------------------------------------------------------
 
 
-class _TermStats:
-    """Document frequencies per data version of the FAQ: entries change rarely and searches are many,
-    so each process counts a term's postings once per version (checked with one small query per search)."""
+document_frequencies: caching.Cache[tuple[tuple, str], int] = caching.Cache("faq_terms", max_entries=50_000)
 
-    MAX_TERMS = 50_000
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._version: tuple | None = None
-        self._df: dict[str, int] = {}
-
-    def get(self, session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
-        """(number of entries, average length, {term: entries containing it}) as of now."""
-        version = tuple(
+def term_statistics(session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
+    """(number of entries, average length, {term: entries containing it}) as of now. Entries change rarely
+    and searches are many, so each process counts a term's postings once per version of the FAQ (asked
+    with one small query per search; counts of older versions are never read again and age out)."""
+    version = tuple(
+        session.execute(
+            select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
+        ).one()
+    )
+    n_docs, total = version[0] or 0, float(version[1] or 0.0)
+    known = {t: n for t in terms if (n := document_frequencies.get((version, t))) is not None}
+    missing = [t for t in terms if t not in known]
+    if missing:
+        counted = dict(
             session.execute(
-                select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
-            ).one()
+                select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(missing)).group_by(FaqTerm.term)
+            ).all()
         )
-        n_docs, total = version[0] or 0, float(version[1] or 0.0)
-        with self._lock:
-            if version != self._version or len(self._df) > self.MAX_TERMS:
-                self._version, self._df = version, {}
-            known = {t: self._df[t] for t in terms if t in self._df}
-        missing = [t for t in terms if t not in known]
-        if missing:
-            counted = dict(
-                session.execute(
-                    select(FaqTerm.term, func.count()).where(FaqTerm.term.in_(missing)).group_by(FaqTerm.term)
-                ).all()
-            )
-            fresh = {t: counted.get(t, 0) for t in missing}
-            known.update(fresh)
-            with self._lock:
-                if self._version == version:
-                    self._df.update(fresh)
-        return n_docs, (total / n_docs if n_docs else 1.0), known
-
-
-term_stats = _TermStats()
+        for term in missing:
+            known[term] = document_frequencies.put((version, term), counted.get(term, 0))
+    return n_docs, (total / n_docs if n_docs else 1.0), known
 
 
 def _ranked(
@@ -136,7 +120,7 @@ def _ranked(
     visible (a visible_to clause) and matching where (further filters on faqs)."""
     if not terms:
         return []
-    n_docs, avg_len, df = term_stats.get(session, terms)
+    n_docs, avg_len, df = term_statistics(session, terms)
     need = needed_matches(len(terms), coverage)
     present = [t for t in terms if df.get(t)]
     if not n_docs or len(present) < need:

@@ -4,10 +4,10 @@ at scrape time, so every worker reports the same business numbers."""
 import os
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
-from pmo import periods
+from pmo import caching, periods
 from pmo.db import session_scope, utcnow
 from pmo.models import BodyPeriod, Inquiry, ReportRevision
 from pmo.models.inquiries import TIERS
@@ -46,8 +46,34 @@ class DatabaseCollector:
             yield family
 
 
-_database_registry = CollectorRegistry(auto_describe=False)
-_database_registry.register(DatabaseCollector())
+class CacheCollector:
+    """Each named cache of the worker that answers the scrape: hits, misses, evictions, entries, bytes, and
+    the age of its oldest entry (pmo.caching)."""
+
+    def collect(self):
+        stats = [cache.stats() for cache in caching.REGISTRY.values()]
+        for name, doc, kind, read in (
+            ("pmo_cache_hits", "Lookups answered from the cache", CounterMetricFamily, lambda c: c.hits),
+            ("pmo_cache_misses", "Lookups the cache could not answer", CounterMetricFamily, lambda c: c.misses),
+            (
+                "pmo_cache_evictions",
+                "Entries dropped to stay within budget",
+                CounterMetricFamily,
+                lambda c: c.evictions,
+            ),
+            ("pmo_cache_entries", "Entries held", GaugeMetricFamily, lambda c: c.entries),
+            ("pmo_cache_bytes", "Bytes held (as the cache measures its values)", GaugeMetricFamily, lambda c: c.bytes),
+            ("pmo_cache_oldest_age_seconds", "Age of the oldest entry", GaugeMetricFamily, lambda c: c.oldest_age),
+        ):
+            family = kind(name, doc, labels=["cache"])
+            for cache_stats in stats:
+                family.add_metric([cache_stats.name], read(cache_stats))
+            yield family
+
+
+_scrape_time_registry = CollectorRegistry(auto_describe=False)
+_scrape_time_registry.register(DatabaseCollector())
+_scrape_time_registry.register(CacheCollector())
 
 
 def render() -> bytes:
@@ -60,4 +86,4 @@ def render() -> bytes:
         from prometheus_client import REGISTRY
 
         process_text = generate_latest(REGISTRY)
-    return process_text + generate_latest(_database_registry)
+    return process_text + generate_latest(_scrape_time_registry)

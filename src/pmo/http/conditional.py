@@ -1,6 +1,7 @@
 """Conditional requests (RFC 9110 §13) and Cache-Control, for every route that serves or replaces a
 versioned representation. Routes parse the headers here; services receive an IfMatch, never header text."""
 
+import hashlib
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -81,6 +82,11 @@ def not_modified(header: str | None, etag: str) -> bool:
         return True
     bare = etag.removeprefix("W/")
     return any(tag.opaque == bare for tag in parse_tags(header))
+
+
+def digest_etag(content: bytes) -> str:
+    """A strong ETag naming these exact bytes."""
+    return '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
 
 
 def versioned(if_none_match: str | None, content: bytes, etag: str, cache_control: str = ROW_DATA) -> Response:

@@ -1,14 +1,13 @@
 """The report grid in memory: status codes, cell values, catalogs, and reading a body's state."""
 
-import time
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from pmo import caching
 from pmo.models import Body, BodyPeriod, Operation, Step
 
 STATUS_CODES = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
@@ -81,29 +80,25 @@ class Catalog:
 
 
 CATALOG_SECONDS = 60.0
-_catalogs: "WeakKeyDictionary[object, tuple[float, Catalog]]" = WeakKeyDictionary()
+catalogs: caching.Cache[str, Catalog] = caching.Cache("catalog", max_entries=4, ttl=CATALOG_SECONDS)
+for _table in ("operations", "steps"):
+    caching.on_commit(_table, catalogs.clear)
 
 
 def load_catalog(session: Session) -> Catalog:
-    """Operations and steps in order. Master data changes only through `pmo seed`, so each engine keeps
-    them for CATALOG_SECONDS (labels a seed changes in another process show within that time)."""
-    bind = session.get_bind()
-    hit = _catalogs.get(bind)
-    if hit is not None and time.monotonic() - hit[0] < CATALOG_SECONDS:
-        return hit[1]
+    """Operations and steps in order. Master data changes only through `pmo seed`, so each database's are
+    kept for CATALOG_SECONDS (labels a seed changes in another process show within that time)."""
+    key = session.get_bind().url.render_as_string()
+    hit = catalogs.get(key)
+    if hit is not None:
+        return hit
     catalog = Catalog(
         list(session.scalars(select(Operation).order_by(Operation.order))),
         list(session.scalars(select(Step).order_by(Step.order))),
     )
     for row in (*catalog.operations, *catalog.steps):
         session.expunge(row)  # shared by later sessions and threads: read-only, never expired
-    _catalogs[bind] = (time.monotonic(), catalog)
-    return catalog
-
-
-def forget_catalogs() -> None:
-    """Read operations and steps afresh on next use (after `pmo seed`)."""
-    _catalogs.clear()
+    return catalogs.put(key, catalog)
 
 
 def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:

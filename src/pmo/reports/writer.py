@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pmo import caching
 from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
 from pmo.reports.cellgrid import CellGrid, pack_changes
 from pmo.reports.grid import Position, Value, compress_grid
@@ -61,6 +62,7 @@ def write_revisions(
     is the raw status grid as of the first revision's period before it. Pass cells, the body's current
     cells, when the revisions come at or after its newest period: they are updated and stored; with
     None the current cells are left to rebuild_after_correction. Returns the revision ids."""
+    caching.note_write(session, ReportRevision.__tablename__)
     if not revisions:
         return []
     conn = session.connection()

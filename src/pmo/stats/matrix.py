@@ -4,8 +4,6 @@ A matrix holds every body's status grid as of a period (one row per body, one by
 The cache is invalidated precisely: a new revision of period P invalidates P and later periods."""
 
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +11,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pmo import caching
+from pmo.config import get_settings
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
@@ -153,32 +153,51 @@ def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMa
     return PeriodMatrix(period, statuses, reported, on_time, as_of)
 
 
+def _matrix_bytes(matrix: PeriodMatrix) -> int:
+    return matrix.statuses.nbytes + matrix.reported.nbytes + matrix.on_time.nbytes
+
+
 class StatsCache:
-    """Per-process cache of the directory, matrices and rendered responses, kept in step with the data."""
+    """The statistics' caches of this process (the directory, period matrices, rendered answers and derived
+    values), kept in step with the data: a new revision of period P drops what depends on P or later."""
 
     def __init__(self):
-        self._lock = threading.RLock()
+        settings = get_settings
         self._loading = threading.Lock()
-        self.clear()
+        self._lock = threading.RLock()
+        self.watch = caching.DataVersion(
+            {ReportRevision.__tablename__, Body.__tablename__}, lambda: settings().stats_recheck_seconds
+        )
+        self.directories: caching.Cache[str, Directory] = caching.Cache(
+            "stats_directory", max_entries=1, sizeof=lambda d: d.templates.nbytes
+        )
+        self.matrices: caching.Cache[int, PeriodMatrix] = caching.Cache(
+            "stats_matrices",
+            max_entries=MAX_CACHED_MATRICES,
+            max_bytes=lambda: settings().stats_matrix_cache_mb * 2**20,
+            sizeof=_matrix_bytes,
+        )
+        self.responses: caching.Cache[tuple, tuple[bytes, str]] = caching.Cache(
+            "stats_responses",
+            max_entries=100_000,
+            max_bytes=lambda: settings().stats_response_cache_mb * 2**20,
+            sizeof=lambda hit: len(hit[0]),
+        )
+        self.derived: caching.Cache[tuple, object] = caching.Cache("stats_derived", max_entries=MAX_DERIVED)
+        self.version: int | None = None
+        self._n_bodies: int | None = None
 
     def clear(self) -> None:
         with self._lock:
-            self.version: int | None = None
-            self._checked_at = 0.0
-            self.directory: Directory | None = None
-            self._n_bodies: int | None = None
-            self.matrices: OrderedDict[int, PeriodMatrix] = OrderedDict()
-            self.responses: dict[tuple, tuple[int, bytes, str]] = {}
-            self.derived: dict[tuple, tuple[int, object]] = {}
+            for named in (self.directories, self.matrices, self.responses, self.derived):
+                named.clear()
+            self.version, self._n_bodies = None, None
+            self.watch.expire()
 
-    def recheck_due(self, interval: float) -> bool:
-        """Whether it is time to ask the database for its data version again (and note that it is asked)."""
-        now = time.monotonic()
-        with self._lock:
-            if self.version is not None and now - self._checked_at < interval:
-                return False
-            self._checked_at = now
-            return True
+    def recheck_due(self) -> bool:
+        """Whether to ask the database for its data version now (PMO_STATS_RECHECK_SECONDS, or at once after
+        this process stored a report)."""
+        return self.version is None or self.watch.recheck_due()
 
     def sync(self, session: Session) -> int:
         """Drop whatever newer revisions made stale; returns the data version (newest revision id)."""
@@ -192,44 +211,22 @@ class StatsCache:
                 changed_from = session.scalar(
                     select(func.min(ReportRevision.period)).where(ReportRevision.id > self.version)
                 )
-                if changed_from is None or version < self.version:
-                    self.matrices.clear()
-                    self.responses.clear()
-                    self.derived.clear()
-                else:
-                    for period in [p for p in self.matrices if p >= changed_from]:
-                        del self.matrices[period]
-                    self.responses = {k: v for k, v in self.responses.items() if v[0] < changed_from}
-                    self.derived = {k: v for k, v in self.derived.items() if v[0] < changed_from}
+                stale_from = 0 if changed_from is None or version < self.version else changed_from
+                for named in (self.matrices, self.responses, self.derived):
+                    named.discard(lambda _key, depends_on: depends_on >= stale_from)
             self.version = version
             return version
 
     def remember(self, key: tuple, depends_on: int, compute):
         """A value derived from the matrices up to period depends_on, computed once per data version."""
-        with self._lock:
-            hit = self.derived.get(key)
-        if hit is not None:
-            return hit[1]
-        value = compute()
-        with self._lock:
-            self.derived[key] = (depends_on, value)
-            while len(self.derived) > MAX_DERIVED:  # oldest first (dicts keep insertion order)
-                del self.derived[next(iter(self.derived))]
-        return value
+        return self.derived.get_or_put(key, compute, tag=depends_on)
 
     def get_directory(self, session: Session) -> Directory:
-        with self._lock:
-            if self.directory is None:
-                self.directory = load_directory(session)
-            return self.directory
+        return self.directories.get_or_put("directory", lambda: load_directory(session))
 
     def get_matrix(self, session: Session, period: int) -> PeriodMatrix:
-        with self._lock:
-            matrix = self.matrices.get(period)
-            if matrix is not None:
-                self.matrices.move_to_end(period)
-                return matrix
-        return self.get_matrices(session, [period])[period]
+        matrix = self.matrices.get(period)
+        return matrix if matrix is not None else self.get_matrices(session, [period])[period]
 
     def get_matrices(self, session: Session, wanted: list[int]) -> dict[int, PeriodMatrix]:
         """Matrices of several periods; the missing ones are loaded in one pass, by one thread at a time:
@@ -250,15 +247,14 @@ class StatsCache:
                     loaded = load_matrices(session, directory, missing)
                 with self._lock:
                     if self.version == version:  # else newer reports arrived while loading: not for keeps
-                        self.matrices.update(loaded)
-                        while len(self.matrices) > MAX_CACHED_MATRICES:
-                            self.matrices.popitem(last=False)
+                        for period, matrix in loaded.items():
+                            self.matrices.put(period, matrix, tag=period)
                 found.update(loaded)
         return found
 
     def _cached(self, wanted: list[int]) -> dict[int, PeriodMatrix]:
-        with self._lock:
-            return {p: self.matrices[p] for p in wanted if p in self.matrices}
+        found = {p: self.matrices.get(p) for p in dict.fromkeys(wanted)}
+        return {p: m for p, m in found.items() if m is not None}
 
 
 cache = StatsCache()

@@ -6,13 +6,12 @@ hiding: `suppressed` stays null."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import periods
+from pmo import caching, periods
 from pmo.config import get_settings
 from pmo.errors import InvalidInput
 from pmo.models import AdviserRequest, AdviserVisit, System, SystemVersion
@@ -31,18 +30,15 @@ BY_CHOICES = ("none", "operation", "step", "operation,step", "prefecture", "pref
 STATUSES = (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)
 
 
-@lru_cache(maxsize=8)
-def _atoms_checked(directory_id: int, k: int) -> bool:
-    directory = cache.directory
-    if directory is None or id(directory) != directory_id:
-        raise RuntimeError("the atoms were checked for another directory than the cached one")
-    check_atoms(directory.prefecture, directory.stats_kind, k)
-    return True
+_checked: caching.Cache[tuple[int, int], Directory] = caching.Cache("stats_atoms_checked", max_entries=4)
 
 
 def published(directory: Directory) -> Directory:
     """The directory, once it is known that every atom has more than k bodies (else 503)."""
-    _atoms_checked(id(directory), get_settings().suppression_k)
+    key = (id(directory), get_settings().suppression_k)
+    if _checked.get(key) is not directory:  # the value, not only the id: ids are reused after collection
+        check_atoms(directory.prefecture, directory.stats_kind, key[1])
+        _checked.put(key, directory)
     return directory
 
 
