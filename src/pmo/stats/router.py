@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from pmo.auth import Principal, hash_token, sign_in
 from pmo.config import get_settings
 from pmo.db import lookup_scope, session_scope
-from pmo.deps import StatsSessionDep, bearer_token, client_address
+from pmo.deps import BearerToken, StatsSessionDep, client_address
 from pmo.errors import Unauthenticated
 from pmo.http import conditional
+from pmo.openapi import declare
 from pmo.stats import service
 from pmo.stats.groups import STATS_KINDS
 from pmo.stats.inquiries import inquiries as inquiry_table
@@ -43,11 +44,10 @@ def _lookup(token: str, client: str | None) -> Principal:
         return sign_in(session, token, client)
 
 
-async def stats_reader(request: Request) -> Principal | None:
+async def stats_reader(request: Request, token: BearerToken) -> Principal | None:
     """Every signed-in role may read statistics; anonymous callers only when PMO_PUBLIC_STATS is on.
     Dashboards poll these endpoints: a token's principal is remembered for PMO_AUTH_CACHE_SECONDS, so a
     cached answer costs no database round trip (a revoked token still reads aggregates that long)."""
-    token = bearer_token(request)
     if token is None:
         if not get_settings().public_stats:
             raise Unauthenticated()
@@ -103,7 +103,7 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
     return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
 
-@router.get("/progress", response_model=ProgressTable)
+@router.get("/progress", response_model=ProgressTable, responses=declare(304))
 async def progress(
     request: Request,
     _: Reader,
@@ -124,7 +124,7 @@ async def progress(
     return await _serve(request, key, compute)
 
 
-@router.get("/trend", response_model=TrendTable)
+@router.get("/trend", response_model=TrendTable, responses=declare(304))
 async def trend(
     request: Request,
     _: Reader,
@@ -147,7 +147,7 @@ async def trend(
     return await _serve(request, key, compute)
 
 
-@router.get("/distribution", response_model=Distribution)
+@router.get("/distribution", response_model=Distribution, responses=declare(304))
 async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
@@ -156,7 +156,7 @@ async def distribution(request: Request, _: Reader, period: Period = None, opera
     )
 
 
-@router.get("/reporting", response_model=Reporting)
+@router.get("/reporting", response_model=Reporting, responses=declare(304))
 async def reporting(
     request: Request,
     _: Reader,
