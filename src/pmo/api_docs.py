@@ -17,27 +17,11 @@ PAGE = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/static/api-docs.js"></script></body></html>"""
 
-BEARER = {
-    "type": "http",
-    "scheme": "bearer",
-    "description": "`pmo tokens issue` またはアカウント画面で発行したトークン（Authorization: Bearer …）",
-}
-
 
 def install_api_docs(app: FastAPI) -> None:
-    """/docs with the bearer scheme declared, so that 'Authorize' sends the token."""
+    """/docs, whose 'Authorize' sends the token (the document declares the bearer scheme: pmo.deps.bearer_header)."""
     app.mount("/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return HTMLResponse(PAGE)
-
-    generate = app.openapi
-
-    def openapi() -> dict:
-        schema = generate()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {"bearer": BEARER})
-        schema.setdefault("security", [{"bearer": []}])
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

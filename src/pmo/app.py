@@ -17,7 +17,7 @@ from pmo.config import get_settings
 from pmo.dashboard.router import install as install_dashboard
 from pmo.directory.codes import code_problem
 from pmo.directory.router import router as directory_router
-from pmo.errors import ErrorOut, PmoError
+from pmo.errors import PmoError
 from pmo.faqs.router import router as faqs_router
 from pmo.followups.router import router as followups_router
 from pmo.health.router import router as health_router
@@ -27,6 +27,7 @@ from pmo.inquiries.router import router as inquiries_router
 from pmo.logs import configure_logging
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 from pmo.notices.router import router as notices_router
+from pmo.openapi import TAGS, declare_responses, operation_id
 from pmo.reports.router import router as reports_router
 from pmo.review.router import router as review_router
 from pmo.route_index import index_routes, prepare_routes
@@ -36,23 +37,6 @@ from pmo.systems.router import router as systems_router
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("pmo")
-# Declared once for every API route, so the OpenAPI document shows (and clients and the fuzzer can check)
-# the shape of each error an API route may answer with.
-ERROR_RESPONSES: dict[int | str, dict] = {
-    status: {"model": ErrorOut, "description": description}
-    for status, description in (
-        (400, "The request body cannot be read (broken or too deeply nested JSON)"),
-        (401, "No valid token (missing, malformed, expired, revoked, or a disabled account)"),
-        (403, "Not allowed: a wrong role, or a body outside the caller's scope"),
-        (404, "No such row, or one whose existence the caller may not learn"),
-        (409, "Conflicts with the current state (an inquiry's state, a reused Idempotency-Key, …)"),
-        (412, "If-Match does not match the current ETag"),
-        (413, "The request body or upload is too large"),
-        (422, "Invalid input; detail lists each field's problem"),
-        (503, "The database is unavailable for a moment; retry after Retry-After seconds"),
-    )
-}
-
 _MESSAGES_JA = {
     "missing": "必須項目です。",
     "string_type": "文字列で指定してください。",
@@ -200,8 +184,11 @@ def create_app() -> FastAPI:
         "inquiries, FAQ, notices, and aggregate-only statistics.",
         docs_url=None,
         redoc_url=None,  # /docs is served from the app's own files (api_docs)
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    declare_responses(health_router)
     app.include_router(health_router)
     for router in (
         directory_router,
@@ -216,7 +203,8 @@ def create_app() -> FastAPI:
         notices_router,
         stats_router,
     ):
-        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+        declare_responses(router)
+        app.include_router(router, prefix=API_PREFIX)
     install_api_docs(app)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     index_routes(app)

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -37,14 +38,28 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+class BearerHeader(HTTPBearer):
+    """HTTPBearer (so the document declares the scheme) that reads the header as bearer_token does."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return bearer_token(request)
+
+
+bearer_header = BearerHeader(
+    scheme_name="bearer",
+    description="`pmo tokens issue` またはアカウント画面で発行したトークン（Authorization: Bearer …）",
+    auto_error=False,
+)
+BearerToken = Annotated[str | None, Depends(bearer_header)]
+
+
 def client_address(request: Request) -> str | None:
     """The caller's address (the user's, behind a proxy run with --forwarded-allow-ips)."""
     return request.client.host if request.client else None
 
 
-def optional_principal(request: Request) -> Principal | None:
+def optional_principal(request: Request, token: BearerToken) -> Principal | None:
     """The caller if a token was sent (checked in its own short read), else None."""
-    token = bearer_token(request)
     if token is None:
         return None
     principal = _sign_in(token, client_address(request))
@@ -66,12 +81,11 @@ for _table in ("accounts", "tokens"):  # a revocation or a disabled account in t
     caching.on_commit(_table, principals.clear)
 
 
-async def statistics_reader(request: Request) -> Principal | None:
+async def statistics_reader(request: Request, token: BearerToken) -> Principal | None:
     """The caller of a statistics route: every signed-in role, and anonymous callers when PMO_PUBLIC_STATS is
     on. Dashboards poll statistics, so a token's principal is remembered for PMO_AUTH_CACHE_SECONDS and a
     cached answer costs no database round trip (another worker's revocation counts after that long; only
     aggregates are served, and every other route checks the token on each request)."""
-    token = bearer_token(request)
     if token is None:
         if not get_settings().public_stats:
             raise Unauthenticated()
@@ -94,15 +108,23 @@ StatisticsReader = Annotated[Principal | None, Depends(statistics_reader)]
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require_role(*roles: str):
+class RoleGate:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
-    async def check(principal: CurrentUser) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(f"この操作はロール {', '.join(roles)} に限られます（あなたのロール: {principal.role}）。")
+    def __init__(self, roles: tuple[str, ...]):
+        self.roles = roles
+
+    async def __call__(self, principal: CurrentUser) -> Principal:
+        if principal.role not in self.roles:
+            raise Forbidden(
+                f"この操作はロール {', '.join(self.roles)} に限られます（あなたのロール: {principal.role}）。"
+            )
         return principal
 
-    return Depends(check)
+
+def require_role(*roles: str):
+    """A dependency that lets only the given roles through (403 otherwise)."""
+    return Depends(RoleGate(roles))
 
 
 BodyCode = Annotated[

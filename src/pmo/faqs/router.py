@@ -9,6 +9,7 @@ from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.faqs import service
 from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqPage, FaqStatus, FaqUpdate
 from pmo.inquiries.schemas import Category
+from pmo.openapi import declare
 from pmo.text import SingleLine
 
 router = APIRouter(tags=["faq"])
@@ -52,7 +53,7 @@ def get_faq(faq_id: FaqId, session: ReadSessionDep, principal: CurrentUser):
     return service.get(session, principal, faq_id)
 
 
-@router.post("/faqs", response_model=DraftedFaq, status_code=201)
+@router.post("/faqs", response_model=DraftedFaq, status_code=201, responses=declare(404, 409))  # from_inquiry
 def create_faq(data: FaqCreate, session: SessionDep, principal: Editor):
     """Create an entry (helpdesk), or draft one from an answered inquiry with the asker's identity removed."""
     return service.create(session, principal, data)

@@ -8,18 +8,19 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.followups import service
 from pmo.followups.schemas import FollowUpIn, FollowUpOut
+from pmo.openapi import declare
 
 router = APIRouter(tags=["follow-ups"])
 FollowUpId = Annotated[int, Path(ge=1, le=2_147_483_647, description="follow-up id")]
 
 
-@router.post("/bodies/{code}/follow-ups", response_model=FollowUpOut, status_code=201)
+@router.post("/bodies/{code}/follow-ups", response_model=FollowUpOut, status_code=201, responses=declare(403))
 def record_follow_up(code: BodyCode, data: FollowUpIn, session: SessionDep, principal: CurrentUser):
     """Record a hearing or advice with a municipality (its prefecture only); optionally share it nationally."""
     return service.record(session, principal, directory.get_body(session, code), data)
 
 
-@router.get("/bodies/{code}/follow-ups", response_model=list[FollowUpOut])
+@router.get("/bodies/{code}/follow-ups", response_model=list[FollowUpOut], responses=declare(403))
 def list_body_follow_ups(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
     """The follow-ups of one municipality the caller may read, newest first."""
     return service.list_for_body(session, principal, body)

@@ -4,6 +4,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
@@ -42,7 +43,16 @@ def readyz() -> dict[str, str]:
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
-def scrape_allowed(request: Request) -> None:
+scrape_bearer = HTTPBearer(
+    scheme_name="metrics",
+    description="PMO_METRICS_TOKEN, for /metrics only; with none set, /metrics answers this host without a token",
+    auto_error=False,
+)
+
+
+def scrape_allowed(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scrape_bearer)]
+) -> None:
     """A scrape sends the configured metrics token; without one configured, only this host may scrape."""
     expected = get_settings().metrics_token
     if expected is None:
@@ -52,9 +62,8 @@ def scrape_allowed(request: Request) -> None:
                 "（PMO_METRICS_TOKEN を設定すると他のホストからも取得できます）。"
             )
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    token = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(token.encode(), expected.encode()):
         raise Forbidden("メトリクスの取得には Authorization: Bearer（PMO_METRICS_TOKEN の値）が必要です。")
 
 

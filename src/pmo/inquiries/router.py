@@ -21,13 +21,14 @@ from pmo.inquiries.schemas import (
     TextIn,
     Tier,
 )
+from pmo.openapi import declare
 from pmo.text import SingleLine
 
 router = APIRouter(tags=["inquiries"])
 InquiryId = Annotated[int, Path(ge=1, le=2_147_483_647, description="inquiry id")]
 
 
-@router.post("/inquiries", response_model=FiledInquiry, status_code=201)
+@router.post("/inquiries", response_model=FiledInquiry, status_code=201, responses=declare(403))
 def file_inquiry(data: InquiryIn, session: SessionDep, principal: CurrentUser):
     """File an inquiry (a municipality's goes to its prefecture, a prefecture's to the helpdesk).
 
@@ -83,43 +84,45 @@ def get_inquiry(inquiry_id: InquiryId, session: ReadSessionDep, principal: Curre
     return service.get(session, principal, inquiry_id)
 
 
-@router.post("/inquiries/{inquiry_id}/messages", response_model=InquiryOut, status_code=201)
+@router.post(
+    "/inquiries/{inquiry_id}/messages", response_model=InquiryOut, status_code=201, responses=declare(403, 409)
+)
 def add_message(inquiry_id: InquiryId, data: MessageIn, session: SessionDep, principal: CurrentUser):
     """Add a message, public or internal to your tier; the asker's message while asked back is its reply."""
     return service.add_message(session, principal, inquiry_id, data)
 
 
-@router.post("/inquiries/{inquiry_id}/answer", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/answer", response_model=InquiryOut, responses=declare(403, 409))
 def answer(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
     """Answer (the tier handling it): open → answered."""
     return service.act(session, principal, inquiry_id, "answer", text=data.text)
 
 
-@router.post("/inquiries/{inquiry_id}/ask-back", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/ask-back", response_model=InquiryOut, responses=declare(403, 409))
 def ask_back(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
     """Ask the asker for more (the tier handling it): open → awaiting_asker; the due time's clock stops."""
     return service.act(session, principal, inquiry_id, "ask_back", text=data.text)
 
 
-@router.post("/inquiries/{inquiry_id}/reply", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/reply", response_model=InquiryOut, responses=declare(403, 409))
 def reply(inquiry_id: InquiryId, data: TextIn, session: SessionDep, principal: CurrentUser):
     """Reply to a question back (the asker): awaiting_asker → open; the due time moves by the paused business days."""
     return service.act(session, principal, inquiry_id, "reply", text=data.text)
 
 
-@router.post("/inquiries/{inquiry_id}/escalate", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/escalate", response_model=InquiryOut, responses=declare(403, 409))
 def escalate(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
     """Escalate to the national helpdesk with a reason (the prefecture handling it); the helpdesk's clock starts."""
     return service.act(session, principal, inquiry_id, "escalate", text=data.reason)
 
 
-@router.post("/inquiries/{inquiry_id}/route", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/route", response_model=InquiryOut, responses=declare(403, 409))
 def route(inquiry_id: InquiryId, data: RouteIn, session: SessionDep, principal: CurrentUser):
     """Route to the ministry that owns the matter (the helpdesk): its due time starts; the helpdesk keeps following."""
     return service.act(session, principal, inquiry_id, "route", text=data.reason, ministry=data.ministry)
 
 
-@router.post("/inquiries/{inquiry_id}/close", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/close", response_model=InquiryOut, responses=declare(403, 409))
 def close(
     inquiry_id: InquiryId,
     session: SessionDep,
@@ -130,7 +133,7 @@ def close(
     return service.act(session, principal, inquiry_id, "close", text=data.note if data else None)
 
 
-@router.post("/inquiries/{inquiry_id}/reopen", response_model=InquiryOut)
+@router.post("/inquiries/{inquiry_id}/reopen", response_model=InquiryOut, responses=declare(403, 409))
 def reopen(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser):
     """Reopen an answered or closed inquiry (the asker, within PMO_INQUIRY_REOPEN_DAYS), saying what is unclear."""
     return service.act(session, principal, inquiry_id, "reopen", text=data.reason)

@@ -8,6 +8,7 @@ from pmo.auth import Principal
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.notices import service
 from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, NoticePage, Readers, ReadOut
+from pmo.openapi import declare
 
 router = APIRouter(tags=["notices"])
 NoticeId = Annotated[int, Path(ge=1, le=2_147_483_647, description="notice id")]
@@ -40,7 +41,7 @@ def get_notice(notice_id: NoticeId, session: ReadSessionDep, principal: CurrentU
     return service.get(session, principal, notice_id)
 
 
-@router.post("/notices/{notice_id}/read", response_model=ReadOut)
+@router.post("/notices/{notice_id}/read", response_model=ReadOut, responses=declare(403))
 def mark_read(notice_id: NoticeId, session: SessionDep, principal: CurrentUser):
     """Mark the notice read for the caller's body (repeating it changes nothing)."""
     return service.mark_read(session, principal, notice_id)

@@ -10,10 +10,11 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, PeriodPath, ReadSessionDep,
 from pmo.directory import service as directory
 from pmo.http import conditional
 from pmo.http.conditional import IfMatchDep
+from pmo.openapi import declare
 from pmo.reports import service, spreadsheet
 from pmo.reports.schemas import GridOut, PeriodReports, ProgressOut, ReportIn, RevisionDetail, SubmitOut
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=declare(403))  # every route checks the body's scope
 
 IdempotencyHeader = Annotated[
     str | None,

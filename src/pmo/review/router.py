@@ -6,11 +6,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep
+from pmo.openapi import declare
 from pmo.review import service
 from pmo.review.schemas import LaggingList, MissingReports, OwnMissing, ReviewTable
 from pmo.tabular import MEDIA_TYPES, table_file
 
-router = APIRouter(tags=["prefecture review"])
+router = APIRouter(tags=["prefecture review"], responses=declare(403))  # every route checks the scope
 Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a csv/xlsx download")]
 FILE_RESPONSES = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}}

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pmo.deps import StatisticsReader, StatsSessionDep
 from pmo.http import conditional
+from pmo.openapi import declare
 from pmo.stats import service
 from pmo.stats.groups import STATS_KINDS
 from pmo.stats.inquiries import inquiries as inquiry_table
@@ -67,7 +68,7 @@ def _uncached(content: dict) -> Response:
     )
 
 
-@router.get("/progress", response_model=ProgressTable)
+@router.get("/progress", response_model=ProgressTable, responses=declare(304))
 async def progress(
     request: Request,
     _: StatisticsReader,
@@ -89,7 +90,7 @@ async def progress(
     return await _serve(request, session, key, compute)
 
 
-@router.get("/trend", response_model=TrendTable)
+@router.get("/trend", response_model=TrendTable, responses=declare(304))
 async def trend(
     request: Request,
     _: StatisticsReader,
@@ -113,7 +114,7 @@ async def trend(
     return await _serve(request, session, key, compute)
 
 
-@router.get("/distribution", response_model=Distribution)
+@router.get("/distribution", response_model=Distribution, responses=declare(304))
 async def distribution(
     request: Request, _: StatisticsReader, session: StatsSessionDep, period: Period = None, operation: Operation = None
 ):
@@ -124,7 +125,7 @@ async def distribution(
     )
 
 
-@router.get("/reporting", response_model=Reporting)
+@router.get("/reporting", response_model=Reporting, responses=declare(304))
 async def reporting(
     request: Request,
     _: StatisticsReader,

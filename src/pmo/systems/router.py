@@ -5,10 +5,11 @@ from fastapi import APIRouter, Response
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.http.conditional import IfMatchDep
+from pmo.openapi import declare
 from pmo.systems import service
 from pmo.systems.schemas import SystemDetail, SystemIn, SystemOut
 
-router = APIRouter(tags=["systems"])
+router = APIRouter(tags=["systems"], responses=declare(403))  # every route checks the body's scope
 
 
 @router.get("/bodies/{code}/systems", response_model=list[SystemOut])
