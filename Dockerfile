@@ -1,29 +1,45 @@
 # pmo: migrate, seed and serve. Point it at PostgreSQL with PMO_DATABASE_URL, e.g.
 #   docker run -p 8000:8000 -e PMO_DATABASE_URL=postgresql+psycopg://pmo:secret@db:5432/pmo pmo
+# Two stages: the builder installs the lock into /opt/venv; the final image copies only that venv and
+# what the app reads at run time (no tests, no bench, no pip caches, no build tools beyond the base image).
+
+FROM python:3.11-slim AS builder
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN python -m venv /opt/venv
+
+# Dependencies first, from the lock (exact versions, verified hashes), so a code change reinstalls nothing.
+COPY requirements/runtime.txt /tmp/runtime.txt
+RUN /opt/venv/bin/pip install --require-hashes -r /tmp/runtime.txt
+
+# pmo itself as an editable install of /app: the app finds alembic.ini, migrations/ and seeds/ next to
+# src/ (PROJECT_ROOT in src/pmo/config.py), so the package must stay at /app/src, not in site-packages.
+# The venv's .pth entry and the `pmo` script name /app/src and /opt/venv: the final stage keeps both paths.
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src src
+RUN /opt/venv/bin/pip install --no-deps -e .
+
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-
-WORKDIR /app
+    PATH=/opt/venv/bin:$PATH
 
 RUN useradd --system --create-home --home-dir /home/pmo --uid 10001 pmo
 
-# Dependencies first, from the lock (exact versions, verified hashes), so a code change reinstalls nothing.
-COPY requirements/runtime.txt requirements/runtime.txt
-RUN pip install --require-hashes -r requirements/runtime.txt
-
-# The app finds alembic.ini, migrations/ and seeds/ next to src/ (PROJECT_ROOT in src/pmo/config.py),
-# so the package stays an editable install of /app rather than a copy in site-packages. No tests, no bench.
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
 COPY pyproject.toml README.md alembic.ini ./
 COPY src src
 COPY migrations migrations
 COPY seeds seeds
-RUN pip install --no-deps -e . \
-    && mkdir -p /app/var \
-    && chown -R pmo:pmo /app/var
+# var/ holds the default SQLite file, the dashboards' session key and multi-worker metric files.
+RUN mkdir -p /app/var && chown pmo:pmo /app/var
 
 USER pmo
 EXPOSE 8000

@@ -10,7 +10,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Settings(BaseSettings):
-    """Everything an operator can set; each field is documented in the README."""
+    """Everything an operator can set; each field is documented in docs/operations.md."""
 
     model_config = SettingsConfigDict(env_prefix="PMO_", env_file=".env", extra="ignore")
 
@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request body, in bytes.")
     page_size_max: int = Field(default=500, ge=1, description="Largest page size a list endpoint returns.")
-    suppression_k: int = Field(default=3, ge=1, description="Statistics: groups with fewer bodies are suppressed.")
+    suppression_k: int = Field(
+        default=3, ge=1, description="Statistics: every published atom must have more bodies (else 503)."
+    )
     public_stats: bool = Field(default=False, description="Serve statistics to anonymous callers.")
     stats_recheck_seconds: float = Field(
         default=1.0,
