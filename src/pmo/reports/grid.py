@@ -10,8 +10,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pmo.models import Body, BodyPeriod, Operation, Step
+from pmo.reports.schemas import Status
 
-STATUS_CODES = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
+STATUS_CODES: dict[Status, int] = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE = 1, 2, 3, 4
 N_STEPS = 40
@@ -39,7 +40,7 @@ class Catalog:
     step_order: list[int] = field(init=False)  # step ids in step order
     applicable: dict[bool, frozenset[int]] = field(init=False)  # for_prefecture → operation ids it reports
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.op_by_code = {o.code: o for o in self.operations}
         self.step_by_code = {s.code: s for s in self.steps}
         self.op_by_id = {o.id: o for o in self.operations}
