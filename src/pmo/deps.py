@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, params
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -62,7 +62,7 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require_role(*roles: str):
+def require_role(*roles: str) -> params.Depends:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
     async def check(principal: CurrentUser) -> Principal:
@@ -70,7 +70,8 @@ def require_role(*roles: str):
             raise Forbidden(f"この操作はロール {', '.join(roles)} に限られます（あなたのロール: {principal.role}）。")
         return principal
 
-    return Depends(check)
+    dependency: params.Depends = Depends(check)
+    return dependency
 
 
 BodyCode = Annotated[
@@ -82,7 +83,10 @@ PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="報告月 
 async def body_from_path(code: BodyCode) -> Body:
     """The body named by the path's code: 422 when malformed, 404 when unknown (master data: usually
     answered from memory, without a database round trip or a worker thread)."""
-    return directory.cached_body(code, get_read_engine()) or await run_in_threadpool(_read_body, code)
+    body = directory.cached_body(code, get_read_engine())
+    if body is None:
+        body = await run_in_threadpool(_read_body, code)
+    return body
 
 
 def _read_body(code: str) -> Body:

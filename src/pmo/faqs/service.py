@@ -57,8 +57,8 @@ def _out(
         answer=f.answer,
         category=f.category,
         category_label=CATEGORY_LABELS.get(f.category) if f.category else None,
-        operation=ops.get(f.operation_id),
-        step=steps.get(f.step_id),
+        operation=ops.get(f.operation_id) if f.operation_id is not None else None,
+        step=steps.get(f.step_id) if f.step_id is not None else None,
         status=f.status,
         publisher=f.publisher,
         source_inquiry=f.source_inquiry_id if principal.role in ("helpdesk", "admin") else None,
@@ -101,12 +101,11 @@ class _TermStats:
 
     def get(self, session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
         """(number of entries, average length, {term: entries containing it}) as of now."""
-        version = tuple(
-            session.execute(
-                select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
-            ).one()
-        )
-        n_docs, total = version[0] or 0, float(version[1] or 0.0)
+        count, length, updated_at, newest = session.execute(
+            select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
+        ).one()
+        version = (count, length, updated_at, newest)
+        n_docs, total = count or 0, float(length or 0.0)
         with self._lock:
             if version != self._version or len(self._df) > self.MAX_TERMS:
                 self._version, self._df = version, {}
@@ -285,7 +284,7 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
             f"問合せ {inq.id} は「{inq.state}」で回答がまだありません。FAQ にできるのは回答済みの問合せです。",
             detail={"state": inq.state, "tier": inq.current_tier},
         )
-    bodies = [tuple(r) for r in session.execute(select(Body.code, Body.name))]
+    bodies = [(code, name) for code, name in session.execute(select(Body.code, Body.name))]
     asker = session.execute(select(Body.code, Body.name).where(Body.id == inq.asker_body_id)).first()
     author_ids = set(
         session.scalars(select(InquiryMessage.author_account_id).where(InquiryMessage.inquiry_id == inq.id))
@@ -297,7 +296,7 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
         for n in row
         if n
     ]
-    scrub = Scrubber(bodies, tuple(asker) if asker else None, people)
+    scrub = Scrubber(bodies, (asker.code, asker.name) if asker else None, people)
     draft = {
         "title": scrub(inq.title),
         "question": scrub(inq.question),

@@ -2,9 +2,10 @@
 at scrape time, so every worker reports the same business numbers."""
 
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from pmo import periods
@@ -16,7 +17,7 @@ from pmo.models.inquiries import TIERS
 class DatabaseCollector:
     """Reports submitted, bodies reported this period, inquiries open and overdue by tier."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         with session_scope(read_only=True) as s:
             revisions = s.scalar(select(func.count()).select_from(ReportRevision)) or 0
             period = periods.add_months(periods.current(), -1)

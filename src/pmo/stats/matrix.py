@@ -6,8 +6,10 @@ The cache is invalidated precisely: a new revision of period P invalidates P and
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar, cast
 
 import numpy as np
 from sqlalchemy import func, select
@@ -16,6 +18,8 @@ from sqlalchemy.orm import Session
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
+
+T = TypeVar("T")
 
 MAX_CACHED_MATRICES = 80
 MAX_DERIVED = 512  # derived values kept (dashboards cache one per filter combination: bound them)
@@ -36,7 +40,7 @@ class Directory:
 
     @property
     def width(self) -> int:
-        return self.templates.shape[1]
+        return int(self.templates.shape[1])
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
     out: dict[int, PeriodMatrix] = {}
     n = len(directory.body_ids)
     pending = iter(wanted)
-    target = next(pending)
+    target: int | None = next(pending)
     reported, on_time = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
 
     def snapshot(period: int) -> PeriodMatrix:
@@ -156,7 +160,7 @@ def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMa
 class StatsCache:
     """Per-process cache of the directory, matrices and rendered responses, kept in step with the data."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.RLock()
         self._loading = threading.Lock()
         self.clear()
@@ -204,12 +208,12 @@ class StatsCache:
             self.version = version
             return version
 
-    def remember(self, key: tuple, depends_on: int, compute):
+    def remember(self, key: tuple, depends_on: int, compute: Callable[[], T]) -> T:
         """A value derived from the matrices up to period depends_on, computed once per data version."""
         with self._lock:
             hit = self.derived.get(key)
         if hit is not None:
-            return hit[1]
+            return cast(T, hit[1])  # derived holds many kinds of value: the key says which compute made it
         value = compute()
         with self._lock:
             self.derived[key] = (depends_on, value)

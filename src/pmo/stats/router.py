@@ -98,7 +98,9 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
     else computed in a worker thread; a hit touches neither the database nor a thread."""
     if cache.recheck_due(get_settings().stats_recheck_seconds):
         await run_in_threadpool(_sync)
-    hit = cache.responses.get(key) or await run_in_threadpool(_render, key, compute)
+    hit = cache.responses.get(key)
+    if hit is None:
+        hit = await run_in_threadpool(_render, key, compute)
     _, content, etag = hit
     return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
@@ -112,11 +114,11 @@ async def progress(
     prefecture: Prefecture = None,
     kind: Kind = None,
     operation: Operation = None,
-):
+) -> Response:
     """Completion rates by operation, step, prefecture (its municipalities), kind or phase."""
     key = ("progress", service.default_period(period), by, prefecture, kind, operation)
 
-    def compute(session: Session):
+    def compute(session: Session) -> tuple[dict, int]:
         return service.progress(
             session, service.parse_query(period, by, prefecture, kind, operation, cache.get_directory(session))
         )
@@ -135,12 +137,12 @@ async def trend(
     prefecture: Prefecture = None,
     kind: Kind = None,
     operation: Operation = None,
-):
+) -> Response:
     """Monthly (or fiscal-year-end) series of the progress figures between two periods."""
     start = service.default_period(from_ or "2022-06", "from")
     key = ("trend", service.default_period(to, "to"), start, interval, by, prefecture, kind, operation)
 
-    def compute(session: Session):
+    def compute(session: Session) -> tuple[dict, int]:
         q = service.parse_query(to, by, prefecture, kind, operation, cache.get_directory(session))
         return service.trend(session, q, start, q.period, interval)
 
@@ -148,7 +150,7 @@ async def trend(
 
 
 @router.get("/distribution", response_model=Distribution)
-async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None):
+async def distribution(request: Request, _: Reader, period: Period = None, operation: Operation = None) -> Response:
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
     return await _serve(
@@ -162,7 +164,7 @@ async def reporting(
     _: Reader,
     period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
-):
+) -> Response:
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
     return await _serve(request, ("reporting", p, by), lambda session: service.reporting(session, p, by))
@@ -176,7 +178,7 @@ def systems(
     period: Annotated[
         str | None, Query(description="YYYY-MM: the register as it stood at the month's end; default as it stands now")
     ] = None,
-):
+) -> Response:
     """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
     as_of = None if period is None else service.default_period(period)
     return Response(
@@ -191,7 +193,7 @@ def inquiries(
     session: StatsSessionDep,
     _: Reader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
-):
+) -> Response:
     """Inquiry counts (and the bodies asking) by operation, tier, state or category, nationally."""
     return Response(
         orjson.dumps(inquiry_table(session, by)),
@@ -201,7 +203,9 @@ def inquiries(
 
 
 @router.get("/advisers", response_model=AdvisersTable)
-def advisers(session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"):
+def advisers(
+    session: StatsSessionDep, _: Reader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"
+) -> Response:
     """Adviser requests and visits by prefecture (its municipalities) or nationally."""
     return Response(
         orjson.dumps(service.advisers(session, by)),
