@@ -16,7 +16,7 @@ help:
 	@echo "make run      migrate, seed, (demo data), print one token per role, serve at http://$(HOST):$(PORT)"
 	@echo "make test     the test suite on SQLite"
 	@echo "make test-pg  the same suite on PostgreSQL ($(PG_URL); started if down)"
-	@echo "make check    ruff (lint and format), as CI runs it"
+	@echo "make check    ruff (lint and format) and mypy, as CI runs them"
 	@echo "make lock     re-pin requirements/*.txt after a dependency change (UPGRADE=--upgrade for newer versions)"
 	@echo "make openapi  regenerate openapi/openapi.json"
 	@echo "make bench    run bench/run.py (reporting benchmarks)"
@@ -42,10 +42,11 @@ lock: venv
 	$(BIN)/pip-compile $(LOCK_FLAGS) $(UPGRADE) -o requirements/runtime.txt pyproject.toml
 	$(BIN)/pip-compile $(LOCK_FLAGS) $(UPGRADE) --extra dev -o requirements/dev.txt pyproject.toml
 
-# ruff (lint and format), as CI runs it.
+# ruff (lint and format) and mypy ([tool.mypy] in pyproject.toml), as CI runs them.
 check: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 run: venv
 	$(PMO) db upgrade

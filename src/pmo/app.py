@@ -2,6 +2,7 @@
 
 import logging
 import threading
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -80,7 +81,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
     return out
 
 
-def _encodable(value):
+def _encodable(value: object) -> object:
     """value with every string made encodable as UTF-8: an echoed lone surrogate shows as \\udXXX."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -91,7 +92,9 @@ def _encodable(value):
     return value
 
 
-def _error(status: int, code: str, message: str, detail=None, headers=None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, detail: object = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body = _encodable({"error": code, "message": message, "detail": detail})  # an error must always render
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -100,17 +103,17 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error, ours or the framework's, leaves as {"error", "message", "detail"}."""
 
     @app.exception_handler(PmoError)
-    async def _pmo(_: Request, exc: PmoError):
+    async def _pmo(_: Request, exc: PmoError) -> JSONResponse:
         return _error(exc.status_code, exc.code, exc.message, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         where = "、".join(".".join(str(p) for p in e["loc"]) + "：" + e["msg"] for e in errors[:3])
         return _error(422, "validation_error", f"入力に誤りがあります。{where}", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {
             400: ("bad_request", "リクエスト本文を読めません（JSON が壊れているか、入れ子が深すぎます）。"),
             404: ("not_found", "該当するページまたはAPIはありません。"),
@@ -124,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, message, None, headers or None)
 
     @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, exc: OperationalError):
+    async def _db_down(_: Request, exc: DBAPIError) -> JSONResponse:  # OperationalError, or a lost connection
         if is_storage_full(exc):
             return _storage_full(exc)
         log.warning("database unavailable: %s", exc.orig)
@@ -135,7 +138,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
-    def _storage_full(exc: OperationalError) -> JSONResponse:
+    def _storage_full(exc: DBAPIError) -> JSONResponse:
         note_storage_full()
         log.error("database storage full: %s", exc.orig)
         return _error(
@@ -147,14 +150,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def _db_error(_: Request, exc: DBAPIError):
+    async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated:
-            return await _db_down(_, exc)  # type: ignore[arg-type]
+            return await _db_down(_, exc)
         log.exception("database error")
         return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception):
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
 
@@ -166,7 +169,7 @@ def _warm_up(app: FastAPI) -> None:
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI):
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if get_settings().warm_cache:
         threading.Thread(target=_warm_up, args=(app,), name="pmo-warm-up", daemon=True).start()
     yield

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from pmo.db import utcnow
@@ -91,7 +91,7 @@ def principal_for_token_id(session: Session, token_id: int) -> Principal:
     return _principal(session, _BY_ID, token_id)
 
 
-def _principal(session: Session, query, key) -> Principal:
+def _principal(session: Session, query: Executable, key: str | int) -> Principal:
     row = session.connection().execute(query, {"key": key}).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")

@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
 
 from pmo.config import get_settings
 
@@ -15,12 +15,18 @@ class BackupError(Exception):
     """A backup or restore that could not be done; the message says why."""
 
 
-def _pg_env_and_args(url) -> tuple[dict[str, str], list[str]]:
+def _pg_env_and_args(url: URL) -> tuple[dict[str, str], list[str]]:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
     args = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
     return env, args
+
+
+def _database(url: URL) -> str:
+    if url.database is None:
+        raise BackupError("データベース URL にデータベース名がありません。")
+    return url.database
 
 
 def _tool(name: str) -> str:
@@ -45,7 +51,7 @@ def backup(target: Path, database_url: str | None = None) -> Path:
         return target
     env, args = _pg_env_and_args(url)
     result = subprocess.run(
-        [_tool("pg_dump"), *args, "-Fc", "--no-owner", "-f", str(target), url.database],
+        [_tool("pg_dump"), *args, "-Fc", "--no-owner", "-f", str(target), _database(url)],
         env=env,
         capture_output=True,
         text=True,
@@ -62,7 +68,7 @@ def restore(source: Path, database_url: str | None = None) -> None:
     url = make_url(database_url or get_settings().database_url)
     if url.get_backend_name() == "sqlite":
         backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        live = sqlite3.connect(url.database)
+        live = sqlite3.connect(_database(url))
         try:
             backup_db.backup(live)
         finally:
@@ -82,7 +88,7 @@ def restore(source: Path, database_url: str | None = None) -> None:
             "--no-privileges",
             "--single-transaction",
             "-d",
-            url.database,
+            _database(url),
             str(source),
         ],
         env=env,

@@ -205,7 +205,7 @@ def note_write(session: Session, table: str) -> None:
 
 
 @event.listens_for(Session, "after_flush")
-def _note_written_tables(session: Session, _flush_context) -> None:
+def _note_written_tables(session: Session, _flush_context: object) -> None:
     written = session.info.setdefault("written_tables", set())
     for row in (*session.new, *session.dirty, *session.deleted):
         written.add(row.__table__.name)

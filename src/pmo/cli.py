@@ -4,11 +4,14 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pmo.config import PROJECT_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 app = typer.Typer(
     help="pmo — 地方公共団体情報システム標準化 進捗管理",
@@ -31,7 +34,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _alembic_config():
+def _alembic_config() -> "Config":
     from alembic.config import Config
 
     return Config(str(PROJECT_ROOT / "alembic.ini"))
@@ -79,7 +82,7 @@ def db_create_stats_role(
         verb = "ALTER" if exists else "CREATE"
         # A utility statement takes no bound parameters: the password goes in as a properly quoted literal.
         secret = (
-            "" if password is None else " PASSWORD " + Literal(password).as_string(conn.connection.dbapi_connection)
+            "" if password is None else " PASSWORD " + Literal(password).as_string(conn.connection.driver_connection)
         )
         conn.execute(text(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{secret}"))
         database = conn.scalar(text("SELECT current_database()"))

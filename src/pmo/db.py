@@ -5,10 +5,24 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import URL, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
+from sqlalchemy import (
+    URL,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 
 from pmo.config import get_settings
@@ -25,22 +39,23 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    __table__: ClassVar[Table]  # every model maps one Table (DeclarativeBase allows any FromClause)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets the zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -58,7 +73,7 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool, path: str | None) -> Non
     turn = turn_for(path) if path and not read_only else None
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn: TurnTakingConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = None
         dbapi_conn.turn = turn
         cur = dbapi_conn.cursor()
@@ -70,11 +85,12 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool, path: str | None) -> Non
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         if read_only:
             conn.exec_driver_sql("BEGIN")
         else:
-            conn.connection.dbapi_connection.begin_immediate()
+            # build_engine makes every SQLite connection a TurnTakingConnection (its connect_args factory)
+            cast(TurnTakingConnection, conn.connection.dbapi_connection).begin_immediate()
 
 
 def build_engine(url: str | URL, *, read_only: bool = False) -> Engine:
@@ -91,7 +107,7 @@ def build_engine(url: str | URL, *, read_only: bool = False) -> Engine:
         engine = create_engine(url, pool_pre_ping=False, connect_args={"factory": TurnTakingConnection})
         _sqlite_pragmas(engine, read_only=read_only, path=path)
         return engine
-    connect_args = {"connect_timeout": 5}
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
     if read_only:
         connect_args["options"] = "-c default_transaction_read_only=on"
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_timeout=10, connect_args=connect_args)
@@ -107,11 +123,11 @@ def _ping_when_idle(engine: Engine) -> None:
     # last second is alive, so only one that sat idle longer is pinged, and replaced if the server is gone
     # (a restart or failover while the service was quiet then costs no request an error).
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_conn, record):
+    def _checked_in(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_conn, record, _proxy):
+    def _checked_out(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
         since = record.info.pop("idle_since", None)
         if since is not None and time.monotonic() - since > PING_AFTER_IDLE_SECONDS:
             try:

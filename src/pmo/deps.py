@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, params
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -122,9 +122,10 @@ class RoleGate:
         return principal
 
 
-def require_role(*roles: str):
+def require_role(*roles: str) -> params.Depends:
     """A dependency that lets only the given roles through (403 otherwise)."""
-    return Depends(RoleGate(roles))
+    dependency: params.Depends = Depends(RoleGate(roles))
+    return dependency
 
 
 BodyCode = Annotated[
@@ -136,7 +137,10 @@ PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="報告月 
 async def body_from_path(code: BodyCode) -> Body:
     """The body named by the path's code: 422 when malformed, 404 when unknown (master data: usually
     answered from memory, without a database round trip or a worker thread)."""
-    return directory.cached_body(code, get_read_engine()) or await run_in_threadpool(_read_body, code)
+    body = directory.cached_body(code, get_read_engine())
+    if body is None:
+        body = await run_in_threadpool(_read_body, code)
+    return body
 
 
 def _read_body(code: str) -> Body:

@@ -6,6 +6,7 @@ import secrets
 import time
 
 from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pmo import logs
 from pmo.http import conditional
@@ -45,11 +46,11 @@ def _error_body(status: int, code: str, message: str) -> bytes:
 class RequestLimitsMiddleware:
     """Refuses bodies over max_bytes with 413 before the app reads them, even without Content-Length."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
@@ -59,7 +60,7 @@ class RequestLimitsMiddleware:
         exceeded = False
         started = False
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
@@ -69,7 +70,7 @@ class RequestLimitsMiddleware:
                     raise _TooLarge()
             return message
 
-        async def guarded_send(message):
+        async def guarded_send(message: Message) -> None:
             nonlocal started
             # Once the limit tripped, whatever the app answers (FastAPI turns the failed body read into
             # a 400 "error parsing the body") is dropped in favour of the 413 below.
@@ -87,7 +88,7 @@ class RequestLimitsMiddleware:
             await self._refuse(send)
         return None
 
-    async def _refuse(self, send):
+    async def _refuse(self, send: Send) -> None:
         message = f"リクエスト本文が大きすぎます（上限 {self.max_bytes:,} バイト）。分割して送信してください。"
         body = _error_body(413, "payload_too_large", message)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -102,10 +103,10 @@ class _TooLarge(Exception):
 class ObservabilityMiddleware:
     """Adds a request id and security headers to every response and records metrics by route template."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         supplied = (_header(scope, b"x-request-id") or b"")[:64]
@@ -116,7 +117,7 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
@@ -147,7 +148,7 @@ class ObservabilityMiddleware:
             logs.request_id.reset(token)
 
 
-def _header(scope, name: bytes) -> bytes | None:
+def _header(scope: Scope, name: bytes) -> bytes | None:
     """The last value of a request header (names arrive lower-cased), or None."""
     found = None
     for key, value in scope["headers"]:
@@ -171,12 +172,12 @@ def _record(method: str, template: str, status: int, elapsed: float) -> None:
     children[1].observe(elapsed)
 
 
-def _route_template(scope) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's full path template (e.g. /api/v1/bodies/{code}), or 'unmatched'."""
     # FastAPI >= 0.16x serves included routers as sub-routers: scope["route"] is then the router's own
     # route, whose path lacks the include prefix; the full template sits in FastAPI's route context.
     context = (scope.get("fastapi") or {}).get("effective_route_context")
-    template = getattr(context, "path_format", None)
+    template: str | None = getattr(context, "path_format", None)
     if template:
         return template
     route = scope.get("route")

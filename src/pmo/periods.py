@@ -3,7 +3,7 @@
 import re
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, overload
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -24,11 +24,27 @@ PlausibleDate = Annotated[
 ]
 
 
-def parse(text: str) -> int | None:
+def parse(text: object) -> int | None:
     """'2025-04' → 202504; None when text is not a well-formed month."""
     if not isinstance(text, str) or not _PERIOD_RE.fullmatch(text):  # fullmatch: $ would let "\n" through
         return None
     return int(text[:4]) * 100 + int(text[5:])
+
+
+def parse_valid(text: str) -> int:
+    """parse() of a month its schema has already checked (the Month pattern), so never None."""
+    period = parse(text)
+    if period is None:
+        raise ValueError(f"not a YYYY-MM month: {text!r}")
+    return period
+
+
+@overload
+def fmt(period: int) -> str: ...
+@overload
+def fmt(period: None) -> None: ...
+@overload
+def fmt(period: int | None) -> str | None: ...
 
 
 @lru_cache(maxsize=4096)  # a grid formats 3,200 months; there are only a few hundred distinct ones

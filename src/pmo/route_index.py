@@ -17,7 +17,7 @@ def index_routes(app: FastAPI) -> None:
     # literal text before the first {param} it starts with, so a failed startswith() gives the same answer.
     # The routes are fixed once create_app() returns.
     for route in app.router.routes:
-        route.matches = _Guard(route, route.matches)  # type: ignore[method-assign]
+        route.matches = _Guard(route, route.matches)  # type: ignore[method-assign]  # this route only, on purpose
 
 
 def prepare_routes(app: FastAPI) -> None:
@@ -40,7 +40,9 @@ class _Guard:
         if self._prefixes is None:
             formats = [context.path_format for context in iter_route_contexts([self._route])]
             usable = formats and all(isinstance(f, str) for f in formats)
-            self._prefixes = tuple(sorted({f.partition("{")[0] for f in formats})) if usable else ()
+            self._prefixes = (
+                tuple(sorted({f.partition("{")[0] for f in formats if isinstance(f, str)})) if usable else ()
+            )
         return self._prefixes
 
     def __call__(self, scope: Scope) -> tuple[Match, Scope]:
@@ -52,5 +54,6 @@ class _Guard:
 
 def _route_path(scope: Scope) -> str:
     """The path the routes see: without the root path a proxy mounts the app under (as Starlette's routing)."""
-    path, root = scope["path"], scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path

@@ -24,7 +24,7 @@ _TRIGGERS = "=+-@＝＋－＠"
 _UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def neutralize(value):
+def neutralize(value: object) -> object:
     """Text safe to open in a spreadsheet: a leading apostrophe where it would run as a formula, control
     characters a workbook cannot hold replaced by U+FFFD; other values pass."""
     if not isinstance(value, str) or not value:
@@ -36,7 +36,7 @@ def neutralize(value):
     return value
 
 
-def table_file(headers: Sequence[str], rows: Sequence[Sequence], fmt: FileFormat, title: str) -> bytes:
+def table_file(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: FileFormat, title: str) -> bytes:
     """headers and rows as a CSV (UTF-8 with BOM, for Excel) or an .xlsx with a bold, frozen header."""
     rows = [[neutralize(v) for v in row] for row in rows]
     if fmt == "csv":
@@ -46,7 +46,7 @@ def table_file(headers: Sequence[str], rows: Sequence[Sequence], fmt: FileFormat
         writer.writerows(rows)
         return buffer.getvalue().encode("utf-8-sig")
     wb = Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]  # a new workbook's one sheet (what wb.active gives, typed as optional)
     ws.title = title[:31]
     ws.append(list(headers))
     for cell in ws[1]:

@@ -78,7 +78,8 @@ class TurnTakingConnection(sqlite3.Connection):
     def _give_back(self) -> None:
         if self._holding:
             self._holding = False
-            self.turn.give_back()
+            if self.turn is not None:  # always: a connection holds only a turn it took
+                self.turn.give_back()
 
     def commit(self) -> None:
         try:

@@ -13,7 +13,7 @@ router = APIRouter(tags=["accounts"])
 
 
 @router.get("/me", response_model=MeOut)
-async def me(principal: CurrentUser):
+async def me(principal: CurrentUser) -> MeOut:
     """The caller's account, role and the body it is bound to."""
     return MeOut(
         name=principal.name,
@@ -29,6 +29,6 @@ def audit_log(
     _: Annotated[Principal, require_role("admin")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-):
+) -> list[AuditOut]:
     """The newest writes first: who did what, when (administrators only)."""
     return [AuditOut.model_validate(e, from_attributes=True) for e in service.recent_audit(session, limit, offset)]

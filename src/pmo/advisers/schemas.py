@@ -9,6 +9,7 @@ from pmo.periods import PlausibleDate
 from pmo.text import MultiLine, SingleLine
 
 State = Literal["requested", "assigned", "visiting", "completed", "cancelled"]
+VisitMode = Literal["onsite", "online"]
 STATE_LABELS = {
     "requested": "依頼受付",
     "assigned": "アドバイザー決定",
@@ -41,7 +42,7 @@ class VisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     visited_on: PlausibleDate
-    mode: Literal["onsite", "online"]
+    mode: VisitMode
     summary: Annotated[str, Field(min_length=1, max_length=4000, description="what was advised and found"), MultiLine]
 
 
@@ -54,7 +55,7 @@ class OutcomeIn(BaseModel):
 class VisitOut(BaseModel):
     id: int
     visited_on: date
-    mode: Literal["onsite", "online"]
+    mode: VisitMode
     summary: str
     recorded_by: str
 

@@ -6,7 +6,16 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from pmo import audit, periods
-from pmo.advisers.schemas import STATE_LABELS, AdviserRequestIn, AdviserRequestOut, OutcomeIn, VisitOut
+from pmo.advisers.schemas import (
+    STATE_LABELS,
+    AdviserRequestIn,
+    AdviserRequestOut,
+    AssignIn,
+    OutcomeIn,
+    State,
+    VisitIn,
+    VisitOut,
+)
 from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -14,7 +23,7 @@ from pmo.models import AdviserRequest, AdviserVisit, Body, FollowUp, Operation
 
 NATIONAL = ("helpdesk", "admin")
 # action → (states it may start from, state it leads to, who may take it)
-TRANSITIONS = {
+TRANSITIONS: dict[str, tuple[tuple[State, ...], State, str]] = {
     "assign": (("requested",), "assigned", "national"),
     "visit": (("assigned", "visiting"), "visiting", "national"),
     "complete": (("visiting",), "completed", "national"),
@@ -129,7 +138,9 @@ def list_visible(
     return [_out(session, r, b) for r, b in session.execute(query.order_by(AdviserRequest.id.desc()))]
 
 
-def act(session: Session, principal: Principal, request_id: int, action: str, data) -> AdviserRequestOut:
+def act(
+    session: Session, principal: Principal, request_id: int, action: str, data: AssignIn | VisitIn | OutcomeIn
+) -> AdviserRequestOut:
     """assign / visit / complete / cancel, checked against the state machine."""
     req, body = _load(session, principal, request_id, for_update=True)
     sources, target, who = TRANSITIONS[action]
@@ -144,9 +155,9 @@ def act(session: Session, principal: Principal, request_id: int, action: str, da
     if req.state not in sources:
         raise Conflict(f"この依頼は「{STATE_LABELS[req.state]}」（{req.state}）のため、{action} はできません。")
     now = utcnow()
-    if action == "assign":
+    if isinstance(data, AssignIn):  # the router sends each action its own payload
         req.adviser = data.adviser
-    elif action == "visit":
+    elif isinstance(data, VisitIn):
         if data.visited_on > periods.today():
             raise InvalidInput.at(["body", "visited_on"], "派遣日に未来の日付は記録できません。")
         session.add(
@@ -159,7 +170,7 @@ def act(session: Session, principal: Principal, request_id: int, action: str, da
                 created_at=now,
             )
         )
-    elif isinstance(data, OutcomeIn) and data.outcome:
+    elif data.outcome:
         req.outcome = data.outcome
     req.state, req.updated_at = target, now
     session.flush()

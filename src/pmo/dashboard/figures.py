@@ -5,6 +5,9 @@ left out and marked 秘匿, heatmap cells stay empty over a grey background, til
 Each figure is assembled as traces and a layout, then built (and validated) by go.Figure in one call:
 that is several times faster than adding traces and updating the layout step by step."""
 
+from collections.abc import Sequence
+from typing import overload
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -39,7 +42,7 @@ def _json(traces: list[dict], layout: dict) -> str:
         "hoverlabel": {"font": {"family": FONT}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
     }
-    text = pio.to_json(go.Figure(data=traces, layout={**base, **layout}), validate=False)
+    text: str = pio.to_json(go.Figure(data=traces, layout={**base, **layout}), validate=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -64,7 +67,7 @@ def _gap_marks(places: list[tuple]) -> list[dict]:
     ]
 
 
-def _all_hidden(cells: list[dict], places: list[tuple] = ()) -> list[dict]:
+def _all_hidden(cells: list[dict], places: Sequence[tuple] = ()) -> list[dict]:
     """A note in the middle when every figure is suppressed; otherwise '秘匿' at each gap (places)."""
     if not cells or not all(c["suppressed"] for c in cells):
         return _gap_marks(list(places))
@@ -80,6 +83,14 @@ def _all_hidden(cells: list[dict], places: list[tuple] = ()) -> list[dict]:
             "font": {"size": 14},
         }
     ]
+
+
+@overload
+def _pct(value: float) -> float: ...
+@overload
+def _pct(value: None) -> None: ...
+@overload
+def _pct(value: float | None) -> float | None: ...
 
 
 def _pct(value: float | None) -> float | None:
@@ -128,7 +139,7 @@ def step_heatmap(cells: list[dict], op_names: dict[str, str], step_names: dict[s
     """Operation × step: the share of systems that have completed each step (20 × 40)."""
     ops = list(dict.fromkeys(c["operation"] for c in cells))
     steps = list(dict.fromkeys(c["step"] for c in cells))
-    z = [[None] * len(steps) for _ in ops]
+    z: list[list[float | None]] = [[None] * len(steps) for _ in ops]
     for c in cells:
         z[ops.index(c["operation"])][steps.index(c["step"])] = _pct(c["completion_rate"])
     labels = [op_names.get(o, o) for o in ops]
@@ -172,10 +183,10 @@ def trend(cells: list[dict], k: int, start: int) -> str:
     """Completion since tracking began, against the FY2025 target (100 % of systems by 2026-03)."""
     x = [f"{c['period']}-01" for c in cells]
     y = [_pct(c["completion_rate"]) for c in cells]
-    end = periods.parse(cells[-1]["period"]) if cells else start
+    end = periods.parse_valid(cells[-1]["period"]) if cells else start
     target_x = f"{periods.fmt(TARGET_PERIOD)}-01"
     first = next(((xv, yv) for xv, yv in zip(x, y, strict=True) if yv is not None), (f"{periods.fmt(start)}-01", 0))
-    traces = [
+    traces: list[dict] = [
         {
             "type": "scatter",
             "x": x,
@@ -352,13 +363,13 @@ def deferred_systems(cells: list[dict], reason_labels: dict[str, str], k: int) -
 
 def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: str | None = None) -> str:
     """47 prefectures as tiles coloured by completion; suppressed prefectures grey."""
-    z = [[None] * N_COLS for _ in range(N_ROWS)]
-    hidden = [[None] * N_COLS for _ in range(N_ROWS)]
-    empty = [[None] * N_COLS for _ in range(N_ROWS)]
+    z: list[list[float | None]] = [[None] * N_COLS for _ in range(N_ROWS)]
+    hidden: list[list[int | None]] = [[None] * N_COLS for _ in range(N_ROWS)]
+    empty: list[list[int | None]] = [[None] * N_COLS for _ in range(N_ROWS)]
     text = [[""] * N_COLS for _ in range(N_ROWS)]
     for code, (r, col) in TILES.items():  # prefectures without such bodies stay visible, marked なし
         empty[r][col], text[r][col] = 1, f"{short_name(pref_names.get(code, code))}<br>なし"
-    values = []
+    values: list[float] = []
     for c in cells:
         if c["prefecture"] not in TILES:
             continue
@@ -368,9 +379,10 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
         if c["suppressed"]:
             hidden[r][col], text[r][col] = 1, f"{name}<br>秘匿"
         else:
-            z[r][col] = _pct(c["completion_rate"])
-            values.append(z[r][col])
-            text[r][col] = f"{name}<br>{z[r][col]:.0f}%"
+            rate: float = _pct(c["completion_rate"])  # a figure that is not suppressed is never null
+            z[r][col] = rate
+            values.append(rate)
+            text[r][col] = f"{name}<br>{rate:.0f}%"
     low = max(0, 5 * int(min(values) // 5) - 5) if values else 0
     tiles = {
         "type": "heatmap",
@@ -502,7 +514,7 @@ def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[st
     order = ("not_started", "in_progress", "done", "not_applicable")
     ops = list(dict.fromkeys(c["operation"] for c in cells))
     steps = list(dict.fromkeys(c["step"] for c in cells))
-    z = [[None] * len(steps) for _ in ops]
+    z: list[list[int | None]] = [[None] * len(steps) for _ in ops]
     text = [[""] * len(steps) for _ in ops]
     for c in cells:
         i, j = ops.index(c["operation"]), steps.index(c["step"])

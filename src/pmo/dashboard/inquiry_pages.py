@@ -3,7 +3,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from pmo.auth import Principal
 from pmo.dashboard import session as page_session
@@ -32,7 +34,7 @@ RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # ids are 32-bit in the da
 SignedIn = Annotated[Principal, Depends(page_session.require_user)]
 FILERS = ("municipality", "prefecture", "vendor")  # who may file (the service has the last word)
 # What each action's form field is called in the API's own payload model.
-ACTION_MODELS = {
+ACTION_MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "answer": (TextIn, "text"),
     "ask_back": (TextIn, "text"),
     "reply": (TextIn, "text"),
@@ -52,7 +54,7 @@ def nav_links(user: Principal) -> list[tuple[str, str]]:
     return links
 
 
-def _operations(session) -> list[tuple[str, str]]:
+def _operations(session: Session) -> list[tuple[str, str]]:
     return [(o.code, o.name) for o in directory.list_operations(session)]
 
 
@@ -64,7 +66,7 @@ def queue_page(
     status: str = "active",
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-):
+) -> Response:
     """The caller's inquiry queue, soonest due first, and the form to file a new one."""
     listing = inquiries.queue(session, user, status=status or None, overdue=overdue, limit=50, offset=(page - 1) * 50)
     return render(
@@ -82,7 +84,7 @@ def queue_page(
 
 
 @router.post("/inquiries")
-def file_page(session: SessionDep, user: SignedIn, form: CsrfForm):
+def file_page(session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
     """File an inquiry from the form (to the prefecture, or from a prefecture to the helpdesk)."""
     data = validated(
         InquiryIn,
@@ -99,7 +101,9 @@ def file_page(session: SessionDep, user: SignedIn, form: CsrfForm):
 
 
 @router.get("/inquiries/{inquiry_id}")
-def thread_page(request: Request, inquiry_id: RowId, session: ReadSessionDep, user: SignedIn, filed: int | None = None):
+def thread_page(
+    request: Request, inquiry_id: RowId, session: ReadSessionDep, user: SignedIn, filed: int | None = None
+) -> Response:
     """One inquiry: the question, the messages the caller may read, its history and the actions open now."""
     inquiry = inquiries.get(session, user, inquiry_id)
     similar = inquiries.similar(session, user, inquiry.title, exclude_id=inquiry.id) if filed else None
@@ -119,7 +123,7 @@ def thread_page(request: Request, inquiry_id: RowId, session: ReadSessionDep, us
 
 
 @router.post("/inquiries/{inquiry_id}/{action}")
-def act_page(inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+def act_page(inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
     """Take one action on the inquiry (answer, ask back, reply, escalate, close, reopen) or add a message."""
     if action == "comment":
         message = validated(MessageIn, {"text": text(form, "text") or "", "internal": form.get("internal") == "on"})
@@ -142,7 +146,7 @@ def faq_page(
     q: Annotated[str | None, Query(max_length=500), SingleLine] = None,
     operation: str | None = None,
     category: str | None = None,
-):
+) -> Response:
     """FAQ search (Japanese full text), newest first without a query."""
     error, ops = None, _operations(session)
     try:
@@ -171,14 +175,14 @@ def faq_page(
 
 
 @router.get("/notices")
-def notices_page(request: Request, session: ReadSessionDep, user: SignedIn):
+def notices_page(request: Request, session: ReadSessionDep, user: SignedIn) -> Response:
     """Notices addressed to the caller's body (senders: all, with read counts), newest first."""
     listing = notices.list_notices(session, user, limit=50)
     return render(request, "notices.html", listing=listing, is_body=user.role in notices.READERS and user.body_id)
 
 
 @router.post("/notices/{notice_id}/read")
-def read_page(notice_id: RowId, session: SessionDep, user: SignedIn, form: CsrfForm):
+def read_page(notice_id: RowId, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
     """Mark a notice read for the caller's body."""
     notices.mark_read(session, user, notice_id)
     return RedirectResponse(f"/notices#notice-{notice_id}", status_code=303)

@@ -1,10 +1,13 @@
 """Rendering pages: the Jinja2 environment, the navigation, and the Japanese error page."""
 
+import inspect
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -67,7 +70,7 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
 
 
 def render(
-    request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context
+    request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
 ) -> HTMLResponse:
     """A page: the template with the user, navigation and CSRF token; never cached (it may hold rows)."""
     user = getattr(request.state, "page_user", None)
@@ -90,7 +93,9 @@ def is_page(request: Request) -> bool:
     return path == "/" or path.startswith(PAGE_PREFIXES) or "text/html" in request.headers.get("accept", "")
 
 
-def error_page(request: Request, status: int, message: str, detail=None, headers: dict | None = None) -> Response:
+def error_page(
+    request: Request, status: int, message: str, detail: object = None, headers: dict[str, str] | None = None
+) -> Response:
     """The Japanese error page (401 on a page sends the browser to the sign-in form instead)."""
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -116,19 +121,22 @@ def error_page(request: Request, status: int, message: str, detail=None, headers
     return response
 
 
-def html_errors(app) -> None:
+def html_errors(app: FastAPI) -> None:
     """The one HTML branch of error handling: for page requests, every JSON error the app's handlers
     produce is shown as the Japanese error page instead (the API's JSON shape is untouched)."""
     for exc_class, handler in list(app.exception_handlers.items()):
         app.exception_handlers[exc_class] = _as_page(handler)
 
 
-def _as_page(handler):
+def _as_page(
+    handler: Callable[[Request, Any], Response | Awaitable[Response]],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, exc: Exception) -> Response:
-        response = await handler(request, exc)
+        result = handler(request, exc)
+        response = await result if inspect.isawaitable(result) else result  # the app's handlers are async
         if not (is_page(request) and response.headers.get("content-type", "").startswith("application/json")):
             return response
-        body = json.loads(response.body)
+        body = json.loads(bytes(response.body))  # typed bytes | memoryview: a JSONResponse holds bytes
         keep = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after", "etag")}
         return error_page(request, response.status_code, body.get("message") or "", body.get("detail"), keep)
 

@@ -20,7 +20,7 @@ from pmo.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from pmo.http import conditional
 from pmo.reports import service as reports
 from pmo.reports import spreadsheet
-from pmo.reports.schemas import ReportIn
+from pmo.reports.schemas import ReportIn, SubmitOut
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[Principal | None, Depends(page_session.page_user)]
@@ -32,7 +32,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None):
+def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form (a token issued by `pmo tokens issue`)."""
     fresh = page_session.read(request) is None
     if fresh:  # an anonymous session carries the form's CSRF token
@@ -50,7 +50,7 @@ def login(
     form: CsrfForm,
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form()] = "/",
-):
+) -> Response:
     """Check the token and start a new session, kept on the server: the cookie holds its key, never the token."""
     try:
         principal = sign_in(session, token.strip(), client_address(request))
@@ -70,7 +70,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, form: CsrfForm):
+def logout(request: Request, session: SessionDep, form: CsrfForm) -> Response:
     """End the session on the server (every copy of its cookie) and in this browser."""
     page_session.end(request, session)
     response = RedirectResponse("/login", status_code=303)
@@ -87,7 +87,7 @@ def national(
     kind: str | None = None,
     prefecture: str | None = None,
     operation: str | None = None,
-):
+) -> Response:
     """The national dashboard: statistics only (any signed-in role; anyone when PMO_PUBLIC_STATS is on)."""
     if user is None and not get_settings().public_stats:
         raise Unauthenticated("ログインしてください。")
@@ -95,7 +95,9 @@ def national(
 
 
 @router.get("/prefectures/{code}")
-def prefecture_page(request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None):
+def prefecture_page(
+    request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None
+) -> Response:
     """A prefecture's municipalities: table, heatmap, laggards with reasons, missing reports, follow-ups."""
     return render(request, "prefecture.html", **views.prefecture(session, user, code, period))
 
@@ -111,7 +113,7 @@ def body_page(
     saved: int | None = None,
     changed: int | None = None,
     warnings: int | None = None,
-):
+) -> Response:
     """A body's grid for a period with its charts, report form, upload and download."""
     data = views.body(session, user, directory.get_body(session, code), period, op)
     return render(request, "body.html", saved=saved, changed=changed, warnings=warnings, **data)
@@ -123,7 +125,7 @@ def _cells_from_form(form: FormData, operation: str, steps: list[str]) -> Report
         status = text(form, f"status-{step}")
         if status is None:
             continue
-        cell = {"operation": operation, "step": step, "status": status}
+        cell: dict[str, str | None] = {"operation": operation, "step": step, "status": status}
         for field in ("planned_start", "planned_end", "note"):
             cell[field] = text(form, f"{field}-{step}")
         if status == "done":  # an end month belongs to done steps only
@@ -132,7 +134,7 @@ def _cells_from_form(form: FormData, operation: str, steps: list[str]) -> Report
     return validated(ReportIn, {"cells": cells})
 
 
-def _back(code: str, period: str, op: str | None, out) -> RedirectResponse:
+def _back(code: str, period: str, op: str | None, out: SubmitOut) -> RedirectResponse:
     query = {"period": period, "saved": out.revision, "changed": out.changed, "warnings": len(out.warnings)}
     if op:
         query["op"] = op
@@ -140,7 +142,7 @@ def _back(code: str, period: str, op: str | None, out) -> RedirectResponse:
 
 
 @router.post("/bodies/{code}/reports/{period}")
-def submit_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+def submit_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
     """The report form: the shown operation's cells, or "no change this month" — the same service as PUT."""
     body = directory.get_body(session, code)
     op = text(form, "operation")
@@ -155,7 +157,7 @@ def submit_form(code: str, period: str, session: SessionDep, user: SignedIn, for
 
 
 @router.post("/bodies/{code}/reports/{period}/upload")
-def upload_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm):
+def upload_form(code: str, period: str, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
     """An Excel/CSV file as the period's report: all rows or none, like the upload API."""
     body = directory.get_body(session, code)
     upload = form.get("file")
@@ -166,7 +168,9 @@ def upload_form(code: str, period: str, session: SessionDep, user: SignedIn, for
 
 
 @router.get("/bodies/{code}/reports/{period}/download")
-def download(code: str, period: str, session: ReadSessionDep, user: SignedIn, format: spreadsheet.Format = "xlsx"):
+def download(
+    code: str, period: str, session: ReadSessionDep, user: SignedIn, format: spreadsheet.Format = "xlsx"
+) -> Response:
     """The grid as Excel or CSV, as the download API gives it."""
     grid = reports.get_grid(session, user, directory.get_body(session, code), period)
     content, media_type, filename = spreadsheet.export_grid(session, grid, format)
@@ -178,7 +182,7 @@ def download(code: str, period: str, session: ReadSessionDep, user: SignedIn, fo
 
 
 @router.get("/static/vendor/plotly-{version}.min.js")
-def plotly_js(version: str):
+def plotly_js(version: str) -> Response:
     """plotly.js from the installed plotly package (no CDN); the URL changes with the version."""
     if version != assets.PLOTLY_VERSION:
         raise NotFound("plotly.js のこの版はありません。")

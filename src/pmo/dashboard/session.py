@@ -144,7 +144,8 @@ def check_csrf(request: Request, sent: str | None) -> None:
 def page_user(request: Request) -> Principal | None:
     """The signed-in user of a page, or None (an invalid or revoked sign-in counts as none)."""
     if hasattr(request.state, "page_user"):
-        return request.state.page_user
+        remembered: Principal | None = request.state.page_user
+        return remembered
     page = read(request)
     principal = None
     if page is not None and page.key is not None:

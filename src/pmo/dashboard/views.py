@@ -1,6 +1,8 @@
 """What each page shows, gathered from the same service functions the JSON API calls."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +23,8 @@ from pmo.stats.groups import check_combination, parse_kind
 from pmo.stats.matrix import Directory, cache
 from pmo.systems import service as systems
 from pmo.systems.schemas import REASON_LABELS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def national(
     def q(by: tuple[str, ...], period: int = f.period, operation: str | None = f.operation) -> stats.Query:
         return stats.Query(period, by, f.prefecture, f.kind, operation)
 
-    def cached(name: str, compute):
+    def cached(name: str, compute: Callable[[], T]) -> T:
         return cache.remember(("dashboard", name, f), f.period, compute)
 
     def headline() -> dict:

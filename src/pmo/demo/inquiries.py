@@ -14,10 +14,10 @@ from pmo.db import utcnow
 from pmo.faqs import service as faqs
 from pmo.faqs.schemas import FaqCreate
 from pmo.inquiries import service as inquiries
-from pmo.inquiries.schemas import InquiryIn, MessageIn
+from pmo.inquiries.schemas import Category, InquiryIn, MessageIn
 from pmo.models import Account, Body, Notice, NoticeRead
 from pmo.notices import service as notices
-from pmo.notices.schemas import NoticeIn
+from pmo.notices.schemas import Audience, NoticeCategory, NoticeIn
 
 PREFECTURES = (
     "13",
@@ -34,7 +34,8 @@ PREFECTURES = (
 NAMED = {"131016": "demo-chiyoda", "130001": "demo-tokyo"}  # the accounts `make run` issues tokens for
 
 # (category, operation, step, title, question, answer)
-TOPICS = (
+Topic = tuple[Category, str | None, str | None, str, str, str]
+TOPICS: tuple[Topic, ...] = (
     (
         "fit_gap",
         "jumin_kiroku",
@@ -199,7 +200,7 @@ SCENARIOS = (
     ("direct_open", 2),
     ("direct_closed", 2),
 )
-FAQ_ENTRIES = (
+FAQ_ENTRIES: tuple[Topic, ...] = (
     (
         "fit_gap",
         "jumin_kiroku",
@@ -298,7 +299,7 @@ FAQ_ENTRIES = (
         "運用テストと並行して、本番移行の1〜2か月前に行う例が多く見られます。",
     ),
 )
-NOTICES = (
+NOTICES: tuple[tuple[NoticeCategory, Audience, str | None, str | None, int, str, str], ...] = (
     (
         "basic_policy",
         "all",
@@ -427,7 +428,8 @@ def _account(session: Session, name: str, role: str, body: Body | None, now: dat
 
 
 def _pick(rng: random.Random, weighted: tuple) -> str:
-    return rng.choices([s for s, _ in weighted], weights=[w for _, w in weighted])[0]
+    chosen: str = rng.choices([s for s, _ in weighted], weights=[w for _, w in weighted])[0]
+    return chosen
 
 
 def _later(rng: random.Random, t: datetime, now: datetime, lo: float, hi: float) -> datetime:
@@ -541,7 +543,7 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None)
         faqs.create(session, helpdesk, FaqCreate(from_inquiry=inquiry_id), now=now - timedelta(days=1))
     n_notices = n_reads = 0
     fit_gap_faq = faqs.search(session, helpdesk, q="Fit&Gap分析の進め方", limit=1).items
-    for category, audience, prefecture, operation, days_ago, title, body_text in NOTICES:
+    for notice_category, audience, prefecture, operation, days_ago, title, body_text in NOTICES:
         published = now - timedelta(days=days_ago)
         notice_out = notices.publish(
             session,
@@ -549,7 +551,7 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None)
             NoticeIn(
                 title=title,
                 body=body_text,
-                category=category,
+                category=notice_category,
                 audience=audience,
                 prefecture=prefecture,
                 operation=operation,
@@ -558,7 +560,7 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None)
             now=published,
         )
         n_notices += 1
-        notice = session.get(Notice, notice_out.id)
+        notice = session.get_one(Notice, notice_out.id)
         recipients = list(session.scalars(select(Body.id).where(notices.recipients(notice)).order_by(Body.id)))
         share = min(0.9, 0.25 + days_ago / 120)
         rows = [

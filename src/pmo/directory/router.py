@@ -12,13 +12,13 @@ router = APIRouter(tags=["directory"])
 
 
 @router.get("/operations", response_model=list[OperationOut])
-def list_operations(session: ReadSessionDep, _: CurrentUser):
+def list_operations(session: ReadSessionDep, _: CurrentUser) -> list[OperationOut]:
     """The 20 standardized operations and which kinds of body report them."""
     return [service.operation_out(op) for op in service.list_operations(session)]
 
 
 @router.get("/steps", response_model=list[StepOut])
-def list_steps(session: ReadSessionDep, _: CurrentUser):
+def list_steps(session: ReadSessionDep, _: CurrentUser) -> list[StepOut]:
     """The 40 migration steps (S01–S40) with their phase and group."""
     return [service.step_out(step) for step in service.list_steps(session)]
 
@@ -33,13 +33,13 @@ def list_bodies(
     kind: BodyKind | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-):
+) -> BodyPage:
     """Bodies in code order, filtered by prefecture and kind, paged."""
     bodies, total = service.list_bodies(session, prefecture=prefecture, kind=kind, limit=limit, offset=offset)
     return BodyPage(items=[service.body_out(b) for b in bodies], total=total, limit=limit, offset=offset)
 
 
 @router.get("/bodies/{code}", response_model=BodyOut)
-async def get_body(body: BodyDep, _: CurrentUser):
+async def get_body(body: BodyDep, _: CurrentUser) -> BodyOut:
     """One body's directory entry."""
     return service.body_out(body)

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 BodyKind = Literal["prefecture", "designated_city", "city", "town", "village", "special_ward"]
+OperationScope = Literal["municipality", "prefecture"]
 
 
 class OperationOut(BaseModel):
@@ -13,7 +14,7 @@ class OperationOut(BaseModel):
     name: str
     short_name: str
     ministry: str
-    applies_to: list[Literal["municipality", "prefecture"]]
+    applies_to: list[OperationScope]
 
 
 class StepOut(BaseModel):

@@ -38,7 +38,7 @@ def _read(path: Path, columns: list[str], problems: list[str]) -> list[tuple[int
         return [(i, {k: (v or "").strip() for k, v in row.items() if k}) for i, row in enumerate(reader, start=2)]
 
 
-def _check_bodies(path: Path, rows, problems: list[str]) -> list[dict]:
+def _check_bodies(path: Path, rows: list[tuple[int, dict[str, str]]], problems: list[str]) -> list[dict]:
     prefectures = {r["prefecture_code"] for _, r in rows if r["kind"] == "prefecture"}
     seen: dict[str, int] = {}
     out = []
@@ -88,7 +88,7 @@ def _check_bodies(path: Path, rows, problems: list[str]) -> list[dict]:
     return out
 
 
-def _check_operations(path: Path, rows, problems: list[str]) -> list[dict]:
+def _check_operations(path: Path, rows: list[tuple[int, dict[str, str]]], problems: list[str]) -> list[dict]:
     seen: set[str] = set()
     out = []
     for line, r in rows:
@@ -120,7 +120,7 @@ def _check_operations(path: Path, rows, problems: list[str]) -> list[dict]:
     return out
 
 
-def _check_steps(path: Path, rows, problems: list[str]) -> list[dict]:
+def _check_steps(path: Path, rows: list[tuple[int, dict[str, str]]], problems: list[str]) -> list[dict]:
     seen: set[str] = set()
     out = []
     for line, r in rows:
@@ -139,7 +139,9 @@ def _check_steps(path: Path, rows, problems: list[str]) -> list[dict]:
     return out
 
 
-def _upsert(session: Session, model, key: str, rows: list[dict], result: SeedResult) -> None:
+def _upsert(
+    session: Session, model: type[Body | Operation | Step], key: str, rows: list[dict], result: SeedResult
+) -> None:
     existing = {getattr(obj, key): obj for obj in session.scalars(select(model))}
     inserted = updated = 0
     for row in rows:

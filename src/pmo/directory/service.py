@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from pmo import caching
 from pmo.directory.codes import code_problem, prefecture_body_code
-from pmo.directory.schemas import BodyOut, OperationOut, StepOut
+from pmo.directory.schemas import BodyOut, OperationOut, OperationScope, StepOut
 from pmo.errors import InvalidInput, NotFound
 from pmo.models import Body, Operation, Step
 
@@ -25,7 +25,11 @@ def body_out(body: Body) -> BodyOut:
 
 def operation_out(op: Operation) -> OperationOut:
     """The public view of an operation."""
-    applies = (["municipality"] if op.for_municipalities else []) + (["prefecture"] if op.for_prefectures else [])
+    applies: list[OperationScope] = []
+    if op.for_municipalities:
+        applies.append("municipality")
+    if op.for_prefectures:
+        applies.append("prefecture")
     return OperationOut(
         code=op.code, order=op.order, name=op.name, short_name=op.short_name, ministry=op.ministry, applies_to=applies
     )
@@ -59,7 +63,7 @@ def cached_body(code: str, engine: Engine) -> Body | None:
 
 def get_body(session: Session, code: str) -> Body:
     """The body with this code: 422 when the code is malformed, 404 when no body has it."""
-    engine = session.get_bind()
+    engine = session.get_bind().engine  # the bind is an Engine (whose .engine is itself)
     hit = cached_body(code, engine)
     if hit is not None:
         return hit

@@ -32,7 +32,7 @@ def search_faqs(
     status: Annotated[FaqStatus | None, Query(description="drafts are visible to the helpdesk and admin only")] = None,
     limit: Annotated[int, Query(ge=1)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-):
+) -> FaqPage:
     """FAQ entries: with q, ranked by relevance (Japanese text search); otherwise newest first."""
     return service.search(
         session,
@@ -48,18 +48,18 @@ def search_faqs(
 
 
 @router.get("/faqs/{faq_id}", response_model=FaqOut)
-def get_faq(faq_id: FaqId, session: ReadSessionDep, principal: CurrentUser):
+def get_faq(faq_id: FaqId, session: ReadSessionDep, principal: CurrentUser) -> FaqOut:
     """One entry (drafts only for the helpdesk and admin)."""
     return service.get(session, principal, faq_id)
 
 
 @router.post("/faqs", response_model=DraftedFaq, status_code=201, responses=declare(404, 409))  # from_inquiry
-def create_faq(data: FaqCreate, session: SessionDep, principal: Editor):
+def create_faq(data: FaqCreate, session: SessionDep, principal: Editor) -> DraftedFaq:
     """Create an entry (helpdesk), or draft one from an answered inquiry with the asker's identity removed."""
     return service.create(session, principal, data)
 
 
 @router.put("/faqs/{faq_id}", response_model=FaqOut)
-def update_faq(faq_id: FaqId, data: FaqUpdate, session: SessionDep, principal: Editor):
+def update_faq(faq_id: FaqId, data: FaqUpdate, session: SessionDep, principal: Editor) -> FaqOut:
     """Replace an entry (helpdesk); status published shows it to every body."""
     return service.update(session, principal, faq_id, data)

@@ -48,8 +48,11 @@ class FaqUpdate(BaseModel):
     ] = None
 
 
+RemovedKind = Literal["body_name", "body_code", "person", "email", "phone"]
+
+
 class Removed(BaseModel):
-    kind: Literal["body_name", "body_code", "person", "email", "phone"]
+    kind: RemovedKind
     text: str = Field(description="what was removed")
     count: int
 

@@ -8,7 +8,9 @@ The draft lists what it removed, and a person reviews it before publishing."""
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from pmo.faqs.schemas import Removed, RemovedKind
 
 NAME_CHARS = r"[一-龥々ァ-ヶー]"
 _HONORIFIC = re.compile(rf"({NAME_CHARS}{{1,6}})(様|さま|さん|殿|氏)(?![式々子相態名])")
@@ -74,29 +76,29 @@ class Scrubber:
                 names.setdefault(person, "担当者")
         self._names = names
         self._name_re = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
-        self.removed: Counter = Counter()
+        self.removed: Counter[tuple[RemovedKind, str]] = Counter()
 
     def __call__(self, text: str) -> str:
-        def name(m: re.Match) -> str:
+        def name(m: re.Match[str]) -> str:
             found = m.group(0)
             self.removed[("person" if self._names[found] == "担当者" else "body_name", found)] += 1
             return self._names[found]
 
-        def code(m: re.Match) -> str:
+        def code(m: re.Match[str]) -> str:
             if m.group(0) not in self.codes:
                 return m.group(0)
             self.removed[("body_code", m.group(0))] += 1
             return "〇" * len(m.group(0))
 
-        def person(m: re.Match, group: int) -> str:
+        def person(m: re.Match[str], group: int) -> str:
             who = m.group(group)
             if who.startswith(MASK) or who.endswith(_NOT_A_NAME) or who == "担当者":
                 return m.group(0)
             self.removed[("person", who)] += 1
             return m.group(0).replace(who, MASK, 1)
 
-        def redact(kind: str, replacement: str):
-            def sub(m: re.Match) -> str:
+        def redact(kind: RemovedKind, replacement: str) -> Callable[[re.Match[str]], str]:
+            def sub(m: re.Match[str]) -> str:
                 self.removed[(kind, m.group(0))] += 1
                 return replacement
 
@@ -111,6 +113,6 @@ class Scrubber:
         text = _HONORIFIC.sub(lambda m: person(m, 1), text)
         return _INTRODUCTION.sub(lambda m: person(m, 1), text)
 
-    def report(self) -> list[dict]:
+    def report(self) -> list[Removed]:
         """What was removed, for the reviewer."""
-        return [{"kind": kind, "text": text, "count": n} for (kind, text), n in sorted(self.removed.items())]
+        return [Removed(kind=kind, text=text, count=n) for (kind, text), n in sorted(self.removed.items())]

@@ -56,8 +56,8 @@ def _out(
         answer=f.answer,
         category=f.category,
         category_label=CATEGORY_LABELS.get(f.category) if f.category else None,
-        operation=ops.get(f.operation_id),
-        step=steps.get(f.step_id),
+        operation=ops.get(f.operation_id) if f.operation_id is not None else None,
+        step=steps.get(f.step_id) if f.step_id is not None else None,
         status=f.status,
         publisher=f.publisher,
         source_inquiry=f.source_inquiry_id if principal.role in ("helpdesk", "admin") else None,
@@ -94,12 +94,11 @@ def term_statistics(session: Session, terms: list[str]) -> tuple[int, float, dic
     """(number of entries, average length, {term: entries containing it}) as of now. Entries change rarely
     and searches are many, so each process counts a term's postings once per version of the FAQ (asked
     with one small query per search; counts of older versions are never read again and age out)."""
-    version = tuple(
-        session.execute(
-            select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
-        ).one()
-    )
-    n_docs, total = version[0] or 0, float(version[1] or 0.0)
+    count, length, updated_at, newest = session.execute(
+        select(func.count(Faq.id), func.sum(Faq.length), func.max(Faq.updated_at), func.max(Faq.id))
+    ).one()
+    version = (count, length, updated_at, newest)
+    n_docs, total = count or 0, float(length or 0.0)
     known = {t: n for t in terms if (n := document_frequencies.get((version, t))) is not None}
     missing = [t for t in terms if t not in known]
     if missing:
@@ -269,7 +268,7 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
             f"問合せ {inq.id} は「{inq.state}」で回答がまだありません。FAQ にできるのは回答済みの問合せです。",
             detail={"state": inq.state, "tier": inq.current_tier},
         )
-    bodies = [tuple(r) for r in session.execute(select(Body.code, Body.name))]
+    bodies = [(code, name) for code, name in session.execute(select(Body.code, Body.name))]
     asker = session.execute(select(Body.code, Body.name).where(Body.id == inq.asker_body_id)).first()
     author_ids = set(
         session.scalars(select(InquiryMessage.author_account_id).where(InquiryMessage.inquiry_id == inq.id))
@@ -281,7 +280,7 @@ def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int)
         for n in row
         if n
     ]
-    scrub = Scrubber(bodies, tuple(asker) if asker else None, people)
+    scrub = Scrubber(bodies, (asker.code, asker.name) if asker else None, people)
     draft = {
         "title": scrub(inq.title),
         "question": scrub(inq.question),

@@ -8,7 +8,7 @@ in a compound — 「データ移行」 inside 「住民記録システムのデ
 import math
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 
 # Each group: the spelling everything is rewritten to, then the other spellings (any script or width).
 SYNONYMS = (
@@ -73,9 +73,9 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def weighted_terms(*fields: tuple[str, float]) -> Counter:
+def weighted_terms(*fields: tuple[str, float]) -> defaultdict[str, float]:
     """Term → weighted frequency over several fields (e.g. the title counting three times)."""
-    counts: Counter = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     for text, weight in fields:
         for term in tokens(text or ""):
             counts[term] += weight

@@ -15,13 +15,13 @@ FollowUpId = Annotated[int, Path(ge=1, le=2_147_483_647, description="follow-up 
 
 
 @router.post("/bodies/{code}/follow-ups", response_model=FollowUpOut, status_code=201, responses=declare(403))
-def record_follow_up(code: BodyCode, data: FollowUpIn, session: SessionDep, principal: CurrentUser):
+def record_follow_up(code: BodyCode, data: FollowUpIn, session: SessionDep, principal: CurrentUser) -> FollowUpOut:
     """Record a hearing or advice with a municipality (its prefecture only); optionally share it nationally."""
     return service.record(session, principal, directory.get_body(session, code), data)
 
 
 @router.get("/bodies/{code}/follow-ups", response_model=list[FollowUpOut], responses=declare(403))
-def list_body_follow_ups(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def list_body_follow_ups(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> list[FollowUpOut]:
     """The follow-ups of one municipality the caller may read, newest first."""
     return service.list_for_body(session, principal, body)
 
@@ -34,12 +34,12 @@ def list_follow_ups(
     prefecture: Annotated[str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-):
+) -> list[FollowUpOut]:
     """The caller's follow-ups: a prefecture's own; for the helpdesk, those shared with the national tier."""
     return service.list_visible(session, principal, shared=shared, prefecture=prefecture, limit=limit, offset=offset)
 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
-def get_follow_up(follow_up_id: FollowUpId, session: ReadSessionDep, principal: CurrentUser):
+def get_follow_up(follow_up_id: FollowUpId, session: ReadSessionDep, principal: CurrentUser) -> FollowUpOut:
     """One follow-up (404 unless the caller may see it)."""
     return service.get(session, principal, follow_up_id)

@@ -1,7 +1,7 @@
 """Follow-up payloads and views."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
@@ -47,7 +47,7 @@ class FollowUpIn(BaseModel):
     delay_detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
     @model_validator(mode="after")
-    def _consistent(self):
+    def _consistent(self) -> Self:
         if self.next_check_on and self.next_check_on < self.held_on:
             raise ValueError("next_check_on（次回確認日）は held_on（実施日）以降の日付にしてください。")
         if self.shared_with_national and self.delay_cause is None:

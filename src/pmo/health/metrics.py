@@ -2,9 +2,10 @@
 at scrape time, so every worker reports the same business numbers."""
 
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from pmo import caching, periods
@@ -16,7 +17,7 @@ from pmo.models.inquiries import TIERS
 class DatabaseCollector:
     """Reports submitted, bodies reported this period, inquiries open and overdue by tier."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         with session_scope(read_only=True) as s:
             revisions = s.scalar(select(func.count()).select_from(ReportRevision)) or 0
             period = periods.add_months(periods.current(), -1)
@@ -50,7 +51,7 @@ class CacheCollector:
     """Each named cache of the worker that answers the scrape: hits, misses, evictions, entries, bytes, and
     the age of its oldest entry (pmo.caching)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         stats = [cache.stats() for cache in caching.REGISTRY.values()]
         for name, doc, kind, read in (
             ("pmo_cache_hits", "Lookups answered from the cache", CounterMetricFamily, lambda c: c.hits),

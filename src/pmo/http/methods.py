@@ -6,19 +6,20 @@ from functools import lru_cache
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class HeadAsGet:
     """Answer HEAD as GET, with the same headers and no body (the statistics register HEAD themselves)."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             return await self.app(scope, receive, send)
 
-        async def without_body(message):
+        async def without_body(message: Message) -> None:
             if message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)

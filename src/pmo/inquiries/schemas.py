@@ -11,6 +11,9 @@ State = Literal["open", "awaiting_asker", "answered", "closed"]
 Tier = Literal["prefecture", "helpdesk", "ministry"]
 Party = Literal["asker", "prefecture", "helpdesk", "ministry"]
 Action = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "comment"]
+EventAction = Literal["file", "answer", "ask_back", "reply", "escalate", "route", "close", "reopen"]
+MessageKind = Literal["comment", "answer", "ask_back", "reply", "reopen"]
+Visibility = Literal["public", "prefecture", "helpdesk", "ministry"]  # public, or internal to that tier
 Category = Literal[
     "specification",
     "fit_gap",
@@ -105,10 +108,8 @@ class MessageOut(BaseModel):
     id: int
     author: str
     party: Party
-    kind: Literal["comment", "answer", "ask_back", "reply", "reopen"]
-    visibility: Literal["public", "prefecture", "helpdesk", "ministry"] = Field(
-        description="public, or the tier it is internal to"
-    )
+    kind: MessageKind
+    visibility: Visibility = Field(description="public, or the tier it is internal to")
     text: str
     created_at: datetime
 
@@ -116,7 +117,7 @@ class MessageOut(BaseModel):
 class EventOut(BaseModel):
     at: datetime
     actor: str
-    action: Literal["file", "answer", "ask_back", "reply", "escalate", "route", "close", "reopen"]
+    action: EventAction
     from_state: State | None
     to_state: State
     from_tier: Tier | None

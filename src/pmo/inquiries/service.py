@@ -6,6 +6,7 @@ role at the wrong moment (state or tier) is 409 naming where the inquiry stands.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -22,7 +23,9 @@ from pmo.inquiries.schemas import (
     CATEGORY_LABELS,
     STATE_LABELS,
     TIER_LABELS,
+    Action,
     Asker,
+    EventAction,
     EventOut,
     FiledInquiry,
     InquiryIn,
@@ -30,26 +33,33 @@ from pmo.inquiries.schemas import (
     InquiryPage,
     InquirySummary,
     MessageIn,
+    MessageKind,
     MessageOut,
+    Party,
     Similar,
     SimilarInquiry,
+    State,
+    Tier,
+    Visibility,
 )
 from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
 
 ACTIVE = ("open", "awaiting_asker")
 SIMILAR_COVERAGE = 0.5
+# what a transition does: both an action offered to a party and an event recorded
+Move = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen"]
 
 
 @dataclass(frozen=True)
 class Transition:
     """One row of the state machine: who (party) may take action from which states at which tier."""
 
-    action: str
-    party: str  # asker | prefecture (the inquiry's prefecture, handling it) | helpdesk
-    sources: tuple[str, ...]
-    tier: str | None  # the tier the inquiry must be at; None: any
-    to_state: str
-    to_tier: str | None  # None: stays where it is
+    action: Move
+    party: Party  # asker | prefecture (the inquiry's prefecture, handling it) | helpdesk
+    sources: tuple[State, ...]
+    tier: Tier | None  # the tier the inquiry must be at; None: any
+    to_state: State
+    to_tier: Tier | None  # None: stays where it is
 
 
 # The whole state machine. "file" (→ open) is the creation; everything else is here.
@@ -83,7 +93,7 @@ PARTY_LABELS = {
     "ministry": "回付先の府省",
 }
 # role → the tier its internal notes belong to; the helpdesk and the ministries are one national tier
-INTERNAL_TO = {"prefecture": "prefecture", "helpdesk": "helpdesk", "ministry": "ministry"}
+INTERNAL_TO: dict[str, Visibility] = {"prefecture": "prefecture", "helpdesk": "helpdesk", "ministry": "ministry"}
 READABLE = {
     "municipality": ("public",),
     "vendor": ("public",),
@@ -126,7 +136,7 @@ def is_asker(principal: Principal, inq: Inquiry) -> bool:
     return principal.account_id == inq.asker_account_id
 
 
-def parties(principal: Principal, inq: Inquiry) -> set[str]:
+def parties(principal: Principal, inq: Inquiry) -> set[Party]:
     """The roles principal plays on this inquiry (empty for admin, who only reads)."""
     if is_asker(principal, inq):
         return {"asker"}
@@ -153,7 +163,7 @@ def sla_days(tier: str) -> int:
     )  # ministries: as the helpdesk
 
 
-def _start_clock(inq: Inquiry, tier: str, now: datetime) -> None:
+def _start_clock(inq: Inquiry, tier: Tier, now: datetime) -> None:
     inq.current_tier = tier
     inq.tier_since = now
     inq.due_at = add_business_days(now, sla_days(tier))
@@ -217,11 +227,11 @@ def _with_labels(query: Select) -> Select:
     )
 
 
-def allowed_actions(principal: Principal, inq: Inquiry, now: datetime | None = None) -> list[str]:
+def allowed_actions(principal: Principal, inq: Inquiry, now: datetime | None = None) -> list[Action]:
     """The actions principal may take on inq right now."""
     now = now or utcnow()
     mine = parties(principal, inq)
-    out = []
+    out: list[Action] = []
     for t in TRANSITIONS:
         if t.party in mine and inq.state in t.sources and t.tier in (None, inq.current_tier) and t.action not in out:
             if t.action == "reopen" and (reopen_until(inq) or now) < now:
@@ -296,7 +306,9 @@ def get(session: Session, principal: Principal, inquiry_id: int) -> InquiryOut:
 # --- filing -------------------------------------------------------------------------------------
 
 
-def _resolve(session: Session, model, code: str | None, field: str, what: str, hint: str) -> int | None:
+def _resolve(
+    session: Session, model: type[Operation | Step], code: str | None, field: str, what: str, hint: str
+) -> int | None:
     if code is None:
         return None
     found = session.scalar(select(model.id).where(model.code == code))
@@ -317,9 +329,9 @@ def _event(
     session: Session,
     inq: Inquiry,
     principal: Principal,
-    action: str,
-    from_state: str | None,
-    from_tier: str | None,
+    action: EventAction,
+    from_state: State | None,
+    from_tier: Tier | None,
     note: str | None,
     now: datetime,
 ) -> None:
@@ -343,9 +355,9 @@ def _message(
     session: Session,
     inq: Inquiry,
     principal: Principal,
-    party: str,
-    kind: str,
-    visibility: str,
+    party: Party,
+    kind: MessageKind,
+    visibility: Visibility,
     text: str,
     now: datetime,
 ) -> None:
@@ -367,6 +379,7 @@ def file(session: Session, principal: Principal, data: InquiryIn, *, now: dateti
     """File an inquiry: a municipality's lands at its prefecture; a prefecture's and a vendor's at the national
     helpdesk (a vendor's is never seen by any body or prefecture)."""
     now = now or utcnow()
+    tier: Tier
     if principal.role == "municipality":
         tier = "prefecture"
     elif principal.role in ("prefecture", "vendor"):
@@ -487,7 +500,7 @@ def act(
         _message(session, inq, principal, party, "reopen", "public", text or "", now)
         note = text
     inq.updated_at = now
-    _event(session, inq, principal, action, from_state, from_tier, note, now)
+    _event(session, inq, principal, t.action, from_state, from_tier, note, now)
     audit.record(
         session,
         principal,

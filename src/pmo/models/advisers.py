@@ -1,13 +1,15 @@
 """Adviser support (アドバイザー派遣): requests from a body or its prefecture, and the visits made."""
 
 from datetime import date, datetime
+from typing import get_args
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from pmo.advisers.schemas import State, VisitMode
 from pmo.db import Base, UTCDateTime
 
-ADVISER_STATES = ("requested", "assigned", "visiting", "completed", "cancelled")
+ADVISER_STATES: tuple[State, ...] = get_args(State)
 
 
 class AdviserRequest(Base):
@@ -25,7 +27,7 @@ class AdviserRequest(Base):
     topic: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
     operations: Mapped[list[str]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[State] = mapped_column(String(20), index=True)
     adviser: Mapped[str | None] = mapped_column(String(120))
     outcome: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -40,7 +42,7 @@ class AdviserVisit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("adviser_requests.id"), index=True)
     visited_on: Mapped[date] = mapped_column(Date)
-    mode: Mapped[str] = mapped_column(String(10))
+    mode: Mapped[VisitMode] = mapped_column(String(10))
     summary: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,11 +1,14 @@
 """Master data: bodies, operations, steps (loaded by `pmo seed`, never by a migration)."""
 
+from typing import get_args
+
 from sqlalchemy import Boolean, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base
+from pmo.directory.schemas import BodyKind
 
-BODY_KINDS = ("prefecture", "designated_city", "city", "town", "village", "special_ward")
+BODY_KINDS: tuple[BodyKind, ...] = get_args(BodyKind)
 
 
 class Body(Base):
@@ -19,7 +22,7 @@ class Body(Base):
     prefecture_name: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(40))
     name_kana: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[BodyKind] = mapped_column(String(20), index=True)
 
     @property
     def is_prefecture(self) -> bool:

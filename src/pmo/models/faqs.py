@@ -1,13 +1,16 @@
 """FAQ entries and their search index (character bigrams and words, see pmo.faqs.text)."""
 
 from datetime import datetime
+from typing import get_args
 
 from sqlalchemy import Float, ForeignKey, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
+from pmo.faqs.schemas import FaqStatus
+from pmo.inquiries.schemas import Category
 
-FAQ_STATUSES = ("draft", "published")
+FAQ_STATUSES: tuple[FaqStatus, ...] = get_args(FaqStatus)
 
 
 class Faq(Base):
@@ -17,10 +20,10 @@ class Faq(Base):
 
     # the small columns first: ranking reads them row by row, and SQLite would walk past long text to reach them
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[FaqStatus] = mapped_column(String(20), index=True)
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), index=True)
     step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id"))
-    category: Mapped[str | None] = mapped_column(String(30))
+    category: Mapped[Category | None] = mapped_column(String(30))
     length: Mapped[float] = mapped_column(Float, comment="weighted number of indexed terms (BM25 document length)")
     source_inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,15 +5,17 @@ asker_body_id is nullable and the tier a plain string so that askers without a b
 tiers can be added without reshaping the table."""
 
 from datetime import datetime
+from typing import get_args
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
+from pmo.inquiries.schemas import Category, EventAction, MessageKind, Party, State, Tier, Visibility
 
-INQUIRY_STATES = ("open", "awaiting_asker", "answered", "closed")
-TIERS = ("prefecture", "helpdesk", "ministry")
-VISIBILITIES = ("public", "prefecture", "helpdesk", "ministry")  # public, or internal to that tier
+INQUIRY_STATES: tuple[State, ...] = get_args(State)
+TIERS: tuple[Tier, ...] = get_args(Tier)
+VISIBILITIES: tuple[Visibility, ...] = get_args(Visibility)
 
 
 class Inquiry(Base):
@@ -39,15 +41,15 @@ class Inquiry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(30))
+    category: Mapped[Category] = mapped_column(String(30))
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
     step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id"))
     asker_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     asker_role: Mapped[str] = mapped_column(String(20))
     asker_body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id"))
     prefecture_code: Mapped[str | None] = mapped_column(String(2), comment="the prefecture tier it belongs to")
-    current_tier: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(20))
+    current_tier: Mapped[Tier] = mapped_column(String(20))
+    state: Mapped[State] = mapped_column(String(20))
     helpdesk_since: Mapped[datetime | None] = mapped_column(
         UTCDateTime, comment="escalated or addressed to the helpdesk"
     )
@@ -74,9 +76,9 @@ class InquiryMessage(Base):
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
     author_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     author_name: Mapped[str] = mapped_column(String(120))
-    author_party: Mapped[str] = mapped_column(String(20), comment="asker, prefecture or helpdesk")
-    kind: Mapped[str] = mapped_column(String(20), comment="comment, answer, ask_back, reply, reopen")
-    visibility: Mapped[str] = mapped_column(String(20))
+    author_party: Mapped[Party] = mapped_column(String(20), comment="asker, prefecture or helpdesk")
+    kind: Mapped[MessageKind] = mapped_column(String(20), comment="comment, answer, ask_back, reply, reopen")
+    visibility: Mapped[Visibility] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -91,9 +93,9 @@ class InquiryEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     actor_name: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(20))
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
-    from_tier: Mapped[str | None] = mapped_column(String(20))
-    to_tier: Mapped[str] = mapped_column(String(20))
+    action: Mapped[EventAction] = mapped_column(String(20))
+    from_state: Mapped[State | None] = mapped_column(String(20))
+    to_state: Mapped[State] = mapped_column(String(20))
+    from_tier: Mapped[Tier | None] = mapped_column(String(20))
+    to_tier: Mapped[Tier] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)

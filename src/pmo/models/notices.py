@@ -1,13 +1,15 @@
 """Notices (情報提供) from the national tier to an audience of bodies, and which bodies have read them."""
 
 from datetime import datetime
+from typing import get_args
 
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
+from pmo.notices.schemas import Audience, NoticeCategory
 
-NOTICE_AUDIENCES = ("all", "prefectures", "municipalities", "prefecture_municipalities", "vendors")
+NOTICE_AUDIENCES: tuple[Audience, ...] = get_args(Audience)
 
 
 class Notice(Base):
@@ -18,8 +20,8 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(30))
-    audience: Mapped[str] = mapped_column(String(30))
+    category: Mapped[NoticeCategory] = mapped_column(String(30))
+    audience: Mapped[Audience] = mapped_column(String(30))
     audience_prefecture_code: Mapped[str | None] = mapped_column(String(2))
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
     faq_id: Mapped[int | None] = mapped_column(ForeignKey("faqs.id"))

@@ -1,13 +1,15 @@
 """The systems register: per body and operation, vendor, go-live and the 特定移行支援システム flag."""
 
 from datetime import datetime
+from typing import get_args
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
+from pmo.systems.schemas import DeferralReason
 
-DEFERRAL_REASONS = ("mainframe", "individually_built", "no_compliant_product", "vendor_resources")
+DEFERRAL_REASONS: tuple[DeferralReason, ...] = get_args(DeferralReason)
 
 
 class System(Base):
@@ -20,7 +22,7 @@ class System(Base):
     vendor: Mapped[str | None] = mapped_column(String(120))
     planned_go_live: Mapped[int | None] = mapped_column(Integer, comment="yyyymm")
     deferred: Mapped[bool] = mapped_column(Boolean, default=False, comment="特定移行支援システム")
-    deferral_reason: Mapped[str | None] = mapped_column(String(30))
+    deferral_reason: Mapped[DeferralReason | None] = mapped_column(String(30))
     deferral_target: Mapped[int | None] = mapped_column(Integer, comment="yyyymm the migration is now aimed at")
     note: Mapped[str | None] = mapped_column(String(1000))
     version: Mapped[int] = mapped_column(Integer)
@@ -41,7 +43,7 @@ class SystemVersion(Base):
     vendor: Mapped[str | None] = mapped_column(String(120))
     planned_go_live: Mapped[int | None] = mapped_column(Integer)
     deferred: Mapped[bool] = mapped_column(Boolean)
-    deferral_reason: Mapped[str | None] = mapped_column(String(30))
+    deferral_reason: Mapped[DeferralReason | None] = mapped_column(String(30))
     deferral_target: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(1000))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

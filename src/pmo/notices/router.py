@@ -24,25 +24,25 @@ def list_notices(
     category: NoticeCategory | None = None,
     limit: Annotated[int, Query(ge=1)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-):
+) -> NoticePage:
     """Notices addressed to the caller's body (senders: all, with read counts), newest first."""
     return service.list_notices(session, principal, unread=unread, category=category, limit=limit, offset=offset)
 
 
 @router.post("/notices", response_model=NoticeOut, status_code=201)
-def publish_notice(data: NoticeIn, session: SessionDep, principal: Publisher):
+def publish_notice(data: NoticeIn, session: SessionDep, principal: Publisher) -> NoticeOut:
     """Publish a notice to all bodies, the prefectures, the municipalities or one prefecture's municipalities."""
     return service.publish(session, principal, data)
 
 
 @router.get("/notices/{notice_id}", response_model=NoticeOut)
-def get_notice(notice_id: NoticeId, session: ReadSessionDep, principal: CurrentUser):
+def get_notice(notice_id: NoticeId, session: ReadSessionDep, principal: CurrentUser) -> NoticeOut:
     """One notice addressed to the caller (404 otherwise)."""
     return service.get(session, principal, notice_id)
 
 
 @router.post("/notices/{notice_id}/read", response_model=ReadOut, responses=declare(403))
-def mark_read(notice_id: NoticeId, session: SessionDep, principal: CurrentUser):
+def mark_read(notice_id: NoticeId, session: SessionDep, principal: CurrentUser) -> ReadOut:
     """Mark the notice read for the caller's body (repeating it changes nothing)."""
     return service.mark_read(session, principal, notice_id)
 
@@ -53,6 +53,6 @@ def notice_readers(
     session: ReadSessionDep,
     principal: Sender,
     read: Annotated[bool | None, Query(description="false: only the bodies that have not read it")] = None,
-):
+) -> Readers:
     """Every body of the audience and when it read the notice — who has not read yet (senders only)."""
     return service.readers(session, principal, notice_id, read=read)

@@ -1,7 +1,7 @@
 """Notice payloads and views."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,7 +55,7 @@ class NoticeIn(BaseModel):
     ] = None
 
     @model_validator(mode="after")
-    def _prefecture_with_audience(self):
+    def _prefecture_with_audience(self) -> Self:
         if self.audience == "prefecture_municipalities" and self.prefecture is None:
             raise ValueError(
                 "audience が prefecture_municipalities のときは prefecture（都道府県番号 01〜47）を指定してください。"

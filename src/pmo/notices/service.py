@@ -1,6 +1,7 @@
 """Notices: the national tier informs an audience of bodies; bodies mark them read; senders see who has not."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, null, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +88,7 @@ def _size(sizes: dict[str, int], n: Notice) -> int:
     )
 
 
-def _out(n: Notice, operation: str | None, **extra) -> NoticeOut:
+def _out(n: Notice, operation: str | None, **extra: Any) -> NoticeOut:
     return NoticeOut(
         id=n.id,
         title=n.title,
@@ -183,8 +184,10 @@ def publish(session: Session, principal: Principal, data: NoticeIn, *, now: date
     return _out(notice, data.operation, n_recipients=_size(sizes, notice), n_read=0)
 
 
-def _operation_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Operation.id, Operation.code)).all())
+def _operation_codes(session: Session) -> dict[int | None, str]:
+    """Operation id → code, looked up with a notice's operation_id (None when it names none)."""
+    codes: dict[int | None, str] = dict(session.execute(select(Operation.id, Operation.code)).all())
+    return codes
 
 
 def list_notices(
@@ -290,7 +293,7 @@ def mark_read(session: Session, principal: Principal, notice_id: int, *, now: da
                 session.flush()
             audit.record(session, principal, "notice.read", f"notice:{notice.id}", None)
         except IntegrityError:
-            existing = session.scalar(select(NoticeRead).where(*mine))
+            existing = session.scalars(select(NoticeRead).where(*mine)).one()  # the colleague's, just written
     return ReadOut(notice_id=notice.id, body=principal.body_code or "", read_at=existing.read_at)
 
 

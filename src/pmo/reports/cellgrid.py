@@ -82,7 +82,9 @@ class CellGrid:
         raw, width = _open(blob)
         columns = [_column("i", raw[width + 4 * width * i : width + 4 * width * (i + 1)]) for i in range(4)]
         notes_raw = raw[width + 16 * width :]
-        grid = cls(bytearray(raw[:width]), *columns, dict(orjson.loads(notes_raw)) if notes_raw else {})
+        planned_start, planned_end, actual_end, updated = columns
+        notes = dict(orjson.loads(notes_raw)) if notes_raw else {}
+        grid = cls(bytearray(raw[:width]), planned_start, planned_end, actual_end, updated, notes)
         if width < len(template):
             grid.statuses += template[width:]
             for column in columns:

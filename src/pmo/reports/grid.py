@@ -4,13 +4,14 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from pmo import caching
 from pmo.models import Body, BodyPeriod, Operation, Step
+from pmo.reports.schemas import Status
 
-STATUS_CODES = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
+STATUS_CODES: dict[Status, int] = {"done": 1, "in_progress": 2, "not_started": 3, "not_applicable": 4}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE = 1, 2, 3, 4
 N_STEPS = 40
@@ -38,7 +39,7 @@ class Catalog:
     step_order: list[int] = field(init=False)  # step ids in step order
     applicable: dict[bool, frozenset[int]] = field(init=False)  # for_prefecture → operation ids it reports
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.op_by_code = {o.code: o for o in self.operations}
         self.step_by_code = {s.code: s for s in self.steps}
         self.op_by_id = {o.id: o for o in self.operations}
@@ -88,7 +89,8 @@ for _table in ("operations", "steps"):
 def load_catalog(session: Session) -> Catalog:
     """Operations and steps in order. Master data changes only through `pmo seed`, so each database's are
     kept for CATALOG_SECONDS (labels a seed changes in another process show within that time)."""
-    key = session.get_bind().url.render_as_string()
+    bind = session.get_bind()
+    key = (bind if isinstance(bind, Engine) else bind.engine).url.render_as_string()
     hit = catalogs.get(key)
     if hit is not None:
         return hit

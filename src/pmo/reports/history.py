@@ -4,7 +4,7 @@ period, and each revision's changes."""
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from sqlalchemy import Row, bindparam, case, func, select
+from sqlalchemy import BindParameter, Row, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, ReportRevision, RevisionCells
@@ -28,7 +28,8 @@ class Standing(NamedTuple):
 # The hot statements are built once and run on the session's Connection: building and keying a statement
 # like _STANDING costs more (≈0.6 ms) than running it, and the ORM's execute of a Core statement about
 # doubles the CPU of running it.
-_BODY, _PERIOD = bindparam("body_id"), bindparam("period")
+_BODY: BindParameter[int] = bindparam("body_id")
+_PERIOD: BindParameter[int] = bindparam("period")
 _r, _rc = ReportRevision, RevisionCells
 _STANDING = select(
     func.max(_r.period),
@@ -52,9 +53,7 @@ def standing(session: Session, body_id: int, period: int) -> Standing:
     return Standing(newest, revisions or 0, last, statuses)
 
 
-def packed_changes_up_to(
-    session: Session, body_id: int, period: int | None = None
-) -> Iterator[Row[tuple[int, int, bytes]]]:
+def packed_changes_up_to(session: Session, body_id: int, period: int | None = None) -> Iterator[Row[int, int, bytes]]:
     """(period, revision id, packed changed cells) of every revision up to period (default all), in the
     order they apply."""
     params = {"body_id": body_id, "period": ALL_PERIODS if period is None else period}

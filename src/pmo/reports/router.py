@@ -32,7 +32,7 @@ def submit_report(
     if_match: IfMatchDep,
     report: Annotated[ReportIn | None, RequestBody()] = None,
     idempotency_key: IdempotencyHeader = None,
-):
+) -> SubmitOut:
     """Submit the body's report for a period: any subset of cells; an empty report means "no change"."""
     body = directory.get_body(session, code)
     out = service.submit_report(
@@ -49,20 +49,22 @@ def get_report(
     session: ReadSessionDep,
     principal: CurrentUser,
     if_none_match: conditional.IfNoneMatchHeader = None,
-):
+) -> Response:
     """The body's whole grid as of a period, with the period's revision, submitter and late flag."""
     grid = service.get_grid(session, principal, body, period)
     return conditional.versioned(if_none_match, orjson.dumps(grid), grid["etag"])
 
 
 @router.get("/bodies/{code}/reports", response_model=list[PeriodReports])
-def list_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def list_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> list[PeriodReports]:
     """Every period the body reported, newest first, with its revisions."""
     return service.list_reports(session, principal, body)
 
 
 @router.get("/bodies/{code}/reports/{period}/revisions", response_model=list[RevisionDetail])
-def list_revisions(period: PeriodPath, body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def list_revisions(
+    period: PeriodPath, body: BodyDep, session: ReadSessionDep, principal: CurrentUser
+) -> list[RevisionDetail]:
     """Who changed which cell of the period from what to what, and when."""
     return service.list_revisions(session, principal, body, period)
 
@@ -73,7 +75,7 @@ def get_progress(
     session: ReadSessionDep,
     principal: CurrentUser,
     period: Annotated[str | None, Query(description="YYYY-MM; default the current month")] = None,
-):
+) -> ProgressOut:
     """MIC's rates per operation and overall, and up to which step each operation is complete."""
     return service.get_progress(session, principal, body, period)
 
@@ -89,7 +91,7 @@ def download_report(
     session: ReadSessionDep,
     principal: CurrentUser,
     format: Annotated[spreadsheet.Format, Query(description="xlsx or csv")] = "xlsx",
-):
+) -> Response:
     """The grid as of a period as an Excel or CSV file with Japanese headers."""
     grid = service.get_grid(session, principal, body, period)
     content, media_type, filename = spreadsheet.export_grid(session, grid, format)
@@ -110,7 +112,7 @@ def upload_report(
     file: Annotated[UploadFile, File(description=".xlsx or .csv in the download's layout")],
     if_match: IfMatchDep,
     idempotency_key: IdempotencyHeader = None,
-):
+) -> SubmitOut:
     """Apply an Excel or CSV file as the period's report: all rows or none, errors by row and column."""
     body = directory.get_body(session, code)
     out = service.submit_upload(

@@ -19,7 +19,7 @@ class CellIn(TypedDict):
 
     # A dict, not a model: which optional fields were sent is which keys are present, and a full grid
     # (800 cells) validates in half the time.
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]  # pydantic's TypedDict config key
 
     operation: Annotated[str, Field(max_length=40, examples=["jumin_kiroku"]), SingleLine]
     step: Annotated[str, Field(max_length=10, examples=["S07"]), SingleLine]

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from pmo import audit, periods
 from pmo.access import ensure_owner, ensure_readable
@@ -128,7 +129,7 @@ def _cell_errors(
             *errors,
             {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier} 番目のセルと重複しています。"},
         ]
-    if actual_end and periods.parse(actual_end) > period:
+    if actual_end and periods.parse_valid(actual_end) > period:
         errors.append(
             {"loc": [*loc, "actual_end"], "msg": f"完了月 {actual_end} が報告月 {periods.fmt(period)} より後です。"}
         )
@@ -151,7 +152,7 @@ def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn
         position = (op_id - 1) * N_STEPS + step_id - 1
         actual_end = cell.get("actual_end")
         if position in first or (
-            actual_end is not None and (cell["status"] != "done" or periods.parse(actual_end) > period)
+            actual_end is not None and (cell["status"] != "done" or periods.parse_valid(actual_end) > period)
         ):
             bad.append(i)
         first.setdefault(position, i)
@@ -276,7 +277,7 @@ def submit_report(
     resolved = _resolve_cells(catalog, body, period, report.cells)
     correction = now_standing.newest is not None and period < now_standing.newest
     cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved else None
-    changes = _changes(resolved, cells) if resolved else {}
+    changes = _changes(resolved, cells) if cells is not None else {}  # cells is read when resolved
     base_grid = bytes(cells.statuses) if cells is not None else grid_of_summary(now_standing.summary, template)
     warnings = _warnings(catalog, base_grid, changes) if changes else []
     now = utcnow()
@@ -494,7 +495,7 @@ def submit_upload(
     principal: Principal,
     body: Body,
     period_text: str,
-    upload,
+    upload: UploadFile,
     *,
     idempotency_key: str | None = None,
     if_match: IfMatch | None = None,

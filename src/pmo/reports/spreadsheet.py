@@ -4,17 +4,18 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import UploadFile
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from pmo.errors import InvalidInput, PayloadTooLarge, PmoError
 from pmo.models import Body
@@ -92,7 +93,7 @@ def export_grid(session: Session, grid: dict, fmt: Format) -> tuple[bytes, str, 
         writer.writerows(rows)
         return buffer.getvalue().encode("utf-8-sig"), CSV_TYPE, name
     wb = Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]  # a new workbook's one sheet (what wb.active gives, typed as optional)
     ws.title = f"報告 {grid['period']}"
     ws.append([c.header for c in COLUMNS])
     for cell in ws[1]:
@@ -112,7 +113,7 @@ def export_grid(session: Session, grid: dict, fmt: Format) -> tuple[bytes, str, 
     return out.getvalue(), XLSX_TYPE, name
 
 
-def _month_text(value) -> str | None:
+def _month_text(value: object) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, (datetime, date)):
@@ -122,14 +123,14 @@ def _month_text(value) -> str | None:
     return f"{m.group(1)}-{int(m.group(2)):02d}" if m else text
 
 
-def _blank(row) -> bool:
+def _blank(row: Iterable[object]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
 
 
-def _numbered(rows) -> list[tuple[int, list]]:
+def _numbered(rows: Iterable[Sequence[object]]) -> list[tuple[int, list]]:
     """(file row number, values) of every non-blank row; a file with more rows than a report can hold is
     refused whole (not cut), and reading stops there, so a huge file costs no more than that."""
-    table = []
+    table: list[tuple[int, list]] = []
     for number, row in enumerate(rows, start=1):
         if _blank(row):
             continue
@@ -237,14 +238,14 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
                 }
             )
             continue
-        fields = {
+        fields: dict[str | None, str | None] = {
             "operation": op_names.get(str(values.get("業務コード") or ""), str(values.get("業務コード") or "")),
             "step": step_names.get(str(values.get("ステップ") or ""), str(values.get("ステップ") or "")),
             "status": STATUS_FROM_TEXT.get(str(status_text), str(status_text)),
         }
-        for header in ("着手予定月", "完了予定月", "完了月"):
-            if header in values:
-                fields[_BY_NAME[header].field] = _month_text(values[header])
+        for month_header in ("着手予定月", "完了予定月", "完了月"):
+            if month_header in values:
+                fields[_BY_NAME[month_header].field] = _month_text(values[month_header])
         if "備考" in values:
             note = values["備考"]
             fields["note"] = None if note in (None, "") else str(note).removeprefix("'")
@@ -254,7 +255,7 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
         except ValidationError as exc:
             for err in exc.errors():
                 field = err["loc"][0] if err["loc"] else None
-                header = next((c.header for c in COLUMNS if c.field == field), str(field))
+                column_header = next((c.header for c in COLUMNS if c.field == field), str(field))
                 msg = (
                     "完了済み・作業中・未着手・対象外 のいずれかです。"
                     if field == "status"
@@ -265,7 +266,7 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
                     )
                 )
                 errors.append(
-                    {"loc": ["file", "row", number, header], "msg": msg, "input": str(err.get("input"))[:100]}
+                    {"loc": ["file", "row", number, column_header], "msg": msg, "input": str(err.get("input"))[:100]}
                 )
     if errors:
         raise InvalidInput(f"ファイルに {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)

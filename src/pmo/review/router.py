@@ -1,6 +1,6 @@
 """Prefecture review endpoints: municipalities table, lagging list, missing reports."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
@@ -9,15 +9,15 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep
 from pmo.openapi import declare
 from pmo.review import service
 from pmo.review.schemas import LaggingList, MissingReports, OwnMissing, ReviewTable
-from pmo.tabular import MEDIA_TYPES, table_file
+from pmo.tabular import MEDIA_TYPES, FileFormat, table_file
 
 router = APIRouter(tags=["prefecture review"], responses=declare(403))  # every route checks the scope
 Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a csv/xlsx download")]
-FILE_RESPONSES = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}}
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}}
 
 
-def _file(headers, rows, fmt: str, name: str) -> Response:
+def _file(headers: list[str], rows: list[list[Any]], fmt: FileFormat, name: str) -> Response:
     return Response(
         table_file(headers, rows, fmt, name),
         media_type=MEDIA_TYPES[fmt],
@@ -31,12 +31,12 @@ def review_bodies(
     session: ReadSessionDep,
     principal: CurrentUser,
     period: Period = None,
-    sort: Annotated[Literal[service.SORTS], Query()] = "code",
+    sort: Annotated[service.Sort, Query()] = "code",
     kind: Annotated[Literal["designated_city", "city", "special_ward", "town", "village"] | None, Query()] = None,
     status: Annotated[Literal["on_time", "late", "missing", "pending"] | None, Query()] = None,
     below: Annotated[float | None, Query(ge=0, le=1, description="only completion rates below this")] = None,
     format: Format = "json",
-):
+) -> ReviewTable | Response:
     """Every municipality of the prefecture: rates, change since last month, report status, deferred systems."""
     prefecture = service.prefecture_for(session, principal, code)
     table = service.filter_and_sort(
@@ -52,7 +52,7 @@ def review_bodies(
 
 
 @router.get("/prefectures/{code}/lagging", response_model=LaggingList)
-def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None):
+def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None) -> LaggingList:
     """Municipalities ranked by how far behind they are, each with its reasons and their weight."""
     prefecture = service.prefecture_for(session, principal, code)
     return service.lagging(session, prefecture, service.parse_review_period(period))
@@ -61,7 +61,7 @@ def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, per
 @router.get("/prefectures/{code}/missing-reports", response_model=MissingReports, responses=FILE_RESPONSES)
 def missing_reports(
     code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None, format: Format = "json"
-):
+) -> MissingReports | Response:
     """Municipalities that have not reported for the period: the reminder list (also as csv/xlsx)."""
     prefecture = service.prefecture_for(session, principal, code)
     listing = service.missing_reports(session, prefecture, service.parse_review_period(period))
@@ -71,6 +71,6 @@ def missing_reports(
 
 
 @router.get("/bodies/{code}/missing-reports", response_model=OwnMissing)
-def own_missing_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def own_missing_reports(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> OwnMissing:
     """The body's own overdue, missing periods (the body and its prefecture)."""
     return service.own_missing(session, principal, body)

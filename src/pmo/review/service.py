@@ -1,6 +1,8 @@
 """Prefecture review: its municipalities' progress, who lags and why, who has not reported."""
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal, get_args
 
 import numpy as np
 from sqlalchemy import func, select
@@ -25,6 +27,7 @@ from pmo.review.schemas import (
     OperationRate,
     OwnMissing,
     Reason,
+    ReportStatus,
     ReviewRow,
     ReviewTable,
 )
@@ -120,7 +123,7 @@ def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
     )
 
 
-def _status(snapshot: Snapshot, i: int, period: int) -> str:
+def _status(snapshot: Snapshot, i: int, period: int) -> ReportStatus:
     if snapshot.reported[i]:
         return "on_time" if snapshot.on_time[i] else "late"
     return "pending" if utcnow() <= periods.due_at(period) else "missing"
@@ -163,13 +166,13 @@ def review_rows(session: Session, prefecture: Body, period: int) -> ReviewTable:
 def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]:
     """Per kind, the national median of overall completion for every period since tracking began."""
 
-    def compute():
+    def compute() -> dict[str, dict[int, float]]:
         directory = cache.get_directory(session)
         span = periods.span(min(periods.TRACKING_START, period), period)
         matrices = cache.get_matrices(session, span)
         curves: dict[str, dict[int, float]] = {}
         for p in span:
-            _, overall = cache.remember(("completion", p), p, lambda p=p: completion(directory, matrices[p]))
+            _, overall = cache.remember(("completion", p), p, partial(completion, directory, matrices[p]))
             for kind in STATS_KINDS:  # the kinds statistics publish: finer ones would single bodies out
                 mask = directory.stats_kind == kind
                 if mask.any():
@@ -212,7 +215,8 @@ def _months_overdue(cells: CellGrid, period: int) -> list[int]:
     ends = np.frombuffer(cells.planned_end, dtype=np.int32)
     statuses = np.frombuffer(cells.statuses, dtype=np.uint8)
     late = ends[(ends > 0) & (ends < period) & (statuses != DONE) & (statuses != NOT_APPLICABLE) & (statuses != 0)]
-    return ((period // 100 - late // 100) * 12 + (period % 100 - late % 100)).tolist()
+    months: list[int] = ((period // 100 - late // 100) * 12 + (period % 100 - late % 100)).tolist()
+    return months
 
 
 def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:
@@ -410,7 +414,8 @@ def own_missing(session: Session, principal: Principal, body: Body) -> OwnMissin
     return OwnMissing(body=body.code, periods=[periods.fmt(p) for p in span if p not in reported])
 
 
-SORTS = ("code", "completion", "-completion", "change", "-change", "name")
+Sort = Literal["code", "completion", "-completion", "change", "-change", "name"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
 
 
 def filter_and_sort(

@@ -4,8 +4,10 @@ A matrix holds every body's status grid as of a period (one row per body, one by
 The cache is invalidated precisely: a new revision of period P invalidates P and later periods."""
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar, cast
 
 import numpy as np
 from sqlalchemy import func, select
@@ -16,6 +18,8 @@ from pmo.config import get_settings
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
+
+T = TypeVar("T")
 
 MAX_CACHED_MATRICES = 80
 MAX_DERIVED = 512  # derived values kept (dashboards cache one per filter combination: bound them)
@@ -36,7 +40,7 @@ class Directory:
 
     @property
     def width(self) -> int:
-        return self.templates.shape[1]
+        return int(self.templates.shape[1])
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
     out: dict[int, PeriodMatrix] = {}
     n = len(directory.body_ids)
     pending = iter(wanted)
-    target = next(pending)
+    target: int | None = next(pending)
     reported, on_time = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
 
     def snapshot(period: int) -> PeriodMatrix:
@@ -161,7 +165,7 @@ class StatsCache:
     """The statistics' caches of this process (the directory, period matrices, rendered answers and derived
     values), kept in step with the data: a new revision of period P drops what depends on P or later."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         settings = get_settings
         self._loading = threading.Lock()
         self._lock = threading.RLock()
@@ -213,13 +217,13 @@ class StatsCache:
                 )
                 stale_from = 0 if changed_from is None or version < self.version else changed_from
                 for named in (self.matrices, self.responses, self.derived):
-                    named.discard(lambda _key, depends_on: depends_on >= stale_from)
+                    named.discard(lambda _key, depends_on: isinstance(depends_on, int) and depends_on >= stale_from)
             self.version = version
             return version
 
-    def remember(self, key: tuple, depends_on: int, compute):
+    def remember(self, key: tuple, depends_on: int, compute: Callable[[], T]) -> T:
         """A value derived from the matrices up to period depends_on, computed once per data version."""
-        return self.derived.get_or_put(key, compute, tag=depends_on)
+        return cast(T, self.derived.get_or_put(key, compute, tag=depends_on))  # the key says which compute made it
 
     def get_directory(self, session: Session) -> Directory:
         return self.directories.get_or_put("directory", lambda: load_directory(session))

@@ -50,7 +50,9 @@ async def _serve(
     else computed in a worker thread; a hit touches neither the database nor a thread."""
     if cache.recheck_due():
         await run_in_threadpool(cache.sync, session)
-    hit = cache.responses.get(key) or await run_in_threadpool(_render, session, key, compute)
+    hit = cache.responses.get(key)
+    if hit is None:
+        hit = await run_in_threadpool(_render, session, key, compute)
     content, etag = hit
     return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
@@ -78,11 +80,11 @@ async def progress(
     prefecture: Prefecture = None,
     kind: Kind = None,
     operation: Operation = None,
-):
+) -> Response:
     """Completion rates by operation, step, prefecture (its municipalities), kind or phase."""
     key = ("progress", service.default_period(period), by, prefecture, kind, operation)
 
-    def compute(session: Session):
+    def compute(session: Session) -> tuple[dict, int]:
         return service.progress(
             session, service.parse_query(period, by, prefecture, kind, operation, cache.get_directory(session))
         )
@@ -102,12 +104,12 @@ async def trend(
     prefecture: Prefecture = None,
     kind: Kind = None,
     operation: Operation = None,
-):
+) -> Response:
     """Monthly (or fiscal-year-end) series of the progress figures between two periods."""
     start = service.default_period(from_ or "2022-06", "from")
     key = ("trend", service.default_period(to, "to"), start, interval, by, prefecture, kind, operation)
 
-    def compute(session: Session):
+    def compute(session: Session) -> tuple[dict, int]:
         q = service.parse_query(to, by, prefecture, kind, operation, cache.get_directory(session))
         return service.trend(session, q, start, q.period, interval)
 
@@ -117,7 +119,7 @@ async def trend(
 @router.get("/distribution", response_model=Distribution, responses=declare(304))
 async def distribution(
     request: Request, _: StatisticsReader, session: StatsSessionDep, period: Period = None, operation: Operation = None
-):
+) -> Response:
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
     return await _serve(
@@ -132,7 +134,7 @@ async def reporting(
     session: StatsSessionDep,
     period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
-):
+) -> Response:
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
     return await _serve(request, session, ("reporting", p, by), lambda s: service.reporting(s, p, by))
@@ -146,7 +148,7 @@ def systems(
     period: Annotated[
         str | None, Query(description="YYYY-MM: the register as it stood at the month's end; default as it stands now")
     ] = None,
-):
+) -> Response:
     """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
     as_of = None if period is None else service.default_period(period)
     return _uncached(service.systems(session, by, as_of))
@@ -157,7 +159,7 @@ def inquiries(
     session: StatsSessionDep,
     _: StatisticsReader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
-):
+) -> Response:
     """Inquiry counts (and the bodies asking) by operation, tier, state or category, nationally."""
     return _uncached(inquiry_table(session, by))
 
@@ -165,6 +167,6 @@ def inquiries(
 @router.get("/advisers", response_model=AdvisersTable)
 def advisers(
     session: StatsSessionDep, _: StatisticsReader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"
-):
+) -> Response:
     """Adviser requests and visits by prefecture (its municipalities) or nationally."""
     return _uncached(service.advisers(session, by))

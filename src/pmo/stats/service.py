@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from pmo import caching, periods
 from pmo.config import get_settings
 from pmo.errors import InvalidInput
-from pmo.models import AdviserRequest, AdviserVisit, System, SystemVersion
-from pmo.reports.grid import DONE, IN_PROGRESS, N_STEPS, NOT_APPLICABLE, NOT_STARTED
+from pmo.models import AdviserRequest, AdviserVisit, Operation, System, SystemVersion
+from pmo.reports.grid import DONE, IN_PROGRESS, N_STEPS, NOT_APPLICABLE, NOT_STARTED, Catalog
 from pmo.stats.groups import (
     check_atoms,
     check_combination,
@@ -126,7 +126,13 @@ def progress_cells(directory: Directory, matrix: PeriodMatrix, q: Query) -> list
 
 
 def _cells_for_group(
-    catalog, q: Query, ops, sub: np.ndarray, reported: np.ndarray, counts: np.ndarray, keys: dict
+    catalog: Catalog,
+    q: Query,
+    ops: list[Operation],
+    sub: np.ndarray,
+    reported: np.ndarray,
+    counts: np.ndarray,
+    keys: dict,
 ) -> list[dict]:
     applies = {op.id: sub[:, (op.id - 1) * N_STEPS] != 0 for op in ops}  # which bodies report each operation
     n_bodies = {op.id: int(applies[op.id].sum()) for op in ops}
@@ -135,7 +141,7 @@ def _cells_for_group(
     if not active_ops:
         return []
 
-    def block(op):
+    def block(op: Operation) -> np.ndarray:
         return counts[:, (op.id - 1) * N_STEPS : op.id * N_STEPS]  # (4, 40)
 
     any_applies = np.logical_or.reduce([applies[op.id] for op in active_ops])
@@ -166,7 +172,7 @@ def _cells_for_group(
                 )
     elif dims in (["step"], ["phase"]):
         systems = sum(n_bodies[op.id] for op in active_ops)
-        per_step = sum(block(op) for op in active_ops)  # (4, 40)
+        per_step: np.ndarray = np.add.reduce([block(op) for op in active_ops])  # (4, 40)
         if dims == ["step"]:
             for j, step in enumerate(catalog.steps):
                 result.append(
@@ -287,6 +293,7 @@ def distribution(session: Session, period: int, operation: str | None) -> tuple[
 
 def _groups(directory: Directory, by: str) -> list[tuple[dict, np.ndarray]]:
     """(keys, mask) of each non-empty group of a by=none / prefecture / kind table."""
+    pairs: list[tuple[dict[str, str], tuple[str | None, str | None]]]
     if by == "prefecture":
         pairs = [({"prefecture": p}, (p, None)) for p in sorted(set(directory.prefecture))]
     elif by == "kind":
@@ -338,7 +345,7 @@ def _register(session: Session, period: int | None) -> tuple[list[tuple[int, str
     """(body id, reason) of every deferred system, now or as of the end of period, and the newest change."""
     if period is None:
         rows = session.execute(select(System.body_id, System.deferral_reason).where(System.deferred.is_(True))).all()
-        return [tuple(r) for r in rows], session.scalar(select(func.max(System.updated_at)))
+        return [(body_id, reason) for body_id, reason in rows], session.scalar(select(func.max(System.updated_at)))
     cutoff = periods.end_of(period)
     latest: dict[tuple[int, int], tuple[bool, str | None]] = {}
     newest = None
@@ -396,7 +403,8 @@ def systems(session: Session, by: str, period: int | None = None) -> dict:
 
 def _members(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Which records (given by their body's matrix row, -1 for none) belong to the group in mask."""
-    return (rows >= 0) & mask[np.maximum(rows, 0)]
+    members: np.ndarray = (rows >= 0) & mask[np.maximum(rows, 0)]
+    return members
 
 
 def advisers(session: Session, by: str) -> dict:

@@ -13,13 +13,15 @@ router = APIRouter(tags=["systems"], responses=declare(403))  # every route chec
 
 
 @router.get("/bodies/{code}/systems", response_model=list[SystemOut])
-def list_systems(body: BodyDep, session: ReadSessionDep, principal: CurrentUser):
+def list_systems(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> list[SystemOut]:
     """The body's system for each operation: vendor, planned go-live, 特定移行支援システム flag."""
     return service.list_systems(session, principal, body)
 
 
 @router.get("/bodies/{code}/systems/{operation}", response_model=SystemDetail)
-def get_system(operation: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser, response: Response):
+def get_system(
+    operation: str, body: BodyDep, session: ReadSessionDep, principal: CurrentUser, response: Response
+) -> SystemDetail:
     """One system record with its whole history."""
     out = service.get_system(session, principal, body, operation)
     response.headers["ETag"] = service.etag_of(out.version or 0)
@@ -35,9 +37,9 @@ def put_system(
     principal: CurrentUser,
     response: Response,
     if_match: IfMatchDep,
-):
+) -> SystemDetail:
     """Record the body's system for an operation (a new version; earlier ones are kept)."""
     body = directory.get_body(session, code)
     out = service.put_system(session, principal, body, operation, data, if_match)
-    response.headers["ETag"] = service.etag_of(out.version)
+    response.headers["ETag"] = service.etag_of(out.version or 0)  # set: a PUT always makes a version
     return out

@@ -1,7 +1,7 @@
 """Systems register payloads and views."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
@@ -30,7 +30,7 @@ class SystemIn(BaseModel):
     note: Annotated[str | None, Field(max_length=1000), MultiLine] = None
 
     @model_validator(mode="after")
-    def _deferral_fields(self):
+    def _deferral_fields(self) -> Self:
         if self.deferred and (self.deferral_reason is None or self.deferral_target is None):
             raise ValueError(
                 "特定移行支援システムには deferral_reason（理由）と deferral_target（移行目標月）が必要です。"
