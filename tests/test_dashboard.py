@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from pmo import periods
-from pmo.dashboard import figures, labels
+from pmo import labels, periods
+from pmo.dashboard import figures
 from pmo.db import session_scope
 from pmo.models import Body
 
@@ -369,7 +369,7 @@ def test_an_inquiry_filed_on_a_page_is_answered_on_a_page(client, token_for):
 
 
 def test_openapi_does_not_list_the_pages():
-    from pmo.openapi import openapi_text
+    from pmo.app import openapi_text
 
     paths = json.loads(openapi_text())["paths"]
     assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz", "/metrics")]

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from pmo.app import openapi_text
 from pmo.config import PROJECT_ROOT
-from pmo.openapi import openapi_text
 
 COMMITTED = PROJECT_ROOT / "openapi" / "openapi.json"
 

@@ -1,5 +1,6 @@
 """create_app(): the routers, the one error handler, middleware."""
 
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -16,7 +17,6 @@ from pmo.advisers.router import router as advisers_router
 from pmo.api_docs import install_api_docs
 from pmo.config import get_settings
 from pmo.dashboard.router import install as install_dashboard
-from pmo.directory.codes import code_problem
 from pmo.directory.router import router as directory_router
 from pmo.errors import PmoError
 from pmo.faqs.router import router as faqs_router
@@ -26,6 +26,7 @@ from pmo.health.storage import is_storage_full, note_storage_full
 from pmo.http.methods import HeadAsGet, allowed_methods
 from pmo.inquiries.router import router as inquiries_router
 from pmo.logs import configure_logging
+from pmo.messages import field_errors
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 from pmo.notices.router import router as notices_router
 from pmo.openapi import TAGS, declare_responses, operation_id
@@ -38,47 +39,6 @@ from pmo.systems.router import router as systems_router
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("pmo")
-_MESSAGES_JA = {
-    "missing": "必須項目です。",
-    "string_type": "文字列で指定してください。",
-    "int_parsing": "整数で指定してください。",
-    "int_type": "整数で指定してください。",
-    "bool_parsing": "true か false で指定してください。",
-    "literal_error": "指定できる値は {expected} です。",
-    "enum": "指定できる値は {expected} です。",
-    "string_pattern_mismatch": "形式が正しくありません（パターン {pattern}）。",
-    "string_too_long": "{max_length}文字以内で指定してください。",
-    "string_too_short": "{min_length}文字以上で指定してください。",
-    "greater_than_equal": "{ge} 以上で指定してください。",
-    "less_than_equal": "{le} 以下で指定してください。",
-    "too_long": "要素は {max_length} 個までです。",
-    "json_invalid": "JSON として読めません。",
-    "model_attributes_type": "オブジェクトで指定してください。",
-    "dict_type": "オブジェクトで指定してください。",
-    "list_type": "配列で指定してください。",
-    "extra_forbidden": "この項目は指定できません。",
-    "date_from_datetime_parsing": "日付は YYYY-MM-DD で指定してください。",
-}
-
-
-def _field_errors(exc: RequestValidationError) -> list[dict]:
-    out = []
-    for err in exc.errors():
-        template = _MESSAGES_JA.get(err["type"])
-        ctx = err.get("ctx") or {}
-        try:
-            msg = template.format(**ctx) if template else err["msg"]
-        except (KeyError, IndexError):
-            msg = err["msg"]
-        if err["type"] == "value_error":
-            msg = str(ctx.get("error", err["msg"]))
-        if err["type"] == "string_pattern_mismatch" and tuple(err["loc"]) == ("path", "code"):
-            msg = code_problem(str(err["input"])) or msg  # say what is wrong with the code, not the pattern
-        item = {"loc": list(err["loc"]), "msg": msg, "type": err["type"]}
-        if "input" in err and isinstance(err["input"], (str, int, float, bool)) and err["type"] != "missing":
-            item["input"] = err["input"]
-        out.append(item)
-    return out
 
 
 def _encodable(value: object) -> object:
@@ -108,7 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
+        errors = field_errors(exc.errors())
         where = "、".join(".".join(str(p) for p in e["loc"]) + "：" + e["msg"] for e in errors[:3])
         return _error(422, "validation_error", f"入力に誤りがあります。{where}", errors)
 
@@ -215,3 +175,8 @@ def create_app() -> FastAPI:
     app.add_middleware(HeadAsGet)
     app.add_middleware(ObservabilityMiddleware)
     return app
+
+
+def openapi_text() -> str:
+    """The app's OpenAPI document, serialized stably (sorted keys, trailing newline)."""
+    return json.dumps(create_app().openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -321,7 +321,7 @@ def export_openapi(
     / "openapi.json",
 ) -> None:
     """Write the OpenAPI document generated from the app."""
-    from pmo.openapi import openapi_text
+    from pmo.app import openapi_text
 
     text = openapi_text()
     if str(output) == "-":

@@ -1,7 +1,6 @@
-"""The OpenAPI document: tag descriptions, operation ids, each route's error responses and security, derived
-from what the route depends on; and the document as committed in openapi/openapi.json."""
+"""The OpenAPI document's parts: tag descriptions, operation ids, each route's error responses and security,
+derived from what the route depends on (pmo.app.openapi_text writes the document)."""
 
-import json
 import re
 from collections.abc import Iterator
 
@@ -121,10 +120,3 @@ def declare_responses(router: APIRouter) -> None:
         extra = security(route)
         if extra is not None:
             route.openapi_extra = {**(route.openapi_extra or {}), "security": extra}
-
-
-def openapi_text() -> str:
-    """The app's OpenAPI document, serialized stably (sorted keys, trailing newline)."""
-    from pmo.app import create_app
-
-    return json.dumps(create_app().openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"

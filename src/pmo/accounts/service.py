@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, messages
 from pmo.auth import hash_token, new_token
 from pmo.db import utcnow
 from pmo.directory import service as directory
@@ -57,7 +57,7 @@ def _organization(
     codes = set(session.scalars(select(Operation.code)))
     unknown = [c for c in operations or [] if c not in codes]
     if unknown:
-        raise InvalidInput.at(["operations"], f"業務コード {', '.join(unknown)} はありません。")
+        raise InvalidInput.at(["operations"], messages.unknown_operation(unknown))
     return sorted(set(operations or []))
 
 

@@ -5,7 +5,7 @@ Out-of-scope ids are 404; a wrong role on a visible request 403; a wrong state 4
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
-from pmo import audit, periods
+from pmo import audit, messages, periods
 from pmo.advisers.schemas import (
     STATE_LABELS,
     AdviserRequestIn,
@@ -77,7 +77,7 @@ def request(session: Session, principal: Principal, body: Body, data: AdviserReq
     known = set(session.scalars(select(Operation.code)))
     unknown = [c for c in data.operations if c not in known]
     if unknown:
-        raise InvalidInput.at(["body", "operations"], f"業務コード {', '.join(unknown)} はありません。")
+        raise InvalidInput.at(["body", "operations"], messages.unknown_operation(unknown))
     if data.follow_up_id is not None:
         follow_up = session.get(FollowUp, data.follow_up_id)
         if follow_up is None or follow_up.body_id != body.id or not principal.oversees(body):

@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from pmo import periods
-from pmo.dashboard.labels import STATUS_COLORS, STATUS_LABELS, fiscal_year_ja, month_ja
 from pmo.dashboard.tiles import N_COLS, N_ROWS, TILES, short_name
+from pmo.labels import STATUS_COLORS, STATUS_LABELS, fiscal_year_ja, month_ja
 
 FONT = "Noto Sans CJK JP, Noto Sans JP, Hiragino Sans, Hiragino Kaku Gothic ProN, Yu Gothic, Meiryo, sans-serif"
 GAP = "#b9bec7"  # the colour of a suppressed cell; no colour scale below uses grey

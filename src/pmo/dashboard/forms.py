@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 
 from pmo.dashboard import session as page_session
 from pmo.errors import InvalidInput
+from pmo.messages import field_errors
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,10 +35,6 @@ def validated(model: type[M], data: dict) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        from fastapi.exceptions import RequestValidationError
-
-        from pmo.app import _field_errors  # the API's Japanese messages (imported late: app imports the pages)
-
-        errors = _field_errors(RequestValidationError(exc.errors()))
+        errors = field_errors(exc.errors())  # the API's Japanese messages
         detail = [{**e, "msg": f"{'.'.join(str(p) for p in e['loc']) or '入力'}：{e['msg']}"} for e in errors]
         raise InvalidInput(f"入力に {len(detail)} 件の誤りがあります。何も登録していません。", detail=detail) from None

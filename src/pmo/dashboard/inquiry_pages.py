@@ -45,15 +45,6 @@ ACTION_MODELS: dict[str, tuple[type[BaseModel], str]] = {
 STATUS_CHOICES = {"active": "対応中・回答待ち", "answered": "回答済み", "closed": "完了", "": "すべて"}
 
 
-def nav_links(user: Principal) -> list[tuple[str, str]]:
-    """Menu entries of these pages for the user's role."""
-    links = [("/inquiries", "問合せ")] if user.role != "viewer" else []
-    links.append(("/faqs", "FAQ"))
-    if user.role in (*notices.READERS, *notices.SENDERS):
-        links.append(("/notices", "お知らせ"))
-    return links
-
-
 def _operations(session: Session) -> list[tuple[str, str]]:
     return [(o.code, o.name) for o in directory.list_operations(session)]
 

@@ -11,10 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pmo import labels
 from pmo.auth import Principal
-from pmo.dashboard import labels
 from pmo.dashboard import session as page_session
 from pmo.dashboard.assets import plotly_url
+from pmo.notices import service as notices
 
 HERE = Path(__file__).parent
 NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
@@ -55,8 +56,6 @@ env.globals.update(plotly_url=plotly_url, labels=labels)
 
 
 def nav(user: Principal | None) -> list[tuple[str, str]]:
-    from pmo.dashboard import inquiry_pages  # it renders through this module
-
     """Links the signed-in user can follow: (path, label)."""
     links = [("/", "全国")]
     if user is None:
@@ -65,7 +64,11 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
         links.append((f"/prefectures/{user.body_code}", "管内の状況"))
     if user.role in ("municipality", "prefecture") and user.body_code:
         links.append((f"/bodies/{user.body_code}", "自団体の報告"))
-    links.extend(inquiry_pages.nav_links(user))
+    if user.role != "viewer":
+        links.append(("/inquiries", "問合せ"))
+    links.append(("/faqs", "FAQ"))
+    if user.role in (*notices.READERS, *notices.SENDERS):
+        links.append(("/notices", "お知らせ"))
     return links
 
 

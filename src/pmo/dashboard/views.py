@@ -7,7 +7,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import periods
+from pmo import messages, periods
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.dashboard import figures
@@ -49,7 +49,7 @@ def parse_filters(
             ["query", "prefecture"], f"都道府県 {prefecture!r} はありません（01〜47）。", input=prefecture
         )
     if operation is not None and operation not in directory.catalog.op_by_code:
-        raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません。", input=operation)
+        raise InvalidInput.at(["query", "operation"], messages.unknown_operation(operation), input=operation)
     return Filters(stats.default_period(period or None), kind, prefecture, operation)
 
 

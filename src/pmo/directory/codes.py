@@ -1,4 +1,6 @@
-"""The 全国地方公共団体コード: its check digit and the reasons a code can be malformed."""
+"""The 全国地方公共団体コード: its check digit and the reasons a code can be malformed; prefecture numbers."""
+
+PREFECTURE_NUMBER_PATTERN = r"^(0[1-9]|[1-3][0-9]|4[0-7])$"  # 01–47, the first two digits of a body code
 
 
 def check_digit(first_five: str) -> int:

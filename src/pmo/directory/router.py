@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from pmo.deps import BodyDep, CurrentUser, ReadSessionDep
 from pmo.directory import service
+from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.directory.schemas import BodyKind, BodyOut, BodyPage, OperationOut, StepOut
 
 router = APIRouter(tags=["directory"])
@@ -28,7 +29,7 @@ def list_bodies(
     session: ReadSessionDep,
     _: CurrentUser,
     prefecture: Annotated[
-        str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number, 01–47")
+        str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN, description="2-digit prefecture number, 01–47")
     ] = None,
     kind: BodyKind | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 100,

@@ -3,7 +3,7 @@
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from pmo import caching
+from pmo import caching, messages
 from pmo.directory.codes import code_problem, prefecture_body_code
 from pmo.directory.schemas import BodyOut, OperationOut, OperationScope, StepOut
 from pmo.errors import InvalidInput, NotFound
@@ -71,6 +71,20 @@ def get_body(session: Session, code: str) -> Body:
     if row is None:
         raise NotFound(f"団体コード {code} の団体は登録されていません。")
     return bodies.put((engine.url.render_as_string(), code), Body(**dict(zip(_BODY_COLUMNS, row, strict=False))))
+
+
+def resolve_operation_step(session: Session, operation: str | None, step: str | None) -> tuple[int | None, int | None]:
+    """Ids of an optional operation and step code given in a request body (422 naming the field when unknown)."""
+    operation_id = step_id = None
+    if operation is not None:
+        operation_id = session.scalar(select(Operation.id).where(Operation.code == operation))
+        if operation_id is None:
+            raise InvalidInput.at(["body", "operation"], messages.unknown_operation(operation), input=operation)
+    if step is not None:
+        step_id = session.scalar(select(Step.id).where(Step.code == step))
+        if step_id is None:
+            raise InvalidInput.at(["body", "step"], messages.unknown_step(step), input=step)
+    return operation_id, step_id
 
 
 def list_operations(session: Session) -> list[Operation]:

@@ -10,14 +10,16 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, delete, func, insert, not_, select, true
 from sqlalchemy.orm import Session
 
-from pmo import audit, caching
+from pmo import audit, caching, messages
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.db import utcnow
+from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
 from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqPage, FaqUpdate
 from pmo.faqs.scrub import Scrubber
 from pmo.faqs.text import needed_matches, query_terms, weighted_terms
+from pmo.inquiries.access import visible_to as inquiry_visible_to
 from pmo.inquiries.schemas import CATEGORY_LABELS, SimilarFaq
 from pmo.models import Account, Body, Faq, FaqTerm, Inquiry, InquiryMessage, Operation, Step
 
@@ -153,7 +155,7 @@ def _filters(
         if op_id is None:
             raise InvalidInput.at(
                 ["query", "operation"],
-                f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
+                messages.unknown_operation(operation),
                 input=operation,
             )
         where.append(Faq.operation_id == op_id)
@@ -242,16 +244,8 @@ def get(session: Session, principal: Principal, faq_id: int) -> FaqOut:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _resolve(session: Session, operation: str | None, step: str | None) -> tuple[int | None, int | None]:
-    from pmo.inquiries.service import resolve_operation_step
-
-    return resolve_operation_step(session, operation, step)
-
-
 def _draft_from_inquiry(session: Session, principal: Principal, inquiry_id: int) -> tuple[dict, Scrubber]:
-    from pmo.inquiries import service as inquiries
-
-    inq = session.scalar(select(Inquiry).where(Inquiry.id == inquiry_id, inquiries.visible_to(principal)))
+    inq = session.scalar(select(Inquiry).where(Inquiry.id == inquiry_id, inquiry_visible_to(principal)))
     if inq is None:
         raise NotFound(
             f"問合せ {inquiry_id} はありません。",
@@ -321,7 +315,7 @@ def create(session: Session, principal: Principal, data: FaqCreate, *, now: date
     fields["publisher"] = _publisher(session, data.publisher)
     fields.update({k: v for k, v in given.items() if v is not None})
     if "operation" in data.model_fields_set or "step" in data.model_fields_set or data.from_inquiry is None:
-        op_id, step_id = _resolve(session, data.operation, data.step)
+        op_id, step_id = directory.resolve_operation_step(session, data.operation, data.step)
         if "operation" in data.model_fields_set or data.from_inquiry is None:
             fields["operation_id"] = op_id
         if "step" in data.model_fields_set or data.from_inquiry is None:
@@ -362,7 +356,7 @@ def update(
     faq = session.scalar(select(Faq).where(Faq.id == faq_id).with_for_update())
     if faq is None:
         raise NotFound(f"FAQ {faq_id} はありません。")
-    op_id, step_id = _resolve(session, data.operation, data.step)
+    op_id, step_id = directory.resolve_operation_step(session, data.operation, data.step)
     before = faq.status
     faq.title, faq.question, faq.answer, faq.category = data.title, data.question, data.answer, data.category
     faq.operation_id, faq.step_id, faq.status = op_id, step_id, data.status

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
+from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.followups import service
 from pmo.followups.schemas import FollowUpIn, FollowUpOut
 from pmo.openapi import declare
@@ -31,7 +32,7 @@ def list_follow_ups(
     session: ReadSessionDep,
     principal: CurrentUser,
     shared: bool | None = None,
-    prefecture: Annotated[str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$")] = None,
+    prefecture: Annotated[str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[FollowUpOut]:

@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, messages
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.db import utcnow
+from pmo.directory import service as directory
 from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.faqs import service as faqs
 from pmo.faqs.text import coverage, query_terms, tokens
+from pmo.inquiries.access import visible_to
 from pmo.inquiries.calendar import add_business_days, business_days_between
 from pmo.inquiries.schemas import (
     CATEGORY_LABELS,
@@ -104,23 +106,6 @@ READABLE = {
 
 
 # --- who sees what ------------------------------------------------------------------------------
-
-
-def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """Which inquiries principal may see: the asker's own, its prefecture's, the helpdesk's once they reach it."""
-    if principal.role == "admin":
-        return true()
-    if principal.role == "municipality" and principal.body_id is not None:
-        return Inquiry.asker_body_id == principal.body_id
-    if principal.role == "prefecture" and principal.prefecture_code:
-        return Inquiry.prefecture_code == principal.prefecture_code
-    if principal.role == "helpdesk":
-        return Inquiry.helpdesk_since.is_not(None)
-    if principal.role == "vendor":
-        return Inquiry.asker_account_id == principal.account_id
-    if principal.role == "ministry" and principal.organization:
-        return Inquiry.routed_to == principal.organization
-    return false()
 
 
 def _own(principal: Principal) -> ColumnElement[bool]:
@@ -306,25 +291,6 @@ def get(session: Session, principal: Principal, inquiry_id: int) -> InquiryOut:
 # --- filing -------------------------------------------------------------------------------------
 
 
-def _resolve(
-    session: Session, model: type[Operation | Step], code: str | None, field: str, what: str, hint: str
-) -> int | None:
-    if code is None:
-        return None
-    found = session.scalar(select(model.id).where(model.code == code))
-    if found is None:
-        raise InvalidInput.at(["body", field], f"{what} {code!r} はありません（{hint}）。", input=code)
-    return found
-
-
-def resolve_operation_step(session: Session, operation: str | None, step: str | None) -> tuple[int | None, int | None]:
-    """Ids of an optional operation and step code (422 naming the field when unknown)."""
-    return (
-        _resolve(session, Operation, operation, "operation", "業務コード", "/api/v1/operations を参照"),
-        _resolve(session, Step, step, "step", "ステップコード", "S01〜S40"),
-    )
-
-
 def _event(
     session: Session,
     inq: Inquiry,
@@ -390,7 +356,7 @@ def file(session: Session, principal: Principal, data: InquiryIn, *, now: dateti
         )
     if principal.body_id is None and principal.role != "vendor":
         raise Forbidden("団体に結び付いていないアカウントは問合せを登録できません。")
-    operation_id, step_id = resolve_operation_step(session, data.operation, data.step)
+    operation_id, step_id = directory.resolve_operation_step(session, data.operation, data.step)
     inq = Inquiry(
         title=data.title.strip(),
         question=data.question,
@@ -605,7 +571,7 @@ def queue(
         if op_id is None:
             raise InvalidInput.at(
                 ["query", "operation"],
-                f"業務コード {operation!r} はありません（/api/v1/operations を参照）。",
+                messages.unknown_operation(operation),
                 input=operation,
             )
         where.append(Inquiry.operation_id == op_id)

@@ -5,6 +5,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.text import MultiLine, SingleLine
 
 NoticeCategory = Literal[
@@ -41,7 +42,7 @@ class NoticeIn(BaseModel):
     prefecture: Annotated[
         str | None,
         Field(
-            pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$",
+            pattern=PREFECTURE_NUMBER_PATTERN,
             description="2-digit prefecture number (prefecture_municipalities only)",
         ),
     ] = None

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, and_, false, func, null, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pmo import audit
+from pmo import audit, messages
 from pmo.auth import Principal
 from pmo.config import get_settings
 from pmo.db import utcnow
@@ -120,7 +120,7 @@ def publish(session: Session, principal: Principal, data: NoticeIn, *, now: date
         if op is None:
             raise InvalidInput.at(
                 ["body", "operation"],
-                f"業務コード {data.operation!r} はありません（/api/v1/operations を参照）。",
+                messages.unknown_operation(data.operation),
                 input=data.operation,
             )
     op_id = op.id if op else None

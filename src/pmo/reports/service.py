@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from pmo import audit, periods
+from pmo import audit, messages, periods
 from pmo.access import ensure_owner, ensure_readable
 from pmo.auth import Principal
 from pmo.db import utcnow
@@ -109,7 +109,7 @@ def _cell_errors(
         errors.append(
             {
                 "loc": [*loc, "operation"],
-                "msg": f"業務コード {cell['operation']!r} はありません（/api/v1/operations を参照）。",
+                "msg": messages.unknown_operation(cell["operation"]),
             }
         )
     elif op.id not in catalog.applicable[body.kind == "prefecture"]:

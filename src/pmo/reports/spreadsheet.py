@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from pmo import labels
 from pmo.errors import InvalidInput, PayloadTooLarge, PmoError
 from pmo.models import Body
 from pmo.reports.grid import Catalog, load_catalog
@@ -31,7 +32,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 MAX_UNZIPPED_BYTES = 2_000_000  # a full 800-row report with every column and notes unzips to 0.7 MB
 MAX_COLUMNS = 40  # the layout has 12; columns further right are not read
 
-STATUS_JA = {"done": "完了済み", "in_progress": "作業中", "not_started": "未着手", "not_applicable": "対象外"}
+STATUS_JA = labels.STATUS_LABELS
 STATUS_FROM_TEXT = {**{v: k for k, v in STATUS_JA.items()}, **{k: k for k in STATUS_JA}}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import periods
+from pmo import labels, periods
 from pmo.access import ensure_readable
 from pmo.auth import Principal
 from pmo.config import get_settings
@@ -35,7 +35,6 @@ from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF, STATS_KINDS
 from pmo.stats.matrix import cache, completion
 from pmo.systems.service import deferred_counts
 
-KIND_LABELS = {"designated_city": "政令指定都市", "city": "市", "special_ward": "特別区", "town": "町", "village": "村"}
 POINTS = {
     "plan_month": 0.1,
     "peer_month": 0.5,
@@ -440,9 +439,6 @@ def filter_and_sort(
     return table.model_copy(update={"rows": rows})
 
 
-STATUS_LABELS = {"on_time": "期限内", "late": "期限後", "missing": "未報告", "pending": "受付中"}
-
-
 def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
     """The review table as spreadsheet headers and rows (rates in percent)."""
     op_codes = [o.operation for o in table.rows[0].operations] if table.rows else []
@@ -464,10 +460,10 @@ def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
             [
                 r.body,
                 r.name,
-                KIND_LABELS.get(r.kind, r.kind),
+                labels.KIND_LABELS.get(r.kind, r.kind),
                 round(r.completion_rate * 100, 1),
                 round(r.change * 100, 1),
-                STATUS_LABELS[r.report_status],
+                labels.REPORT_STATUS_LABELS[r.report_status],
                 r.last_reported or "",
                 r.deferred_systems,
                 *[round(rates[c] * 100, 1) if c in rates else "" for c in op_codes],
@@ -484,7 +480,7 @@ def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
         [
             m.body,
             m.name,
-            KIND_LABELS.get(m.kind, m.kind),
+            labels.KIND_LABELS.get(m.kind, m.kind),
             m.last_reported or "未報告",
             m.months_missing,
             listing.period,

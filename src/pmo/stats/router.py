@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pmo.deps import StatisticsReader, StatsSessionDep
+from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.http import conditional
 from pmo.openapi import declare
 from pmo.stats import service
@@ -28,9 +29,7 @@ from pmo.stats.schemas import (
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
 
-Prefecture = Annotated[
-    str | None, Query(pattern=r"^(0[1-9]|[1-3][0-9]|4[0-7])$", description="2-digit prefecture number")
-]
+Prefecture = Annotated[str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN, description="2-digit prefecture number")]
 Kind = Annotated[
     str | None,
     Query(

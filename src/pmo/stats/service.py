@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import caching, periods
+from pmo import caching, messages, periods
 from pmo.config import get_settings
 from pmo.errors import InvalidInput
 from pmo.models import AdviserRequest, AdviserVisit, Operation, System, SystemVersion
@@ -83,7 +83,7 @@ def parse_query(
     if by not in BY_CHOICES:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(BY_CHOICES)} のいずれかです（{by!r}）。", input=by)
     if operation is not None and operation not in directory.catalog.op_by_code:
-        raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません。", input=operation)
+        raise InvalidInput.at(["query", "operation"], messages.unknown_operation(operation), input=operation)
     dims = tuple(by.split(",")) if by != "none" else ()
     kind = parse_kind(kind)
     check_combination(prefecture, kind, dims)
@@ -252,7 +252,7 @@ def distribution(session: Session, period: int, operation: str | None) -> tuple[
     """How many bodies are at each level of completion, nationally (the mean hides the delayed cohort)."""
     directory = published(cache.get_directory(session))
     if operation is not None and operation not in directory.catalog.op_by_code:
-        raise InvalidInput.at(["query", "operation"], f"業務コード {operation!r} はありません。", input=operation)
+        raise InvalidInput.at(["query", "operation"], messages.unknown_operation(operation), input=operation)
     matrix = cache.get_matrix(session, period)
     ops = [directory.catalog.op_by_code[operation]] if operation else directory.catalog.operations
     done = np.zeros(len(directory.body_ids))

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo import audit, periods
+from pmo import audit, messages, periods
 from pmo.access import ensure_owner, ensure_readable
 from pmo.auth import Principal
 from pmo.db import utcnow
@@ -44,7 +44,7 @@ def _operation(session: Session, body: Body, code: str) -> Operation:
     catalog = load_catalog(session)
     op = catalog.op_by_code.get(code)
     if op is None:
-        raise InvalidInput.at(["path", "operation"], f"業務コード {code!r} はありません。", input=code)
+        raise InvalidInput.at(["path", "operation"], messages.unknown_operation(code), input=code)
     if op not in catalog.operations_for(body):
         raise InvalidInput.at(["path", "operation"], f"{op.name}は{body.name}の対象業務ではありません。", input=code)
     return op

@@ -1,4 +1,5 @@
-"""Japanese labels: months as 2025年4月, fiscal years as 令和7年度, kinds, statuses, roles."""
+"""Japanese labels shared by pages, exports and messages: months as 2025年4月, fiscal years as 令和7年度, kinds,
+statuses, roles."""
 
 from datetime import datetime, timedelta
 
