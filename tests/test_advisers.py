@@ -45,10 +45,12 @@ def test_adviser_request_from_follow_up_to_outcome(client, parties):
     # who sees it
     for who in ("body", "prefecture", "helpdesk", "admin"):
         assert client.get(f"/api/v1/adviser-requests/{rid}", headers=parties[who]).status_code == 200, who
-        assert [x["id"] for x in client.get("/api/v1/adviser-requests", headers=parties[who]).json()] == [rid], who
+        assert [x["id"] for x in client.get("/api/v1/adviser-requests", headers=parties[who]).json()["items"]] == [
+            rid
+        ], who
     for who in ("other_body", "other_prefecture", "viewer"):
         assert client.get(f"/api/v1/adviser-requests/{rid}", headers=parties[who]).status_code == 404, who
-        assert client.get("/api/v1/adviser-requests", headers=parties[who]).json() == [], who
+        assert client.get("/api/v1/adviser-requests", headers=parties[who]).json()["items"] == [], who
     # the state machine
     assert (
         client.post(
@@ -82,7 +84,7 @@ def test_adviser_request_from_follow_up_to_outcome(client, parties):
         json={"outcome": "改訂した移行計画を庁内合意。"},
     )
     assert done.status_code == 200 and done.json()["state"] == "completed" and len(done.json()["visits"]) == 2
-    seen = client.get(f"/api/v1/bodies/{KAMIICHI}/adviser-requests", headers=parties["body"]).json()
+    seen = client.get(f"/api/v1/bodies/{KAMIICHI}/adviser-requests", headers=parties["body"]).json()["items"]
     assert seen[0]["outcome"] == "改訂した移行計画を庁内合意。" and seen[0]["visits"][0]["visited_on"] == "2026-11-05"
 
 

@@ -115,7 +115,8 @@ def test_audit_lists_account_and_token_writes_newest_first(client, token_for):
     admin = token_for("admin")
     r = client.get(f"{API}/audit", headers=admin)
     assert r.status_code == 200
-    entries = r.json()
+    entries = r.json()["items"]
+    assert r.json()["total"] >= len(entries) == 4
     actions = [e["action"] for e in entries]
     assert actions.count("account.create") == 2 and actions.count("token.issue") == 2
     # the admin's own account was created last, so it comes first
@@ -127,7 +128,8 @@ def test_audit_lists_account_and_token_writes_newest_first(client, token_for):
     issue = next(e for e in entries if e["action"] == "token.issue")
     assert set(issue["detail"]) == {"token_id", "prefix"}
 
-    assert len(client.get(f"{API}/audit", params={"limit": 1}, headers=admin).json()) == 1
+    one = client.get(f"{API}/audit", params={"limit": 1}, headers=admin).json()
+    assert len(one["items"]) == 1 and one["total"] == 4 and one["limit"] == 1
     assert client.get(f"{API}/audit", params={"limit": 0}, headers=admin).status_code == 422
 
 

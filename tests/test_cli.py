@@ -85,7 +85,7 @@ def test_revoke_by_id_and_by_account(pmo, client):
         assert client.get(f"{API}/me", headers=_bearer(token["token"])).status_code == 401
 
     audit_token = pmo("tokens", "issue", "--role", "admin").stdout.strip()
-    actions = [e["action"] for e in client.get(f"{API}/audit", headers=_bearer(audit_token)).json()]
+    actions = [e["action"] for e in client.get(f"{API}/audit", headers=_bearer(audit_token)).json()["items"]]
     assert actions.count("token.revoke") == 3
 
 

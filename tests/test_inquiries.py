@@ -502,7 +502,7 @@ def test_every_transition_is_audited(client, who):
     inq = file(client, who["chiyoda"])
     do(client, who["tokyo"], inq["id"], "escalate", reason="国へ")
     do(client, who["helpdesk"], inq["id"], "answer", text="回答")
-    entries = client.get("/api/v1/audit", headers=who["admin"], params={"limit": 20}).json()
+    entries = client.get("/api/v1/audit", headers=who["admin"], params={"limit": 20}).json()["items"]
     actions = [e["action"] for e in entries if e["target"] == f"inquiry:{inq['id']}"]
     assert sorted(actions) == ["inquiry.answer", "inquiry.escalate", "inquiry.file"]
 

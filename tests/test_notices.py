@@ -177,7 +177,7 @@ def test_links_to_a_published_faq_and_an_inquiry(client, who):
 def test_publishing_and_reading_are_audited(client, who, notices):
     client.post(f"{API}/{notices['all']['id']}/read", headers=who["tokyo"])
     client.post(f"{API}/{notices['all']['id']}/read", headers=who["tokyo"])
-    entries = client.get("/api/v1/audit", headers=who["admin"], params={"limit": 50}).json()
+    entries = client.get("/api/v1/audit", headers=who["admin"], params={"limit": 50}).json()["items"]
     target = f"notice:{notices['all']['id']}"
     assert [e["action"] for e in entries if e["target"] == target] == ["notice.read", "notice.publish"]
 

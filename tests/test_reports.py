@@ -416,7 +416,7 @@ def test_every_submission_is_audited(client, chiyoda, token_for):
     client.put(
         url(CHIYODA, THIS), headers=chiyoda, json={"cells": [{"operation": "koseki", "step": "S01", "status": "done"}]}
     )
-    entries = client.get("/api/v1/audit", headers=token_for("admin")).json()
+    entries = client.get("/api/v1/audit", headers=token_for("admin")).json()["items"]
     entry = next(e for e in entries if e["action"] == "report.submit")
     assert entry["target"] == f"body:{CHIYODA}/period:{THIS}" and entry["detail"]["changed"] == 1
 

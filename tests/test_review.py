@@ -287,8 +287,13 @@ def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):
         },
     )
     assert private.status_code == 201 and shared.status_code == 201
-    assert [f["id"] for f in client.get(url, headers=toyama).json()] == [shared.json()["id"], private.json()["id"]]
-    assert [f["id"] for f in client.get("/api/v1/follow-ups", headers=helpdesk).json()] == [shared.json()["id"]]
+    assert [f["id"] for f in client.get(url, headers=toyama).json()["items"]] == [
+        shared.json()["id"],
+        private.json()["id"],
+    ]
+    assert [f["id"] for f in client.get("/api/v1/follow-ups", headers=helpdesk).json()["items"]] == [
+        shared.json()["id"]
+    ]
     assert client.get(f"/api/v1/follow-ups/{private.json()['id']}", headers=helpdesk).status_code == 404
     assert (
         client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=helpdesk).json()["delay_cause_label"]
@@ -296,7 +301,7 @@ def test_follow_ups_reach_the_national_tier_only_when_shared(client, token_for):
     )
     for outsider in (token_for("prefecture", TOTTORI), token_for("municipality", KAMIICHI), token_for("viewer")):
         assert client.get(f"/api/v1/follow-ups/{shared.json()['id']}", headers=outsider).status_code == 404
-        assert client.get("/api/v1/follow-ups", headers=outsider).json() == []
+        assert client.get("/api/v1/follow-ups", headers=outsider).json()["items"] == []
     assert (
         client.post(
             url,

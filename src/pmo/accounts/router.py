@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from pmo.accounts import service
 from pmo.accounts.schemas import AuditOut, MeOut
 from pmo.auth import Principal
 from pmo.deps import CurrentUser, ReadSessionDep, require_role
+from pmo.pagination import Page, PageRequest, paging
 
 router = APIRouter(tags=["accounts"])
 
@@ -23,12 +24,11 @@ async def me(principal: CurrentUser) -> MeOut:
     )
 
 
-@router.get("/audit", response_model=list[AuditOut])
+@router.get("/audit", response_model=Page[AuditOut])
 def audit_log(
     session: ReadSessionDep,
     _: Annotated[Principal, require_role("admin")],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[AuditOut]:
+    page: Annotated[PageRequest, paging(100, maximum=1000)],
+) -> Page[AuditOut]:
     """The newest writes first: who did what, when (administrators only)."""
-    return [AuditOut.model_validate(e, from_attributes=True) for e in service.recent_audit(session, limit, offset)]
+    return service.recent_audit(session, page)

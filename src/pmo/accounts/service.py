@@ -7,11 +7,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pmo import audit, messages
+from pmo.accounts.schemas import AuditOut
 from pmo.auth import hash_token, new_token
 from pmo.db import utcnow
 from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
 from pmo.models import ROLES, Account, AuditEntry, Body, Operation, Token
+from pmo.pagination import Page, PageRequest, fetch_page
 
 BODY_ROLES = {"municipality": "municipality", "prefecture": "prefecture"}
 ORGANIZATION_ROLES = ("vendor", "ministry")
@@ -199,6 +201,7 @@ def list_accounts(session: Session) -> list[tuple[Account, str | None, int]]:
     ]
 
 
-def recent_audit(session: Session, limit: int, offset: int) -> list[AuditEntry]:
-    """The newest audit entries first."""
-    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))
+def recent_audit(session: Session, page: PageRequest) -> Page[AuditOut]:
+    """The newest audit entries first, a page at a time."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    return fetch_page(session, query, page, lambda row: AuditOut.model_validate(row[0], from_attributes=True))

@@ -9,6 +9,7 @@ from pmo.advisers.schemas import AdviserRequestIn, AdviserRequestOut, AssignIn, 
 from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.openapi import declare
+from pmo.pagination import Page, PageRequest, paging
 
 router = APIRouter(tags=["advisers"])
 RequestId = Annotated[int, Path(ge=1, le=2_147_483_647, description="adviser request id")]
@@ -24,18 +25,24 @@ def request_adviser(
     return service.request(session, principal, directory.get_body(session, code), data)
 
 
-@router.get("/bodies/{code}/adviser-requests", response_model=list[AdviserRequestOut], responses=declare(403))
-def body_adviser_requests(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> list[AdviserRequestOut]:
+@router.get("/bodies/{code}/adviser-requests", response_model=Page[AdviserRequestOut], responses=declare(403))
+def body_adviser_requests(
+    body: BodyDep, session: ReadSessionDep, principal: CurrentUser, page: Annotated[PageRequest, paging(50)]
+) -> Page[AdviserRequestOut]:
     """The body's adviser requests the caller may see, newest first."""
-    return service.list_visible(session, principal, state=None, body=body)
+    return service.list_visible(session, principal, page, state=None, body=body)
 
 
-@router.get("/adviser-requests", response_model=list[AdviserRequestOut])
+@router.get("/adviser-requests", response_model=Page[AdviserRequestOut])
 def adviser_requests(
-    session: ReadSessionDep, principal: CurrentUser, state: Annotated[State | None, Query()] = None
-) -> list[AdviserRequestOut]:
-    """The caller's adviser requests: all for the national tier, its municipalities' for a prefecture."""
-    return service.list_visible(session, principal, state=state)
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    page: Annotated[PageRequest, paging(50)],
+    state: Annotated[State | None, Query()] = None,
+) -> Page[AdviserRequestOut]:
+    """The caller's adviser requests (all for the national tier, its municipalities' for a prefecture), newest
+    first."""
+    return service.list_visible(session, principal, page, state=state)
 
 
 @router.get("/adviser-requests/{request_id}", response_model=AdviserRequestOut)

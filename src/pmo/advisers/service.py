@@ -20,6 +20,7 @@ from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.models import AdviserRequest, AdviserVisit, Body, FollowUp, Operation
+from pmo.pagination import Page, PageRequest, fetch_page
 
 NATIONAL = ("helpdesk", "admin")
 # action → (states it may start from, state it leads to, who may take it)
@@ -125,8 +126,8 @@ def get(session: Session, principal: Principal, request_id: int) -> AdviserReque
 
 
 def list_visible(
-    session: Session, principal: Principal, *, state: str | None, body: Body | None = None
-) -> list[AdviserRequestOut]:
+    session: Session, principal: Principal, page: PageRequest, *, state: str | None, body: Body | None = None
+) -> Page[AdviserRequestOut]:
     """The requests the caller may see (optionally of one body: 403 outside the caller's scope), newest first."""
     if body is not None and not (principal.role in NATIONAL or principal.owns(body) or principal.oversees(body)):
         raise Forbidden(f"{body.name}（{body.code}）のアドバイザー派遣の依頼を閲覧する権限がありません。")
@@ -135,7 +136,7 @@ def list_visible(
         query = query.where(AdviserRequest.state == state)
     if body is not None:
         query = query.where(AdviserRequest.body_id == body.id)
-    return [_out(session, r, b) for r, b in session.execute(query.order_by(AdviserRequest.id.desc()))]
+    return fetch_page(session, query.order_by(AdviserRequest.id.desc()), page, lambda row: _out(session, *row))
 
 
 def act(

@@ -16,6 +16,7 @@ from pmo.followups import service as followups
 from pmo.inquiries import service as inquiries
 from pmo.models import Body, System
 from pmo.notices import service as notices
+from pmo.pagination import PageRequest
 from pmo.reports import service as reports
 from pmo.review import service as review
 from pmo.stats import service as stats
@@ -171,8 +172,8 @@ def prefecture(session: Session, principal: Principal, code: str, period_text: s
         "lagging": review.lagging(session, pref, period),
         "missing": review.missing_reports(session, pref, period),
         "follow_ups": followups.list_visible(
-            session, principal, shared=None, prefecture=pref.prefecture_code, limit=50, offset=0
-        ),
+            session, principal, shared=None, prefecture=pref.prefecture_code, page=PageRequest(50, 0)
+        ).items,
         "heatmap": figures.municipality_heatmap(ranked, op_names),
         "op_names": op_names,
         "inquiries": inquiries_of(session, principal, pref.prefecture_code, active=True),

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 from pmo.deps import BodyDep, CurrentUser, ReadSessionDep
 from pmo.directory import service
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
-from pmo.directory.schemas import BodyKind, BodyOut, BodyPage, OperationOut, StepOut
+from pmo.directory.schemas import BodyKind, BodyOut, OperationOut, StepOut
+from pmo.pagination import Page, PageRequest, paging
 
 router = APIRouter(tags=["directory"])
 
@@ -24,20 +25,19 @@ def list_steps(session: ReadSessionDep, _: CurrentUser) -> list[StepOut]:
     return [service.step_out(step) for step in service.list_steps(session)]
 
 
-@router.get("/bodies", response_model=BodyPage)
+@router.get("/bodies", response_model=Page[BodyOut])
 def list_bodies(
     session: ReadSessionDep,
     _: CurrentUser,
+    page: Annotated[PageRequest, paging(100, maximum=2000)],  # every body fits one page: master data
     prefecture: Annotated[
         str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN, description="2-digit prefecture number, 01–47")
     ] = None,
     kind: BodyKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=2000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> BodyPage:
+) -> Page[BodyOut]:
     """Bodies in code order, filtered by prefecture and kind, paged."""
-    bodies, total = service.list_bodies(session, prefecture=prefecture, kind=kind, limit=limit, offset=offset)
-    return BodyPage(items=[service.body_out(b) for b in bodies], total=total, limit=limit, offset=offset)
+    bodies, total = service.list_bodies(session, prefecture=prefecture, kind=kind, limit=page.limit, offset=page.offset)
+    return page.of([service.body_out(b) for b in bodies], total)
 
 
 @router.get("/bodies/{code}", response_model=BodyOut)

@@ -35,10 +35,3 @@ class BodyOut(BaseModel):
     prefecture_code: str = Field(description="2-digit prefecture number", examples=["13"])
     prefecture_name: str
     prefecture_body_code: str = Field(description="the prefecture's own body code", examples=["130001"])
-
-
-class BodyPage(BaseModel):
-    items: list[BodyOut]
-    total: int
-    limit: int
-    offset: int

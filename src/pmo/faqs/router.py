@@ -7,9 +7,10 @@ from fastapi import APIRouter, Path, Query
 from pmo.auth import Principal
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.faqs import service
-from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqPage, FaqStatus, FaqUpdate
+from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqStatus, FaqUpdate
 from pmo.inquiries.schemas import Category
 from pmo.openapi import declare
+from pmo.pagination import Page, PageRequest, paging
 from pmo.text import SingleLine
 
 router = APIRouter(tags=["faq"])
@@ -17,10 +18,11 @@ FaqId = Annotated[int, Path(ge=1, le=2_147_483_647, description="FAQ id")]
 Editor = Annotated[Principal, require_role(*service.EDITORS)]
 
 
-@router.get("/faqs", response_model=FaqPage)
+@router.get("/faqs", response_model=Page[FaqOut])
 def search_faqs(
     session: ReadSessionDep,
     principal: CurrentUser,
+    page: Annotated[PageRequest, paging(20)],
     q: Annotated[
         str | None, Query(max_length=500, description="Japanese or English words; ranked by relevance"), SingleLine
     ] = None,
@@ -30,9 +32,7 @@ def search_faqs(
     step: Annotated[str | None, Query(max_length=3, pattern=r"^S[0-9]{2}$", description="step code S01–S40")] = None,
     category: Category | None = None,
     status: Annotated[FaqStatus | None, Query(description="drafts are visible to the helpdesk and admin only")] = None,
-    limit: Annotated[int, Query(ge=1)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> FaqPage:
+) -> Page[FaqOut]:
     """FAQ entries: with q, ranked by relevance (Japanese text search); otherwise newest first."""
     return service.search(
         session,
@@ -42,8 +42,8 @@ def search_faqs(
         step=step,
         status=status,
         category=category,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

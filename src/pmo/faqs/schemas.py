@@ -77,10 +77,3 @@ class FaqOut(BaseModel):
 
 class DraftedFaq(FaqOut):
     removed: list[Removed] = Field(description="identities removed from the inquiry's text: check before publishing")
-
-
-class FaqPage(BaseModel):
-    items: list[FaqOut]
-    total: int
-    limit: int
-    offset: int

@@ -12,16 +12,16 @@ from sqlalchemy.orm import Session
 
 from pmo import audit, caching, messages
 from pmo.auth import Principal
-from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
-from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqPage, FaqUpdate
+from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqUpdate
 from pmo.faqs.scrub import Scrubber
 from pmo.faqs.text import needed_matches, query_terms, weighted_terms
 from pmo.inquiries.access import visible_to as inquiry_visible_to
 from pmo.inquiries.schemas import CATEGORY_LABELS, SimilarFaq
 from pmo.models import Account, Body, Faq, FaqTerm, Inquiry, InquiryMessage, Operation, Step
+from pmo.pagination import Page
 
 K1, B = 1.2, 0.75
 FIELD_WEIGHTS = {"title": 3.0, "question": 1.0, "answer": 1.0}
@@ -182,12 +182,8 @@ def search(
     category: str | None = None,
     limit: int = 20,
     offset: int = 0,
-) -> FaqPage:
+) -> Page[FaqOut]:
     """Entries the caller may see: ranked by relevance to q, or newest first without q."""
-    if limit > get_settings().page_size_max:
-        raise InvalidInput.at(
-            ["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit
-        )
     visible = visible_to(principal)
     where = _filters(session, operation, step, status, category)
     if q is not None and q.strip():
@@ -202,7 +198,7 @@ def search(
         page = ranked[offset : offset + limit]
         rows = {f.id: f for f in session.scalars(select(Faq).where(Faq.id.in_([i for i, _ in page])))} if page else {}
         ops, steps = _codes(session, list(rows.values()))
-        return FaqPage(
+        return Page[FaqOut](
             items=[_out(principal, rows[i], ops, steps, s) for i, s in page],
             total=len(ranked),
             limit=limit,
@@ -219,7 +215,7 @@ def search(
         )
     )
     ops, steps = _codes(session, faqs)
-    return FaqPage(items=[_out(principal, f, ops, steps) for f in faqs], total=total, limit=limit, offset=offset)
+    return Page[FaqOut](items=[_out(principal, f, ops, steps) for f in faqs], total=total, limit=limit, offset=offset)
 
 
 def search_ids(session: Session, principal: Principal, text: str, *, coverage: float, limit: int) -> list[SimilarFaq]:

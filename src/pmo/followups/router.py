@@ -10,6 +10,7 @@ from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.followups import service
 from pmo.followups.schemas import FollowUpIn, FollowUpOut
 from pmo.openapi import declare
+from pmo.pagination import Page, PageRequest, paging
 
 router = APIRouter(tags=["follow-ups"])
 FollowUpId = Annotated[int, Path(ge=1, le=2_147_483_647, description="follow-up id")]
@@ -21,23 +22,24 @@ def record_follow_up(code: BodyCode, data: FollowUpIn, session: SessionDep, prin
     return service.record(session, principal, directory.get_body(session, code), data)
 
 
-@router.get("/bodies/{code}/follow-ups", response_model=list[FollowUpOut], responses=declare(403))
-def list_body_follow_ups(body: BodyDep, session: ReadSessionDep, principal: CurrentUser) -> list[FollowUpOut]:
+@router.get("/bodies/{code}/follow-ups", response_model=Page[FollowUpOut], responses=declare(403))
+def list_body_follow_ups(
+    body: BodyDep, session: ReadSessionDep, principal: CurrentUser, page: Annotated[PageRequest, paging(100)]
+) -> Page[FollowUpOut]:
     """The follow-ups of one municipality the caller may read, newest first."""
-    return service.list_for_body(session, principal, body)
+    return service.list_for_body(session, principal, body, page)
 
 
-@router.get("/follow-ups", response_model=list[FollowUpOut])
+@router.get("/follow-ups", response_model=Page[FollowUpOut])
 def list_follow_ups(
     session: ReadSessionDep,
     principal: CurrentUser,
+    page: Annotated[PageRequest, paging(100)],
     shared: bool | None = None,
     prefecture: Annotated[str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[FollowUpOut]:
+) -> Page[FollowUpOut]:
     """The caller's follow-ups: a prefecture's own; for the helpdesk, those shared with the national tier."""
-    return service.list_visible(session, principal, shared=shared, prefecture=prefecture, limit=limit, offset=offset)
+    return service.list_visible(session, principal, shared=shared, prefecture=prefecture, page=page)
 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpOut)

@@ -9,6 +9,7 @@ from pmo.db import utcnow
 from pmo.errors import Forbidden, InvalidInput, NotFound
 from pmo.followups.schemas import CAUSE_LABELS, CHANNEL_LABELS, FollowUpIn, FollowUpOut
 from pmo.models import Body, FollowUp
+from pmo.pagination import Page, PageRequest, fetch_page
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -70,31 +71,30 @@ def record(session: Session, principal: Principal, body: Body, data: FollowUpIn)
     return _out(f, body)
 
 
-def list_for_body(session: Session, principal: Principal, body: Body) -> list[FollowUpOut]:
+def list_for_body(session: Session, principal: Principal, body: Body, page: PageRequest) -> Page[FollowUpOut]:
     """The follow-ups of one body that principal may read, newest first."""
     if principal.role not in ("prefecture", "helpdesk", "admin") or (
         principal.role == "prefecture" and not principal.oversees(body)
     ):
         raise Forbidden(f"{body.name}（{body.code}）のフォローアップ記録を閲覧する権限がありません。")
-    rows = session.scalars(
+    query = (
         select(FollowUp)
         .where(FollowUp.body_id == body.id, visible_to(principal))
         .order_by(FollowUp.held_on.desc(), FollowUp.id.desc())
     )
-    return [_out(f, body) for f in rows]
+    return fetch_page(session, query, page, lambda row: _out(row[0], body))
 
 
 def list_visible(
-    session: Session, principal: Principal, *, shared: bool | None, prefecture: str | None, limit: int, offset: int
-) -> list[FollowUpOut]:
+    session: Session, principal: Principal, *, shared: bool | None, prefecture: str | None, page: PageRequest
+) -> Page[FollowUpOut]:
     """The caller's follow-ups (a prefecture's own, the helpdesk's shared ones), newest first."""
     query = select(FollowUp, Body).join(Body, Body.id == FollowUp.body_id).where(visible_to(principal))
     if shared is not None:
         query = query.where(FollowUp.shared_with_national.is_(shared))
     if prefecture:
         query = query.where(FollowUp.prefecture_code == prefecture)
-    rows = session.execute(query.order_by(FollowUp.held_on.desc(), FollowUp.id.desc()).limit(limit).offset(offset))
-    return [_out(f, b) for f, b in rows]
+    return fetch_page(session, query.order_by(FollowUp.held_on.desc(), FollowUp.id.desc()), page, lambda r: _out(*r))
 
 
 def get(session: Session, principal: Principal, follow_up_id: int) -> FollowUpOut:

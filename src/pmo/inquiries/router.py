@@ -13,7 +13,7 @@ from pmo.inquiries.schemas import (
     FiledInquiry,
     InquiryIn,
     InquiryOut,
-    InquiryPage,
+    InquirySummary,
     MessageIn,
     ReasonIn,
     RouteIn,
@@ -22,6 +22,7 @@ from pmo.inquiries.schemas import (
     Tier,
 )
 from pmo.openapi import declare
+from pmo.pagination import Page, PageRequest, paging
 from pmo.text import SingleLine
 
 router = APIRouter(tags=["inquiries"])
@@ -36,10 +37,11 @@ def file_inquiry(data: InquiryIn, session: SessionDep, principal: CurrentUser) -
     return service.file(session, principal, data)
 
 
-@router.get("/inquiries", response_model=InquiryPage)
+@router.get("/inquiries", response_model=Page[InquirySummary])
 def list_inquiries(
     session: ReadSessionDep,
     principal: CurrentUser,
+    page: Annotated[PageRequest, paging(50)],
     status: Annotated[
         str | None, Query(description="open, awaiting_asker, answered, closed or active; comma-separated")
     ] = None,
@@ -51,9 +53,7 @@ def list_inquiries(
     operation: Annotated[
         str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")
     ] = None,
-    limit: Annotated[int, Query(ge=1)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> InquiryPage:
+) -> Page[InquirySummary]:
     """The caller's queue: the inquiries it may see, soonest due first, with overdue flags; paged."""
     return service.queue(
         session,
@@ -63,8 +63,8 @@ def list_inquiries(
         tier=tier,
         category=category,
         operation=operation,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

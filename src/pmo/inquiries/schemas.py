@@ -176,10 +176,3 @@ class Similar(BaseModel):
 
 class FiledInquiry(InquiryOut):
     similar: Similar = Field(description="published FAQ entries and own open inquiries that look alike")
-
-
-class InquiryPage(BaseModel):
-    items: list[InquirySummary]
-    total: int
-    limit: int
-    offset: int

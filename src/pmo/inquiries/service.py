@@ -32,7 +32,6 @@ from pmo.inquiries.schemas import (
     FiledInquiry,
     InquiryIn,
     InquiryOut,
-    InquiryPage,
     InquirySummary,
     MessageIn,
     MessageKind,
@@ -45,6 +44,7 @@ from pmo.inquiries.schemas import (
     Visibility,
 )
 from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
+from pmo.pagination import Page
 
 ACTIVE = ("open", "awaiting_asker")
 SIMILAR_COVERAGE = 0.5
@@ -546,13 +546,9 @@ def queue(
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
-) -> InquiryPage:
+) -> Page[InquirySummary]:
     """The caller's inquiries, soonest due first (settled ones last), with overdue flags; paged."""
     now = now or utcnow()
-    if limit > get_settings().page_size_max:
-        raise InvalidInput.at(
-            ["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit
-        )
     where = [visible_to(principal)]
     states = parse_statuses(status)
     if states:
@@ -589,7 +585,7 @@ def queue(
         {r[0].id: r for r in session.execute(_with_labels(select(Inquiry).where(Inquiry.id.in_(ids))))} if ids else {}
     )
     items = [InquirySummary(**_summary_fields(rows[i][0], _Labels(*rows[i][1:]), now)) for i in ids]
-    return InquiryPage(items=items, total=total, limit=limit, offset=offset)
+    return Page[InquirySummary](items=items, total=total, limit=limit, offset=offset)
 
 
 # --- duplicates ---------------------------------------------------------------------------------

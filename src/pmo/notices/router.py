@@ -7,8 +7,9 @@ from fastapi import APIRouter, Path, Query
 from pmo.auth import Principal
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep, require_role
 from pmo.notices import service
-from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, NoticePage, Readers, ReadOut
+from pmo.notices.schemas import NoticeCategory, NoticeIn, NoticeOut, Readers, ReadOut
 from pmo.openapi import declare
+from pmo.pagination import Page, PageRequest, paging
 
 router = APIRouter(tags=["notices"])
 NoticeId = Annotated[int, Path(ge=1, le=2_147_483_647, description="notice id")]
@@ -16,17 +17,18 @@ Sender = Annotated[Principal, require_role(*service.SENDERS)]
 Publisher = Annotated[Principal, require_role(*service.PUBLISHERS)]
 
 
-@router.get("/notices", response_model=NoticePage)
+@router.get("/notices", response_model=Page[NoticeOut])
 def list_notices(
     session: ReadSessionDep,
     principal: CurrentUser,
+    page: Annotated[PageRequest, paging(20)],
     unread: Annotated[bool | None, Query(description="bodies: only unread (true) or read (false) notices")] = None,
     category: NoticeCategory | None = None,
-    limit: Annotated[int, Query(ge=1)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> NoticePage:
+) -> Page[NoticeOut]:
     """Notices addressed to the caller's body (senders: all, with read counts), newest first."""
-    return service.list_notices(session, principal, unread=unread, category=category, limit=limit, offset=offset)
+    return service.list_notices(
+        session, principal, unread=unread, category=category, limit=page.limit, offset=page.offset
+    )
 
 
 @router.post("/notices", response_model=NoticeOut, status_code=201)

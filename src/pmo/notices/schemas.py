@@ -86,13 +86,6 @@ class NoticeOut(BaseModel):
     n_read: int | None = Field(None, description="of them, bodies that have read it (senders only)")
 
 
-class NoticePage(BaseModel):
-    items: list[NoticeOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class ReadOut(BaseModel):
     notice_id: int
     body: str

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from pmo import audit, messages
 from pmo.auth import Principal
-from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.errors import Forbidden, InvalidInput, NotFound
 from pmo.models import Account, Body, Faq, Inquiry, Notice, NoticeRead, Operation
@@ -18,11 +17,11 @@ from pmo.notices.schemas import (
     CATEGORY_LABELS,
     NoticeIn,
     NoticeOut,
-    NoticePage,
     Reader,
     Readers,
     ReadOut,
 )
+from pmo.pagination import Page
 
 SENDERS = ("helpdesk", "admin")
 PUBLISHERS = (*SENDERS, "ministry")  # a ministry publishes for its own operations only
@@ -198,12 +197,8 @@ def list_notices(
     category: str | None = None,
     limit: int = 20,
     offset: int = 0,
-) -> NoticePage:
+) -> Page[NoticeOut]:
     """The notices the caller may see, newest first; bodies get their read mark, senders the read counts."""
-    if limit > get_settings().page_size_max:
-        raise InvalidInput.at(
-            ["query", "limit"], f"limit は {get_settings().page_size_max} 以下で指定してください。", input=limit
-        )
     is_body = principal.role in READERS and principal.body_id is not None
     query = select(Notice, NoticeRead.read_at if is_body else null().label("read_at")).where(visible_to(principal))
     if is_body:
@@ -246,7 +241,7 @@ def list_notices(
         ]
     else:
         items = [_out(n, ops.get(n.operation_id)) for n, _ in rows]
-    return NoticePage(items=items, total=total, limit=limit, offset=offset)
+    return Page[NoticeOut](items=items, total=total, limit=limit, offset=offset)
 
 
 def _visible(session: Session, principal: Principal, notice_id: int) -> Notice:
