@@ -1,4 +1,5 @@
-"""Authorization matrix: every route of the app × every role × every scope, asserted against DESIGN §2.
+"""Authorization matrix: every route of the app × every role × every scope, asserted against the access rule
+(README, "Who may see what").
 
 The routes come from the app itself (API, HTML pages, docs, static files — include_in_schema or not), so
 a route without an entry in RULES fails here with a message to add one. Each entry says who may call
@@ -50,7 +51,7 @@ class Role:
     account: dict = field(default_factory=dict)
 
 
-# Adding a role is one line here; every rule refuses it until the rule names it (DESIGN §2).
+# Adding a role is one line here; every rule refuses it until the rule names it.
 ROLES: dict[str, Role] = {
     "municipality": Role(body=CHIYODA),
     "prefecture": Role(body=TOKYO),
@@ -141,7 +142,7 @@ anyone_signed_in = Who("anyone_signed_in", lambda c, t: True)
 admin = roles("admin")
 owner = Who("owner", lambda c, t: c.body is not None and c.body == t.code)
 its_prefecture = Who("its_prefecture", lambda c, t: c.role == "prefecture" and not t.is_prefecture and t.pref == c.pref)
-body_readers = owner | its_prefecture | admin  # "reads row-level" of DESIGN §2
+body_readers = owner | its_prefecture | admin  # "reads row-level" in the access rule
 national = roles("helpdesk", "admin")
 # Inquiries: the asker (its body; a vendor: its account), the prefecture handling it, the helpdesk once it
 # reached it, the ministry it was routed to.
@@ -730,7 +731,7 @@ def test_route(route, world):
     if rule is None:
         pytest.fail(
             f"{method} {path} has no entry in RULES of tests/test_authorization.py: add one saying who may call "
-            "it (DESIGN §2; roles not named are refused)"
+            "it (roles not named are refused)"
         )
     targets = world.targets(rule)
     # Anonymous callers are refused whatever the target: one target is enough for them.

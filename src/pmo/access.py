@@ -1,4 +1,4 @@
-"""The VRS-style rule for row-level data of bodies, stated once (DESIGN §2).
+"""The VRS-style rule for row-level data of bodies, stated once.
 
 A body reads its own rows; a prefecture also reads its municipalities'; admin reads everything;
 everyone else reads no row. Bodies are public directory data, so an out-of-scope read of a body's

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 
 from pmo.db import read_session, request_session, stats_session
-from pmo.deps import RoleGate, bearer_header, body_from_path, current_principal
+from pmo.deps import RoleGate, bearer_header, body_from_path, current_principal, statistics_reader
 from pmo.errors import ErrorOut
 
 TAGS = [
@@ -47,6 +47,7 @@ NOT_MODIFIED = {"description": "Not modified: the copy named by If-None-Match is
 # dependency shows, are declared on their routes with declare()).
 DEPENDENCY_STATUSES = {
     bearer_header: (401, 429, 503),  # a malformed header or a refused token; throttled sign-in; database down
+    statistics_reader: (401, 429, 503),  # the same, for statistics
     current_principal: (401,),
     request_session: (503,),
     read_session: (503,),
@@ -105,7 +106,7 @@ def security(route: APIRoute) -> list[dict] | None:
     calls = [d.call for d in _dependants(route.dependant)]
     if not any(isinstance(call, SecurityBase) for call in calls):
         return []
-    if bearer_header in calls and current_principal not in calls:
+    if (bearer_header in calls or statistics_reader in calls) and current_principal not in calls:
         return [{}]
     return None
 

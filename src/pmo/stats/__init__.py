@@ -1,4 +1,4 @@
-"""Aggregate-only statistics (DESIGN §2): read through a connection that cannot write."""
+"""Aggregate-only statistics: read through a connection that cannot write."""
 
 # Everything the statistics read; the SELECT-only role of `pmo db create-stats-role` gets exactly these.
 STATS_TABLES = (

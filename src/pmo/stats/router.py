@@ -1,14 +1,16 @@
 """Statistics endpoints: GET/HEAD only, aggregates only, cached and served as pre-rendered JSON."""
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from functools import partial
+from typing import Annotated, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pmo.deps import StatisticsReader, StatsSessionDep
+from pmo.db import session_scope
+from pmo.deps import StatisticsReader
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.http import conditional
 from pmo.openapi import declare
@@ -27,6 +29,7 @@ from pmo.stats.schemas import (
 )
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
+T = TypeVar("T")
 
 
 Prefecture = Annotated[str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN, description="2-digit prefecture number")]
@@ -42,16 +45,22 @@ Period = Annotated[str | None, Query(description="YYYY-MM; default the previous 
 Operation = Annotated[str | None, Query(description="operation code", max_length=40)]
 
 
-async def _serve(
-    request: Request, session: Session, key: tuple, compute: Callable[[Session], tuple[dict, int]]
-) -> Response:
-    """A cached rendering when the data has not changed (asked at most every PMO_STATS_RECHECK_SECONDS),
-    else computed in a worker thread; a hit touches neither the database nor a thread."""
+def _read(compute: Callable[[Session], T]) -> T:
+    """compute(session) in a read-only statistics transaction (run in a worker thread)."""
+    with session_scope(stats=True) as session:
+        return compute(session)
+
+
+async def _serve(request: Request, key: tuple, compute: Callable[[Session], tuple[dict, int]]) -> Response:
+    """A cached rendering when the data has not changed (asked at most every PMO_STATS_RECHECK_SECONDS, and at
+    once after this worker stored a report), else computed in a worker thread. A hit touches neither the
+    database nor a thread, which is why statistics open their session here, on a miss, rather than taking
+    one per request as a dependency (that alone was a third of a cached answer's cost)."""
     if cache.recheck_due():
-        await run_in_threadpool(cache.sync, session)
+        await run_in_threadpool(_read, cache.sync)
     hit = cache.responses.get(key)
     if hit is None:
-        hit = await run_in_threadpool(_render, session, key, compute)
+        hit = await run_in_threadpool(_read, partial(_render, key=key, compute=compute))
     content, etag = hit
     return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
@@ -62,8 +71,9 @@ def _render(session: Session, key: tuple, compute: Callable[[Session], tuple[dic
     return cache.responses.put(key, (content, conditional.digest_etag(content)), tag=depends_on)
 
 
-def _uncached(content: dict) -> Response:
+async def _fresh(compute: Callable[[Session], dict]) -> Response:
     """An answer read afresh on every request (tables outside the report history's data version)."""
+    content = await run_in_threadpool(_read, compute)
     return Response(
         orjson.dumps(content), media_type="application/json", headers={"Cache-Control": conditional.STATISTICS}
     )
@@ -73,7 +83,6 @@ def _uncached(content: dict) -> Response:
 async def progress(
     request: Request,
     _: StatisticsReader,
-    session: StatsSessionDep,
     period: Period = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "operation",
     prefecture: Prefecture = None,
@@ -88,14 +97,13 @@ async def progress(
             session, service.parse_query(period, by, prefecture, kind, operation, cache.get_directory(session))
         )
 
-    return await _serve(request, session, key, compute)
+    return await _serve(request, key, compute)
 
 
 @router.get("/trend", response_model=TrendTable, responses=declare(304))
 async def trend(
     request: Request,
     _: StatisticsReader,
-    session: StatsSessionDep,
     from_: Annotated[str | None, Query(alias="from", description="YYYY-MM; default 2022-06")] = None,
     to: Annotated[str | None, Query(description="YYYY-MM; default the previous month")] = None,
     by: Annotated[str, Query(description=" / ".join(service.BY_CHOICES))] = "none",
@@ -112,36 +120,32 @@ async def trend(
         q = service.parse_query(to, by, prefecture, kind, operation, cache.get_directory(session))
         return service.trend(session, q, start, q.period, interval)
 
-    return await _serve(request, session, key, compute)
+    return await _serve(request, key, compute)
 
 
 @router.get("/distribution", response_model=Distribution, responses=declare(304))
 async def distribution(
-    request: Request, _: StatisticsReader, session: StatsSessionDep, period: Period = None, operation: Operation = None
+    request: Request, _: StatisticsReader, period: Period = None, operation: Operation = None
 ) -> Response:
     """Histogram of body completion (overall or for one operation), nationally."""
     p = service.default_period(period)
-    return await _serve(
-        request, session, ("distribution", p, operation), lambda s: service.distribution(s, p, operation)
-    )
+    return await _serve(request, ("distribution", p, operation), lambda s: service.distribution(s, p, operation))
 
 
 @router.get("/reporting", response_model=Reporting, responses=declare(304))
 async def reporting(
     request: Request,
     _: StatisticsReader,
-    session: StatsSessionDep,
     period: Period = None,
     by: Annotated[Literal["none", "prefecture", "kind"], Query()] = "prefecture",
 ) -> Response:
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
-    return await _serve(request, session, ("reporting", p, by), lambda s: service.reporting(s, p, by))
+    return await _serve(request, ("reporting", p, by), lambda s: service.reporting(s, p, by))
 
 
 @router.get("/systems", response_model=SystemsTable)
-def systems(
-    session: StatsSessionDep,
+async def systems(
     _: StatisticsReader,
     by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
     period: Annotated[
@@ -150,22 +154,21 @@ def systems(
 ) -> Response:
     """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
     as_of = None if period is None else service.default_period(period)
-    return _uncached(service.systems(session, by, as_of))
+    return await _fresh(lambda session: service.systems(session, by, as_of))
 
 
 @router.get("/inquiries", response_model=InquiryTable)
-def inquiries(
-    session: StatsSessionDep,
+async def inquiries(
     _: StatisticsReader,
     by: Annotated[Literal["operation", "tier", "state", "category"], Query()] = "operation",
 ) -> Response:
     """Inquiry counts (and the bodies asking) by operation, tier, state or category, nationally."""
-    return _uncached(inquiry_table(session, by))
+    return await _fresh(lambda session: inquiry_table(session, by))
 
 
 @router.get("/advisers", response_model=AdvisersTable)
-def advisers(
-    session: StatsSessionDep, _: StatisticsReader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"
+async def advisers(
+    _: StatisticsReader, by: Annotated[Literal["none", "prefecture"], Query()] = "prefecture"
 ) -> Response:
     """Adviser requests and visits by prefecture (its municipalities) or nationally."""
-    return _uncached(service.advisers(session, by))
+    return await _fresh(lambda session: service.advisers(session, by))
