@@ -41,7 +41,7 @@ def bearer_token(request: Request) -> str | None:
 class BearerHeader(HTTPBearer):
     """HTTPBearer (so the document declares the scheme) that reads the header as bearer_token does."""
 
-    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]  # the token, not credentials
         return bearer_token(request)
 
 
@@ -85,7 +85,7 @@ class StatisticsReaderScheme(BearerHeader):
     aggregates are served, and every other route checks the token on each request). It is the bearer scheme
     itself rather than a dependency on it: one dependency less to solve on every cached answer."""
 
-    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]  # who, not credentials
         token = bearer_token(request)
         if token is None:
             if not get_settings().public_stats:
