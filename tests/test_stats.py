@@ -115,6 +115,19 @@ def test_no_body_code_or_name_in_any_statistics(client, viewer, toyama):
             assert f'"{code}"' not in text and f'"{name}"' not in text
 
 
+def test_bodies_yet_to_report_are_pending_until_the_due_time_and_missing_after(client, viewer, token_for):
+    """Before the due date the national page counted every body not yet in as 未報告 (issue #16)."""
+    due, current = periods.add_months(periods.current(), -2), periods.current()
+    report(client, token_for, FUNAHASHI, steps("koseki", "done", 1, 3), period=periods.fmt(due))
+    for period, still_open in ((due, False), (current, True)):
+        r = get(client, viewer, "reporting", period=periods.fmt(period), by="prefecture")
+        toyama = next(c for c in r["cells"] if c["prefecture"] == "16")
+        yet = 15 - toyama["n_reported"]
+        assert r["window_open"] is still_open
+        assert (toyama["pending"], toyama["missing"]) == ((yet, 0) if still_open else (0, yet)), period
+    assert toyama["n_reported"] == 0 and yet == 15
+
+
 def test_distribution_and_reporting(client, viewer, toyama):
     d = get(client, viewer, "distribution", period=LAST)
     assert d["n_bodies"] == 1788 and d["n_reported"] == 4
@@ -122,7 +135,8 @@ def test_distribution_and_reporting(client, viewer, toyama):
     assert sum(counts) == 1788 and counts[0] >= 1780 and not any(b["suppressed"] for b in d["bins"])
     r = get(client, viewer, "reporting", period=LAST, by="prefecture")
     toyama = next(c for c in r["cells"] if c["prefecture"] == "16")
-    assert (toyama["n_bodies"], toyama["n_reported"], toyama["missing"]) == (15, 3, 12)  # its municipalities
+    assert (toyama["n_bodies"], toyama["n_reported"]) == (15, 3)  # its municipalities
+    assert toyama["pending"] + toyama["missing"] == 12 and (toyama["missing"] == 0) == r["window_open"]
     assert toyama["late"] + toyama["on_time"] == 3
     kinds = get(client, viewer, "reporting", period=LAST, by="kind")
     assert {c["kind"]: c["n_bodies"] for c in kinds["cells"]}["prefecture"] == 47

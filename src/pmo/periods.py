@@ -91,6 +91,11 @@ def due_at(period: int) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone())
 
 
+def window_open(period: int, now: datetime | None = None) -> bool:
+    """Whether reports for period are still within their window (before due_at): not yet missing."""
+    return (now or datetime.now(zone())) < due_at(period)
+
+
 def end_of(period: int) -> datetime:
     """The first moment after the month of period (the register's state 'as of' a period is taken here)."""
     following = add_months(period, 1)

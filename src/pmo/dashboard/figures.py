@@ -314,8 +314,10 @@ def reporting(cells: list[dict], pref_names: dict[str, str], k: int, highlight: 
         for key, name, color in (
             ("on_time", "期限内", ON_TRACK),
             ("late", "期限後", STATUS_COLORS["in_progress"]),
+            ("pending", "受付中", STATUS_COLORS["not_started"]),
             ("missing", "未報告", DELAYED),
         )
+        if key != "pending" or any(c["pending"] for c in cells)
     ]
     gaps = [(label, 50) for c, label in zip(cells, labels, strict=True) if c["suppressed"]]
     return _json(

@@ -106,7 +106,7 @@ def national(
             "distribution", lambda: figures.distribution(stats.distribution(session, f.period, f.operation)[0])
         ),
         "reporting": cached(
-            "reporting",
+            f"reporting-{'open' if periods.window_open(f.period) else 'due'}",
             lambda: figures.reporting(
                 stats.reporting(session, f.period, "prefecture")[0]["cells"],
                 directory.prefecture_names,

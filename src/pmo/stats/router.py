@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from pmo import periods
 from pmo.db import session_scope
 from pmo.deps import StatisticsReader
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
@@ -141,7 +142,8 @@ async def reporting(
 ) -> Response:
     """Expected, reported, on-time and missing reports for a period by prefecture or kind."""
     p = service.default_period(period)
-    return await _serve(request, ("reporting", p, by), lambda s: service.reporting(s, p, by))
+    key = ("reporting", p, by, periods.window_open(p))  # the same data reads differently once the period is due
+    return await _serve(request, key, lambda s: service.reporting(s, p, by))
 
 
 @router.get("/systems", response_model=SystemsTable)

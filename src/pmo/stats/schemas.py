@@ -82,7 +82,8 @@ class ReportingCell(BaseModel):
     n_reported: int | None
     on_time: int | None
     late: int | None
-    missing: int | None
+    pending: int | None = Field(description="not reported yet while the period is still within its window")
+    missing: int | None = Field(description="not reported by the due time")
     reported_rate: float | None
     on_time_rate: float | None
 
@@ -91,6 +92,7 @@ class Reporting(BaseModel):
     period: str
     by: str
     due_at: datetime
+    window_open: bool = Field(description="before due_at: bodies yet to report are pending, not missing")
     k: int
     as_of: datetime | None
     cells: list[ReportingCell]

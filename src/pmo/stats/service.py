@@ -305,11 +305,13 @@ def _groups(directory: Directory, by: str) -> list[tuple[dict, np.ndarray]]:
 
 
 def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
-    """Expected, reported, on-time and late reports by prefecture (its municipalities) or kind, or nationally."""
+    """Expected, reported, on-time and late reports by prefecture (its municipalities) or kind, or nationally;
+    the bodies yet to report are `pending` until the due time and `missing` after it."""
     if by not in ("none", "prefecture", "kind"):
         raise InvalidInput.at(["query", "by"], f"by は none / prefecture / kind のいずれかです（{by!r}）。", input=by)
     directory = published(cache.get_directory(session))
     matrix = cache.get_matrix(session, period)
+    still_open = periods.window_open(period)
     cells = []
     for keys, mask in _groups(directory, by):
         expected = int(mask.sum())
@@ -322,7 +324,8 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
                 "n_reported": reported,
                 "on_time": on_time,
                 "late": reported - on_time,
-                "missing": expected - reported,
+                "pending": expected - reported if still_open else 0,
+                "missing": 0 if still_open else expected - reported,
                 "reported_rate": _rate(reported, expected),
                 "on_time_rate": _rate(on_time, expected),
             }
@@ -331,6 +334,7 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
         "period": periods.fmt(period),
         "by": by,
         "due_at": periods.due_at(period).isoformat(),
+        "window_open": still_open,
         "k": get_settings().suppression_k,
         "as_of": matrix.as_of.isoformat() if matrix.as_of else None,
         "cells": cells,
