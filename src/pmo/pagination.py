@@ -35,10 +35,11 @@ class PageRequest:
 
 
 def paging(default: int, maximum: int | None = None) -> Any:
-    """A dependency reading ?limit=&offset= (at most `maximum`, else PMO_PAGE_SIZE_MAX, per page)."""
+    """A dependency reading ?limit=&offset= (at most `maximum`, declared in the document, else the setting
+    PMO_PAGE_SIZE_MAX, which an operator may change, so it is checked at run time)."""
 
     def page_request(
-        limit: Annotated[int, Query(ge=1, description="rows per page")] = default,
+        limit: Annotated[int, Query(ge=1, le=maximum, description="rows per page")] = default,
         offset: Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")] = 0,
     ) -> PageRequest:
         largest = maximum or get_settings().page_size_max

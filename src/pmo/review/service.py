@@ -125,7 +125,7 @@ def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
 def _status(snapshot: Snapshot, i: int, period: int) -> ReportStatus:
     if snapshot.reported[i]:
         return "on_time" if snapshot.on_time[i] else "late"
-    return "pending" if utcnow() <= periods.due_at(period) else "missing"
+    return "pending" if periods.window_open(period) else "missing"
 
 
 def review_rows(session: Session, prefecture: Body, period: int) -> ReviewTable:
@@ -254,7 +254,7 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
     due_periods = [
         p
         for p in periods.span(periods.add_months(period, 1 - settings.lag_window_months), period)
-        if periods.due_at(p) < utcnow()
+        if not periods.window_open(p)
     ]
     record = _report_record(session, ids, due_periods)
     open_inquiries = open_by_body(session, prefecture.prefecture_code)
@@ -406,7 +406,7 @@ def own_missing(session: Session, principal: Principal, body: Body) -> OwnMissin
     ensure_readable(principal, body)
     now = utcnow()
     last_due = periods.current()
-    while periods.due_at(last_due) >= now:
+    while periods.window_open(last_due, now):
         last_due = periods.add_months(last_due, -1)
     reported = set(session.scalars(select(BodyPeriod.period).where(BodyPeriod.body_id == body.id)))
     span = periods.span(periods.TRACKING_START, last_due) if last_due >= periods.TRACKING_START else []
