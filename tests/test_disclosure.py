@@ -29,7 +29,6 @@ FINE = ("prefecture", "designated_city", "city", "special_ward", "town", "villag
 KIND_SETS = {**{k: {k} for k in FINE}, "cities": {"designated_city", "city"}, "towns_villages": {"town", "village"}}
 AUDITED_OPERATIONS = ("koseki", "seikatsu_hogo")  # municipalities only; prefectures too
 PROGRESS_FIELDS = ("done", "in_progress", "not_started", "not_applicable")
-REPORTING_FIELDS = ("on_time", "late", "missing")
 FUNAHASHI = "163210"  # 舟橋村, the only village of 富山県
 
 
@@ -192,7 +191,8 @@ def harvest(client, headers, bodies, applies, slices) -> list[Figure]:
         for c in r.json()["cells"]:
             if not c["suppressed"]:
                 members = _resolve(bodies, applies, c.get("prefecture"), c.get("kind"), None, c["n_bodies"])
-                figures.add(Figure("reporting", members, tuple(c[f] for f in REPORTING_FIELDS)))
+                not_in = c["pending"] + c["missing"]  # one of the two is 0: which, the public due date says
+                figures.add(Figure("reporting", members, (c["on_time"], c["late"], not_in)))
     return sorted(figures, key=lambda f: (str(f.slice), sorted(f.members), f.counts))
 
 
