@@ -257,8 +257,13 @@ def tokens_revoke(
 def demo(
     seed_value: Annotated[int, typer.Option("--seed", help="random seed; the same seed gives the same data")] = 2022,
     if_empty: Annotated[bool, typer.Option(help="do nothing when reports already exist")] = False,
+    months: Annotated[
+        int | None,
+        typer.Option(min=1, help="keep only the last N months of history (benchmarks: 12 / 54 / 120)"),
+    ] = None,
 ) -> None:
-    """Generate a realistic national history of reports since 2022-06 (one transaction)."""
+    """Generate a realistic national history of reports since 2022-06 (one transaction); a longer history
+    needs a later clock (PMO_CLOCK_OFFSET_DAYS)."""
     import time
 
     from sqlalchemy import select
@@ -276,7 +281,7 @@ def demo(
                 typer.echo("demo: reports already exist; nothing to do")
                 return
             _fail("the database already holds reports; demo data goes only into an empty database")
-        result = generate(session, seed=seed_value)
+        result = generate(session, seed=seed_value, months=months)
         n_systems, n_follow_ups = review_demo.generate(session, seed=seed_value)
         asked = inquiries_demo.generate(session, seed=seed_value)
     typer.echo(

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Field(default=PROJECT_ROOT / "seeds", description="Folder of the master-data CSV files.")
     token_ttl_days: int = Field(default=365, ge=1, description="Default lifetime of an issued token, in days.")
+    clock_offset_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Days added to the real clock (benchmarks and demos of a later date, e.g. a 120-month history).",
+    )
     report_due_day: int = Field(
         default=10, ge=1, le=28, description="Day of the following month by which a period's report is due."
     )

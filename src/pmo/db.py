@@ -3,7 +3,7 @@
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar, cast
 
@@ -62,8 +62,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware, in UTC (moved forward by PMO_CLOCK_OFFSET_DAYS, for benchmarks)."""
+    offset = get_settings().clock_offset_days
+    return datetime.now(UTC) + timedelta(days=offset) if offset else datetime.now(UTC)
 
 
 def _sqlite_pragmas(engine: Engine, *, read_only: bool, path: str | None) -> None:

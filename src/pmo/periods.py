@@ -93,7 +93,7 @@ def due_at(period: int) -> datetime:
 
 def window_open(period: int, now: datetime | None = None) -> bool:
     """Whether reports for period are still within their window (before due_at): not yet missing."""
-    return (now or datetime.now(zone())) < due_at(period)
+    return (now or utcnow()) < due_at(period)
 
 
 def end_of(period: int) -> datetime:

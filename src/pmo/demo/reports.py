@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmo import periods
+from pmo.db import utcnow
 from pmo.models import Body
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import (
@@ -114,15 +115,22 @@ def _submitted_at(rng: random.Random, period: int, late: bool) -> datetime:
 
 
 def generate(
-    session: Session, *, seed: int = 2022, now: datetime | None = None, only: list[str] | None = None
+    session: Session,
+    *,
+    seed: int = 2022,
+    now: datetime | None = None,
+    only: list[str] | None = None,
+    months: int | None = None,
 ) -> DemoResult:
-    """Write the demo history (every body or the given codes; monthly since 2022-06) in the caller's transaction."""
-    now = now or datetime.now(UTC)
+    """Write the demo history (every body or the given codes; monthly since 2022-06, or only the last `months`
+    months, the first of them carrying every earlier change) in the caller's transaction."""
+    now = now or utcnow()
     catalog = load_catalog(session)
     query = select(Body).order_by(Body.id)
     bodies = list(session.scalars(query.where(Body.code.in_(only)) if only else query))
     last_period = periods.add_months(periods.current(now), -1)
     horizon = periods.months_between(DEMO_START, last_period)
+    first_month = max(0, horizon + 1 - months) if months else 0
     revisions = versions = 0
     for body in bodies:
         rng = random.Random(f"{seed}-{body.code}")
@@ -133,6 +141,8 @@ def generate(
         for month in range(horizon + 1):
             period = periods.add_months(DEMO_START, month)
             pending.update(events.get(month, {}))
+            if month < first_month:
+                continue  # before the history kept: its changes arrive with the first report kept
             if rng.random() < (0.12 if sloppy else 0.015) and month < horizon:
                 continue  # missing report: its changes arrive with the next one
             late = rng.random() < (0.35 if sloppy else 0.06)
@@ -178,4 +188,4 @@ def generate(
         write_revisions(session, body.id, batch, base_grid=template, cells=CellGrid.blank(template))
         revisions += len(batch)
     session.flush()
-    return DemoResult(len(bodies), revisions, versions, DEMO_START, last_period)
+    return DemoResult(len(bodies), revisions, versions, periods.add_months(DEMO_START, first_month), last_period)

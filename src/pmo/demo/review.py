@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from pmo import periods
+from pmo.db import utcnow
 from pmo.models import AdviserRequest, AdviserVisit, Body, FollowUp, System, SystemVersion
 from pmo.reports.grid import load_catalog
 
@@ -51,7 +52,7 @@ def generate(
     session: Session, *, seed: int = 2022, now: datetime | None = None, only: list[str] | None = None
 ) -> tuple[int, int]:
     """Register every body's systems (some deferred) and a few follow-ups per prefecture; returns their counts."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     catalog = load_catalog(session)
     query = select(Body).order_by(Body.id)
     bodies = list(session.scalars(query.where(Body.code.in_(only)) if only else query))
