@@ -161,8 +161,8 @@ def test_concurrent_requests_on_a_cold_cache_load_the_matrices_once(client, view
     from pmo.stats import matrix
 
     loads = []
-    real = matrix.load_matrices
-    monkeypatch.setattr(matrix, "load_matrices", lambda *a, **k: loads.append(1) or real(*a, **k))
+    real = matrix.scan_matrices
+    monkeypatch.setattr(matrix, "scan_matrices", lambda *a, **k: loads.append(1) or real(*a, **k))
     matrix.cache.clear()
     start = periods.fmt(periods.add_months(periods.current(), -24))
     with ThreadPoolExecutor(6) as pool:
@@ -287,3 +287,42 @@ def test_a_revocation_in_this_worker_ends_statistics_access_at_once(client, toke
     with session_scope() as s:
         accounts.revoke_tokens(s, actor="test", account_name=client.get("/api/v1/me", headers=headers).json()["name"])
     assert client.get(f"{STATS}/progress", headers=headers).status_code == 401
+
+
+QUERIES = [
+    ("progress", {"by": "operation,step"}),
+    ("progress", {"by": "prefecture,operation"}),
+    ("progress", {"by": "kind", "prefecture": "16"}),
+    ("progress", {"by": "phase", "operation": "koseki"}),
+    ("trend", {"by": "operation", "from": periods.fmt(periods.add_months(periods.current(), -4))}),
+    ("trend", {"by": "kind", "interval": "fiscal_year"}),
+    ("reporting", {"by": "prefecture"}),
+    ("distribution", {"operation": "koseki"}),
+]
+
+
+def test_a_report_patches_the_kept_statistics_exactly_without_reloading_a_period(
+    client, viewer, token_for, toyama, monkeypatch
+):
+    """Incremental statistics (issue 18): after new reports — a first report, a correction, an empty one,
+    one for an earlier month that later periods carry — every figure equals a cold recompute,
+    and no period matrix was read again (only the reporting bodies' own rows)."""
+    from pmo.stats import matrix
+
+    answers = lambda: [get(client, viewer, path, **params) for path, params in QUERIES]  # noqa: E731
+    answers()  # every period these read is now kept
+    loads = []
+    for name in ("scan_matrices", "load_matrix"):
+        real = getattr(matrix, name)
+        monkeypatch.setattr(matrix, name, lambda *a, real=real, **k: loads.append(1) or real(*a, **k))
+    report(client, token_for, KAMIICHI, steps("koseki", "done", 11, 20))  # a correction of last month
+    report(client, token_for, "131024", steps("jumin_kiroku", "in_progress", 1, 3))  # a first report
+    two_back = periods.fmt(periods.add_months(periods.current(), -3))
+    report(client, token_for, "131016", steps("koseki", "done", 1, 40), period=two_back)  # carried into later months
+    report(client, token_for, TOYAMA_PREF, [])
+    patched = answers()
+    assert loads == []
+    matrix.cache.clear()
+    assert answers() == patched
+    koseki = next(c for c in patched[0]["cells"] if c["operation"] == "koseki" and c["step"] == "S15")
+    assert koseki["done"] == 3  # 舟橋村, 上市町 and 千代田区 (carried from two months back)

@@ -149,6 +149,28 @@ class Cache(Generic[K, V]):
         self._bytes -= self._entries.pop(key).size
 
 
+def deep_sizeof(value: object) -> int:
+    """An estimate of the memory a value holds: containers, strings and arrays, counted recursively (for a
+    byte budget over values of any shape; shared objects are counted once)."""
+    seen: set[int] = set()
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        buffer = getattr(item, "nbytes", None)  # numpy arrays: their data, which getsizeof misses for views
+        total += int(buffer) + 128 if isinstance(buffer, int) else sys.getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+    return total
+
+
 def _read(value: float | int | Callable[[], float] | Callable[[], int] | None) -> float | int | None:
     return value() if callable(value) else value
 

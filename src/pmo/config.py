@@ -55,7 +55,17 @@ class Settings(BaseSettings):
         default=256, ge=1, description="Statistics: memory per worker for rendered answers, in MiB (LRU beyond it)."
     )
     stats_matrix_cache_mb: int = Field(
-        default=256, ge=8, description="Statistics: memory per worker for period matrices, in MiB (LRU beyond it)."
+        default=48,
+        ge=8,
+        description="Statistics: memory per worker for period matrices (≈1.4 MiB each, a row per body), in MiB.",
+    )
+    stats_summary_cache_mb: int = Field(
+        default=96,
+        ge=8,
+        description="Statistics: memory per worker for period summaries (≈0.4 MiB a month of history), in MiB.",
+    )
+    stats_derived_cache_mb: int = Field(
+        default=64, ge=1, description="Statistics: memory per worker for derived values (charts, curves), in MiB."
     )
     warm_cache: bool = Field(
         default=True, description="Load every period's statistics matrix in the background at start-up."

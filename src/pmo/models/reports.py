@@ -15,7 +15,10 @@ class ReportRevision(Base):
     """One submission of a body for a period; revision counts 1, 2, … within (body, period)."""
 
     __tablename__ = "report_revisions"
-    __table_args__ = (UniqueConstraint("body_id", "period", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("body_id", "period", "revision"),
+        Index("ix_report_revisions_period_submitted_at", "period", "submitted_at"),  # a period's newest report
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     body_id: Mapped[int] = mapped_column(ForeignKey("bodies.id"))

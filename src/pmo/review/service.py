@@ -1,7 +1,6 @@
 """Prefecture review: its municipalities' progress, who lags and why, who has not reported."""
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal, get_args
 
 import numpy as np
@@ -31,7 +30,7 @@ from pmo.review.schemas import (
     ReviewRow,
     ReviewTable,
 )
-from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF, STATS_KINDS
+from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF
 from pmo.stats.matrix import cache, completion
 from pmo.systems.service import deferred_counts
 
@@ -163,19 +162,16 @@ def review_rows(session: Session, prefecture: Body, period: int) -> ReviewTable:
 
 
 def _median_curves(session: Session, period: int) -> dict[str, dict[int, float]]:
-    """Per kind, the national median of overall completion for every period since tracking began."""
+    """Per kind, the national median of overall completion for every period since tracking began (the kinds
+    statistics publish: finer ones would single bodies out), from the periods' summaries."""
 
     def compute() -> dict[str, dict[int, float]]:
-        directory = cache.get_directory(session)
         span = periods.span(min(periods.TRACKING_START, period), period)
-        matrices = cache.get_matrices(session, span)
+        summaries = cache.get_summaries(session, span)
         curves: dict[str, dict[int, float]] = {}
         for p in span:
-            _, overall = cache.remember(("completion", p), p, partial(completion, directory, matrices[p]))
-            for kind in STATS_KINDS:  # the kinds statistics publish: finer ones would single bodies out
-                mask = directory.stats_kind == kind
-                if mask.any():
-                    curves.setdefault(kind, {})[p] = float(np.median(overall[mask]))
+            for kind, median in summaries[p].kind_median.items():
+                curves.setdefault(kind, {})[p] = median
         return curves
 
     return cache.remember(("median_curves", period), period, compute)

@@ -4,24 +4,24 @@ A matrix holds every body's status grid as of a period (one row per body, one by
 The cache is invalidated precisely: a new revision of period P invalidates P and later periods."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar, cast
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from pmo import caching
+from pmo import caching, periods
 from pmo.config import get_settings
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
+from pmo.stats.summary import Atoms, PeriodSummary, RowChange, completion_rates, patched, summarize
 
 T = TypeVar("T")
 
-MAX_CACHED_MATRICES = 80
 MAX_DERIVED = 512  # derived values kept (dashboards cache one per filter combination: bound them)
 
 
@@ -37,6 +37,7 @@ class Directory:
     stats_kind: np.ndarray  # the kinds statistics publish (groups.STATS_KINDS)
     templates: np.ndarray  # (n_bodies, width) uint8: not started where the body reports, 0 elsewhere
     row_of: dict[int, int]
+    atoms: Atoms
 
     @property
     def width(self) -> int:
@@ -69,6 +70,7 @@ def load_directory(session: Session) -> Directory:
         stats_kind=stats_kind,
         templates=templates.reshape(len(bodies), width),
         row_of={b.id: i for i, b in enumerate(bodies)},
+        atoms=Atoms.of(prefecture, stats_kind),
     )
 
 
@@ -95,9 +97,10 @@ def _apply(directory: Directory, statuses: np.ndarray, body_id: int, blob: bytes
     return i
 
 
-def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> dict[int, PeriodMatrix]:
-    """Every body's grid as of each wanted period (its newest summary at or before it, else its template),
-    in one ordered pass over the summaries."""
+def scan_matrices(session: Session, directory: Directory, wanted: list[int]) -> Iterator[PeriodMatrix]:
+    """Every body's grid as of each wanted period, in order (its newest summary at or before it, else its
+    template), from one ordered pass over the summaries; yields one period at a time so that a cold start
+    over the whole history never holds more than one matrix of its own."""
     wanted = sorted(set(wanted))
     as_of = _as_of_by_period(session, wanted[-1])
     rows = session.execute(
@@ -106,7 +109,6 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
         .order_by(BodyPeriod.period)
     )
     statuses = directory.templates.copy()
-    out: dict[int, PeriodMatrix] = {}
     n = len(directory.body_ids)
     pending = iter(wanted)
     target: int | None = next(pending)
@@ -118,7 +120,7 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
 
     for period, body_id, blob, late in rows:
         while target is not None and period > target:
-            out[target] = snapshot(target)
+            yield snapshot(target)
             reported[:], on_time[:] = False, False
             target = next(pending, None)
         if target is None:
@@ -127,33 +129,46 @@ def load_matrices(session: Session, directory: Directory, wanted: list[int]) -> 
         if i is not None and period == target:
             reported[i], on_time[i] = True, not late
     while target is not None:
-        out[target] = snapshot(target)
+        yield snapshot(target)
         reported[:], on_time[:] = False, False
         target = next(pending, None)
-    return out
 
 
-def load_matrix(session: Session, directory: Directory, period: int) -> PeriodMatrix:
-    """Every body's grid as of one period, reading only each body's newest summary at or before it."""
-    latest = (
-        select(BodyPeriod.body_id, func.max(BodyPeriod.period).label("period"))
-        .where(BodyPeriod.period <= period)
-        .group_by(BodyPeriod.body_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late).join(
-            latest, (BodyPeriod.body_id == latest.c.body_id) & (BodyPeriod.period == latest.c.period)
-        )
-    ).all()
-    statuses = directory.templates.copy()
+def load_matrix(
+    session: Session, directory: Directory, period: int, previous: PeriodMatrix | None = None
+) -> PeriodMatrix:
+    """Every body's grid as of one period: the previous period's matrix with this period's summaries laid
+    over it (one indexed read of the period), or without it each body's newest summary at or before the
+    period (an index seek per body) — never a scan of the history."""
+    statuses = previous.statuses.copy() if previous is not None else directory.templates.copy()
     reported = np.zeros(len(directory.body_ids), dtype=bool)
     on_time = np.zeros(len(directory.body_ids), dtype=bool)
-    for body_id, row_period, blob, late in rows:
+    columns = (BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late)
+    if previous is not None:
+        query = select(*columns).where(BodyPeriod.period == period)
+    else:
+        earlier = aliased(BodyPeriod)
+        newest = (
+            select(func.max(earlier.period))
+            .where(earlier.body_id == Body.id, earlier.period <= period)
+            .correlate(Body)
+            .scalar_subquery()
+        )
+        query = (
+            select(*columns)
+            .select_from(Body)
+            .join(BodyPeriod, (BodyPeriod.body_id == Body.id) & (BodyPeriod.period == newest))
+        )
+    for body_id, row_period, blob, late in session.execute(query):
         i = _apply(directory, statuses, body_id, blob)
         if i is not None and row_period == period:
             reported[i], on_time[i] = True, not late
-    as_of = session.scalar(select(func.max(ReportRevision.submitted_at)).where(ReportRevision.period <= period))
+    submitted = func.max(ReportRevision.submitted_at)
+    if previous is not None:
+        newest_here = session.scalar(select(submitted).where(ReportRevision.period == period))
+        as_of = max(filter(None, (previous.as_of, newest_here)), default=None)
+    else:
+        as_of = session.scalar(select(submitted).where(ReportRevision.period <= period))
     return PeriodMatrix(period, statuses, reported, on_time, as_of)
 
 
@@ -161,9 +176,15 @@ def _matrix_bytes(matrix: PeriodMatrix) -> int:
     return matrix.statuses.nbytes + matrix.reported.nbytes + matrix.on_time.nbytes
 
 
+PATCH_AT_MOST = 256  # new revisions patched into the kept matrices and summaries; more (a bulk load): reload
+SCAN_ABOVE = 6  # more missing periods than this are read in one ordered pass; fewer, one indexed read each
+
+
 class StatsCache:
-    """The statistics' caches of this process (the directory, period matrices, rendered answers and derived
-    values), kept in step with the data: a new revision of period P drops what depends on P or later."""
+    """The statistics' caches of this process (the directory, period matrices and summaries, rendered answers
+    and derived values), kept in step with the data: a new revision of period P drops what depends on P or
+    later. Each has a byte budget; a summary (≈0.4 MB) is all a period's statistics need, a matrix (≈1.4 MB,
+    a row per body) only the figures per body and the next period's load."""
 
     def __init__(self) -> None:
         settings = get_settings
@@ -177,9 +198,15 @@ class StatsCache:
         )
         self.matrices: caching.Cache[int, PeriodMatrix] = caching.Cache(
             "stats_matrices",
-            max_entries=MAX_CACHED_MATRICES,
+            max_entries=100_000,
             max_bytes=lambda: settings().stats_matrix_cache_mb * 2**20,
             sizeof=_matrix_bytes,
+        )
+        self.summaries: caching.Cache[int, PeriodSummary] = caching.Cache(
+            "stats_summaries",
+            max_entries=100_000,
+            max_bytes=lambda: settings().stats_summary_cache_mb * 2**20,
+            sizeof=lambda summary: summary.nbytes,
         )
         self.responses: caching.Cache[tuple, tuple[bytes, str]] = caching.Cache(
             "stats_responses",
@@ -187,13 +214,21 @@ class StatsCache:
             max_bytes=lambda: settings().stats_response_cache_mb * 2**20,
             sizeof=lambda hit: len(hit[0]),
         )
-        self.derived: caching.Cache[tuple, object] = caching.Cache("stats_derived", max_entries=MAX_DERIVED)
+        self.derived: caching.Cache[tuple, object] = caching.Cache(
+            "stats_derived",
+            max_entries=MAX_DERIVED,
+            max_bytes=lambda: settings().stats_derived_cache_mb * 2**20,
+            sizeof=caching.deep_sizeof,
+        )
         self.version: int | None = None
         self._n_bodies: int | None = None
 
+    def _period_caches(self) -> tuple[caching.Cache, ...]:
+        return (self.matrices, self.summaries, self.responses, self.derived)
+
     def clear(self) -> None:
         with self._lock:
-            for named in (self.directories, self.matrices, self.responses, self.derived):
+            for named in (self.directories, *self._period_caches()):
                 named.clear()
             self.version, self._n_bodies = None, None
             self.watch.expire()
@@ -212,14 +247,83 @@ class StatsCache:
                 self.clear()
                 self._n_bodies = n_bodies
             if self.version is not None and version != self.version:
-                changed_from = session.scalar(
-                    select(func.min(ReportRevision.period)).where(ReportRevision.id > self.version)
-                )
-                stale_from = 0 if changed_from is None or version < self.version else changed_from
-                for named in (self.matrices, self.responses, self.derived):
+                new = self._new_revisions(session, self.version) if version > self.version else []
+                stale_from = min((period for _, period, _ in new), default=0)
+                stale: tuple[caching.Cache, ...] = self._period_caches()
+                if 0 < len(new) <= PATCH_AT_MOST and self._patch(session, new):
+                    stale = (self.responses, self.derived)  # matrices and summaries are up to date again
+                for named in stale:
                     named.discard(lambda _key, depends_on: isinstance(depends_on, int) and depends_on >= stale_from)
             self.version = version
             return version
+
+    @staticmethod
+    def _new_revisions(session: Session, since: int) -> list[tuple[int, int, datetime]]:
+        """(body, period, submitted at) of every revision after the data version `since`."""
+        query = select(ReportRevision.body_id, ReportRevision.period, ReportRevision.submitted_at)
+        return [(b, p, at) for b, p, at in session.execute(query.where(ReportRevision.id > since))]
+
+    def _patch(self, session: Session, new: list[tuple[int, int, datetime]]) -> bool:
+        """Bring the kept matrices and summaries of the changed periods up to date by replacing the rows of the
+        bodies that reported (their own summaries, read by primary key), instead of dropping them: what a
+        report costs then follows its rows. False (nothing changed) when that cannot be done exactly."""
+        directory = self.directories.get("directory")
+        if directory is None or any(body_id not in directory.row_of for body_id, _, _ in new):
+            return False
+        first: dict[int, int] = {}
+        for body_id, period, _ in new:
+            first[body_id] = min(period, first.get(body_id, period))
+        rows = session.execute(
+            select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late)
+            .where(BodyPeriod.body_id.in_(first))
+            .order_by(BodyPeriod.body_id, BodyPeriod.period)
+        )
+        summaries_of: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
+        for body_id, period, blob, late in rows:
+            if period >= first[body_id]:
+                grid = np.frombuffer(decode_grid(blob), dtype=np.uint8)[: directory.width]
+                summaries_of.setdefault(body_id, []).append((period, grid, not late))
+        stale_from = min(first.values())
+        if any(not summaries_of.get(body_id) or summaries_of[body_id][0][0] != p for body_id, p in first.items()):
+            return False  # a report without its period summary (never written so): reload instead
+        kept = set(self.matrices.keys()) | set(self.summaries.keys())
+        for period in sorted(p for p in kept if p >= stale_from):
+            self._patch_period(directory, period, first, summaries_of, new)
+        return True
+
+    def _patch_period(
+        self,
+        directory: Directory,
+        period: int,
+        first: dict[int, int],
+        summaries_of: dict[int, list[tuple[int, np.ndarray, bool]]],
+        new: list[tuple[int, int, datetime]],
+    ) -> None:
+        matrix, summary = self.matrices.get(period), self.summaries.get(period)
+        if matrix is None:  # a summary is patched from its matrix's old rows; without them it goes
+            self.summaries.discard(lambda key, _tag: key == period)
+            return
+        statuses, reported, on_time = matrix.statuses.copy(), matrix.reported.copy(), matrix.on_time.copy()
+        changes = []
+        for body_id, since in first.items():
+            if since > period:
+                continue
+            i = directory.row_of[body_id]
+            newest = [(p, grid, timely) for p, grid, timely in summaries_of.get(body_id, []) if p <= period][-1]
+            statuses[i, : newest[1].size] = newest[1]
+            reported[i], on_time[i] = newest[0] == period, newest[0] == period and newest[2]
+            changes.append(
+                RowChange(
+                    i, matrix.statuses[i], statuses[i], matrix.reported[i], reported[i], matrix.on_time[i], on_time[i]
+                )
+            )
+        newest_at = max((at for _, p, at in new if p <= period), default=None)
+        as_of = max(filter(None, (matrix.as_of, newest_at)), default=None)
+        self.matrices.put(period, PeriodMatrix(period, statuses, reported, on_time, as_of), tag=period)
+        if summary is not None:
+            self.summaries.put(
+                period, patched(summary, directory.atoms, directory.stats_kind, changes, as_of), tag=period
+            )
 
     def remember(self, key: tuple, depends_on: int, compute: Callable[[], T]) -> T:
         """A value derived from the matrices up to period depends_on, computed once per data version."""
@@ -233,28 +337,63 @@ class StatsCache:
         return matrix if matrix is not None else self.get_matrices(session, [period])[period]
 
     def get_matrices(self, session: Session, wanted: list[int]) -> dict[int, PeriodMatrix]:
-        """Matrices of several periods; the missing ones are loaded in one pass, by one thread at a time:
-        requests that arrive while matrices load (a cold start, the warm-up) wait for that load instead of
-        repeating it side by side (eight at once took 30–50 s on two cores)."""
+        """Matrices of several periods; the missing ones are loaded by one thread at a time: requests that
+        arrive while matrices load (a cold start, the warm-up) wait for that load instead of repeating it
+        side by side (eight at once took 30–50 s on two cores)."""
         found = self._cached(wanted)
         if len(found) == len(set(wanted)):
             return found
         with self._loading:
-            found = self._cached(wanted)
-            missing = [p for p in dict.fromkeys(wanted) if p not in found]
-            if missing:
-                version = self.version
-                directory = self.get_directory(session)
-                if len(missing) == 1:
-                    loaded = {missing[0]: load_matrix(session, directory, missing[0])}
-                else:
-                    loaded = load_matrices(session, directory, missing)
+            return {m.period: m for m in self._matrices_in_order(session, sorted(set(wanted)))}
+
+    def get_summaries(self, session: Session, wanted: list[int]) -> dict[int, PeriodSummary]:
+        """Summaries of several periods; a missing one is made from its matrix (kept or loaded)."""
+        found = {p: hit for p in dict.fromkeys(wanted) if (hit := self.summaries.get(p)) is not None}
+        if len(found) == len(found.keys() | set(wanted)):
+            return found
+        with self._loading:
+            found = {p: hit for p in dict.fromkeys(wanted) if (hit := self.summaries.get(p)) is not None}
+            missing = sorted(set(wanted) - found.keys())
+            version, directory = self.version, self.get_directory(session)
+            for matrix in self._matrices_in_order(session, missing):
+                summary = summarize_matrix(directory, matrix)
                 with self._lock:
-                    if self.version == version:  # else newer reports arrived while loading: not for keeps
-                        for period, matrix in loaded.items():
-                            self.matrices.put(period, matrix, tag=period)
-                found.update(loaded)
+                    if self.version == version:
+                        self.summaries.put(matrix.period, summary, tag=matrix.period)
+                found[matrix.period] = summary
         return found
+
+    def get_summary(self, session: Session, period: int) -> PeriodSummary:
+        return self.get_summaries(session, [period])[period]
+
+    def _matrices_in_order(self, session: Session, wanted: list[int]) -> Iterator[PeriodMatrix]:
+        """The matrices of wanted (ascending), kept ones first, the others loaded; the caller holds _loading."""
+        kept = self._cached(wanted)
+        to_load = [p for p in wanted if p not in kept]
+        loaded = self._load(session, to_load) if to_load else iter(())
+        for period in wanted:
+            yield kept[period] if period in kept else next(loaded)
+
+    def _load(self, session: Session, periods_: list[int]) -> Iterator[PeriodMatrix]:
+        version, directory = self.version, self.get_directory(session)
+        if len(periods_) > SCAN_ABOVE:
+            loaded = scan_matrices(session, directory, periods_)
+        else:
+            loaded = self._load_each(session, directory, periods_)
+        for matrix in loaded:
+            with self._lock:
+                if self.version == version:  # else newer reports arrived while loading: not for keeps
+                    self.matrices.put(matrix.period, matrix, tag=matrix.period)
+            yield matrix
+
+    def _load_each(self, session: Session, directory: Directory, periods_: list[int]) -> Iterator[PeriodMatrix]:
+        previous: PeriodMatrix | None = None
+        for period in periods_:
+            before = periods.add_months(period, -1)
+            if previous is None or previous.period != before:
+                previous = self.matrices.get(before)
+            previous = load_matrix(session, directory, period, previous)
+            yield previous
 
     def _cached(self, wanted: list[int]) -> dict[int, PeriodMatrix]:
         found = {p: self.matrices.get(p) for p in dict.fromkeys(wanted)}
@@ -267,28 +406,33 @@ cache = StatsCache()
 def completion(directory: Directory, matrix: PeriodMatrix) -> tuple[np.ndarray, np.ndarray]:
     """Per body × operation slot: MIC's completion rate (NaN where the body does not report the
     operation), and per body the overall rate (mean over its operations)."""
-    n_slots = directory.width // N_STEPS
-    grid = matrix.statuses.reshape(len(directory.body_ids), n_slots, N_STEPS)
-    applies = grid[:, :, 0] != 0
-    done = ((grid == 1) | (grid == 4)).sum(axis=2) / N_STEPS
-    per_operation = np.where(applies, done, np.nan)
-    with np.errstate(invalid="ignore"):
-        overall = np.nanmean(np.where(applies, done, np.nan), axis=1) if applies.any() else np.zeros(len(done))
-    return per_operation, np.nan_to_num(overall)
+    return completion_rates(matrix.statuses)
+
+
+def summarize_matrix(directory: Directory, matrix: PeriodMatrix) -> PeriodSummary:
+    """The period's summary over the directory's atoms."""
+    return summarize(
+        directory.atoms,
+        directory.stats_kind,
+        matrix.statuses,
+        matrix.reported,
+        matrix.on_time,
+        matrix.period,
+        matrix.as_of,
+    )
 
 
 def warm_up() -> None:
-    """Load the directory and every period's matrix since tracking began, so that the first dashboard
-    or lagging-list request after a start does not pay for it (runs in a background thread)."""
+    """Summarize every period since tracking began (one pass), so that the first dashboard or lagging-list
+    request after a start does not pay for it (runs in a background thread)."""
     import logging
 
-    from pmo import periods
     from pmo.db import session_scope
 
     try:
         with session_scope(stats=True) as session:
             cache.sync(session)
             last = periods.add_months(periods.current(), -1)
-            cache.get_matrices(session, periods.span(min(periods.TRACKING_START, last), last))
+            cache.get_summaries(session, periods.span(min(periods.TRACKING_START, last), last))
     except Exception:  # a cold cache is only slower; never let warming stop the service
         logging.getLogger("pmo").warning("statistics cache warm-up failed", exc_info=True)

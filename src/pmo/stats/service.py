@@ -23,7 +23,8 @@ from pmo.stats.groups import (
     kinds_in,
     parse_kind,
 )
-from pmo.stats.matrix import Directory, PeriodMatrix, cache
+from pmo.stats.matrix import Directory, cache
+from pmo.stats.summary import PeriodSummary
 from pmo.systems.schemas import REASON_LABELS
 
 BY_CHOICES = ("none", "operation", "step", "operation,step", "prefecture", "prefecture,operation", "kind", "phase")
@@ -104,48 +105,57 @@ def default_period(text: str | None, loc: str = "period") -> int:
     return period
 
 
-def progress_cells(directory: Directory, matrix: PeriodMatrix, q: Query) -> list[dict]:
-    """The cells of one progress table for one period."""
+def progress_cells(directory: Directory, summary: PeriodSummary, q: Query) -> list[dict]:
+    """The cells of one progress table for one period, as sums of the period's atoms."""
     catalog = directory.catalog
+    atoms = directory.atoms
     ops = [catalog.op_by_code[q.operation]] if q.operation else catalog.operations
     pref_groups = sorted(set(directory.prefecture)) if "prefecture" in q.by else [q.prefecture]
     kind_groups = kinds_in(directory.stats_kind, q.prefecture) if "kind" in q.by else [q.kind]
     cells = []
     for pref in pref_groups:
         for kind in kind_groups:
-            mask = _mask(directory, pref, kind)
+            mask = group_mask(atoms.stats_kind, atoms.prefecture, pref, kind)
             if not mask.any():  # the directory already says the group is empty
                 continue
-            sub = matrix.statuses[mask]
-            counts = np.stack([(sub == s).sum(axis=0) for s in STATUSES])  # (4, width)
             keys = {"prefecture": pref} if "prefecture" in q.by else {}
             if "kind" in q.by:
                 keys["kind"] = kind
-            cells.extend(_cells_for_group(catalog, q, ops, sub, matrix.reported[mask], counts, keys))
+            group = _Group(
+                counts=summary.group_counts(atoms, mask, pref, kind),
+                applies=summary.applies[mask].sum(axis=0),
+                applies_reported=summary.applies_reported[mask].sum(axis=0),
+                any_applies=int(summary.any_applies[mask].sum()),
+                any_reported=int(summary.any_reported[mask].sum()),
+            )
+            cells.extend(_cells_for_group(catalog, q, ops, group, keys))
     return cells
 
 
-def _cells_for_group(
-    catalog: Catalog,
-    q: Query,
-    ops: list[Operation],
-    sub: np.ndarray,
-    reported: np.ndarray,
-    counts: np.ndarray,
-    keys: dict,
-) -> list[dict]:
-    applies = {op.id: sub[:, (op.id - 1) * N_STEPS] != 0 for op in ops}  # which bodies report each operation
-    n_bodies = {op.id: int(applies[op.id].sum()) for op in ops}
-    n_reported = {op.id: int((applies[op.id] & reported).sum()) for op in ops}
+@dataclass(frozen=True)
+class _Group:
+    counts: np.ndarray  # (4, width) bodies per status per cell column
+    applies: np.ndarray  # bodies that report each operation slot
+    applies_reported: np.ndarray  # of those, reported this period
+    any_applies: int  # bodies that report any operation
+    any_reported: int
+
+
+def _cells_for_group(catalog: Catalog, q: Query, ops: list[Operation], group: _Group, keys: dict) -> list[dict]:
+    n_bodies = {op.id: int(group.applies[op.id - 1]) for op in ops}
+    n_reported = {op.id: int(group.applies_reported[op.id - 1]) for op in ops}
     active_ops = [op for op in ops if n_bodies[op.id]]
     if not active_ops:
         return []
+    counts = group.counts
 
     def block(op: Operation) -> np.ndarray:
         return counts[:, (op.id - 1) * N_STEPS : op.id * N_STEPS]  # (4, 40)
 
-    any_applies = np.logical_or.reduce([applies[op.id] for op in active_ops])
-    group_bodies, group_reported = int(any_applies.sum()), int((any_applies & reported).sum())
+    if q.operation:  # the bodies of the group that report the one operation asked for
+        group_bodies, group_reported = n_bodies[ops[0].id], n_reported[ops[0].id]
+    else:
+        group_bodies, group_reported = group.any_applies, group.any_reported
 
     def cell(extra_keys: dict, figures: dict) -> dict:
         return {**keys, **extra_keys, "n_bodies": figures.pop("n_bodies"), "suppressed": None, **figures}
@@ -197,17 +207,17 @@ def _cells_for_group(
 def progress(session: Session, q: Query) -> tuple[dict, int]:
     """The progress table for q, and the period it depends on (for caching)."""
     directory = published(cache.get_directory(session))
-    matrix = cache.get_matrix(session, q.period)
-    return _envelope(q, matrix, progress_cells(directory, matrix, q)), q.period
+    summary = cache.get_summary(session, q.period)
+    return _envelope(q, summary, progress_cells(directory, summary, q)), q.period
 
 
-def _envelope(q: Query, matrix: PeriodMatrix, cells: list[dict]) -> dict:
+def _envelope(q: Query, summary: PeriodSummary, cells: list[dict]) -> dict:
     return {
         "period": periods.fmt(q.period),
         "by": list(q.by),
         "filters": {"prefecture": q.prefecture, "kind": q.kind, "operation": q.operation},
         "k": get_settings().suppression_k,
-        "as_of": matrix.as_of.isoformat() if matrix.as_of else None,
+        "as_of": summary.as_of.isoformat() if summary.as_of else None,
         "cells": cells,
     }
 
@@ -223,14 +233,14 @@ def trend(session: Session, q: Query, start: int, end: int, interval: str) -> tu
             last_of_year[periods.fiscal_year(p)] = p
         chosen = list(last_of_year.values())
     directory = published(cache.get_directory(session))
-    matrices = cache.get_matrices(session, chosen)
+    summaries = cache.get_summaries(session, chosen)
     series = []
     as_of = None
     for period in chosen:
-        matrix = matrices[period]
-        as_of = max(filter(None, (as_of, matrix.as_of)), default=None)
+        summary = summaries[period]
+        as_of = max(filter(None, (as_of, summary.as_of)), default=None)
         pq = Query(period, q.by, q.prefecture, q.kind, q.operation)
-        for c in progress_cells(directory, matrix, pq):
+        for c in progress_cells(directory, summary, pq):
             series.append({"period": periods.fmt(period), "fiscal_year": periods.fiscal_year(period), **c})
     body = {
         "from": periods.fmt(start),
@@ -310,12 +320,14 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
     if by not in ("none", "prefecture", "kind"):
         raise InvalidInput.at(["query", "by"], f"by は none / prefecture / kind のいずれかです（{by!r}）。", input=by)
     directory = published(cache.get_directory(session))
-    matrix = cache.get_matrix(session, period)
+    summary = cache.get_summary(session, period)
     still_open = periods.window_open(period)
+    atoms = directory.atoms
     cells = []
     for keys, mask in _groups(directory, by):
+        in_group = group_mask(atoms.stats_kind, atoms.prefecture, keys.get("prefecture"), keys.get("kind"))
         expected = int(mask.sum())
-        reported, on_time = int((mask & matrix.reported).sum()), int((mask & matrix.on_time).sum())
+        reported, on_time = int(summary.reported[in_group].sum()), int(summary.on_time[in_group].sum())
         cells.append(
             {
                 **keys,
@@ -336,7 +348,7 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
         "due_at": periods.due_at(period).isoformat(),
         "window_open": still_open,
         "k": get_settings().suppression_k,
-        "as_of": matrix.as_of.isoformat() if matrix.as_of else None,
+        "as_of": summary.as_of.isoformat() if summary.as_of else None,
         "cells": cells,
     }
     return body, period
