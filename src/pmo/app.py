@@ -33,6 +33,7 @@ from pmo.openapi import TAGS, declare_responses, operation_id
 from pmo.reports.router import router as reports_router
 from pmo.review.router import router as review_router
 from pmo.route_index import index_routes, prepare_routes
+from pmo.stats.fastpath import CachedStatisticsMiddleware
 from pmo.stats.matrix import warm_up
 from pmo.stats.router import router as stats_router
 from pmo.systems.router import router as systems_router
@@ -171,6 +172,7 @@ def create_app() -> FastAPI:
     install_api_docs(app)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     index_routes(app)
+    app.add_middleware(CachedStatisticsMiddleware, prefix=f"{API_PREFIX}/stats/")
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadAsGet)
     app.add_middleware(ObservabilityMiddleware)

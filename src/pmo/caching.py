@@ -201,10 +201,18 @@ class DataVersion:
         """Whether to ask now (and note that it is asked)."""
         now = clock.now()
         with self._lock:
-            if self._checked_at is not None and now - self._checked_at < float(_read(self._interval) or 0):
+            if not self._due(now):
                 return False
             self._checked_at = now
             return True
+
+    def due(self) -> bool:
+        """Whether it is time to ask, without noting that it is asked (for a reader that will not ask itself)."""
+        return self._due(clock.now())
+
+    def _due(self, now: float) -> bool:
+        checked = self._checked_at
+        return checked is None or now - checked >= float(_read(self._interval) or 0)
 
     def expire(self) -> None:
         """Ask on next use."""

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from pmo import labels, periods
@@ -102,13 +102,7 @@ def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
     per_op, overall = cache.remember(("completion", period), period, lambda: completion(directory, now))
     _, previous = cache.remember(("completion", before.period), before.period, lambda: completion(directory, before))
     ids = [b.id for b in bodies]
-    last = dict(
-        session.execute(
-            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-            .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period)
-            .group_by(BodyPeriod.body_id)
-        ).all()
-    )
+    last = newest_period(session, BodyPeriod, ids, period)
     return Snapshot(
         bodies,
         per_op[rows],
@@ -181,13 +175,7 @@ def _overdue_steps(session: Session, bodies: list[Body], period: int) -> dict[in
     """Per body, how many months each step that should have been done by now is overdue."""
     catalog = load_catalog(session)
     ids = [b.id for b in bodies]
-    newest_of = dict(
-        session.execute(
-            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-            .where(BodyPeriod.body_id.in_(ids))
-            .group_by(BodyPeriod.body_id)
-        ).all()
-    )
+    newest_of = newest_period(session, BodyPeriod, ids, periods.current())
     current = dict(session.execute(select(BodyCells.body_id, BodyCells.cells).where(BodyCells.body_id.in_(ids))).all())
     overdue: dict[int, list[int]] = {}
     for body in bodies:
@@ -214,14 +202,28 @@ def _months_overdue(cells: CellGrid, period: int) -> list[int]:
     return months
 
 
-def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:
-    return dict(
-        session.execute(
-            select(ReportRevision.body_id, func.max(ReportRevision.period))
-            .where(ReportRevision.body_id.in_(ids), ReportRevision.period <= period, ReportRevision.n_changed > 0)
-            .group_by(ReportRevision.body_id)
-        ).all()
+def newest_period(
+    session: Session,
+    model: type[BodyPeriod] | type[ReportRevision],
+    ids: list[int],
+    period: int,
+    *where: ColumnElement[bool],
+) -> dict[int, int]:
+    """Per body, the newest period at or before `period` among its rows of model (that match where): one
+    index seek per body, from the newest end, rather than a pass over its whole history."""
+    newest = (
+        select(model.period)
+        .where(model.body_id == Body.id, model.period <= period, *where)
+        .order_by(model.period.desc())
+        .limit(1)
+        .correlate(Body)
+        .scalar_subquery()
     )
+    return {body_id: p for body_id, p in session.execute(select(Body.id, newest).where(Body.id.in_(ids))) if p}
+
+
+def _last_change(session: Session, ids: list[int], period: int) -> dict[int, int]:
+    return newest_period(session, ReportRevision, ids, period, ReportRevision.n_changed > 0)
 
 
 def _report_record(session: Session, ids: list[int], window: list[int]) -> dict[int, tuple[int, int]]:

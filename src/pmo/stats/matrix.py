@@ -233,6 +233,10 @@ class StatsCache:
             self.version, self._n_bodies = None, None
             self.watch.expire()
 
+    def current(self) -> bool:
+        """Whether kept answers may be served without asking the database (no recheck due; nothing noted)."""
+        return self.version is not None and not self.watch.due()
+
     def recheck_due(self) -> bool:
         """Whether to ask the database for its data version now (PMO_STATS_RECHECK_SECONDS, or at once after
         this process stored a report)."""

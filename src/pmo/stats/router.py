@@ -15,7 +15,7 @@ from pmo.deps import StatisticsReader
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.http import conditional
 from pmo.openapi import declare
-from pmo.stats import service
+from pmo.stats import fastpath, service
 from pmo.stats.groups import STATS_KINDS
 from pmo.stats.inquiries import inquiries as inquiry_table
 from pmo.stats.matrix import cache
@@ -62,6 +62,7 @@ async def _serve(request: Request, key: tuple, compute: Callable[[Session], tupl
     hit = cache.responses.get(key)
     if hit is None:
         hit = await run_in_threadpool(_read, partial(_render, key=key, compute=compute))
+    fastpath.learn(request.scope["path"], request.scope["query_string"], key)
     content, etag = hit
     return conditional.versioned(request.headers.get("if-none-match"), content, etag, conditional.STATISTICS)
 
