@@ -20,11 +20,14 @@ def served_early(monkeypatch):
     caching.clear_all()
     answered = []
     real = fastpath.CachedStatisticsMiddleware._cached
-    monkeypatch.setattr(
-        fastpath.CachedStatisticsMiddleware,
-        "_cached",
-        staticmethod(lambda scope: (hit := real(scope)) is not None and answered.append(1) or hit),
-    )
+
+    def counted(scope):
+        hit = real(scope)
+        if hit is not None:
+            answered.append(1)
+        return hit
+
+    monkeypatch.setattr(fastpath.CachedStatisticsMiddleware, "_cached", staticmethod(counted))
     return answered
 
 
