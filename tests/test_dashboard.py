@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from pmo import labels, periods
 from pmo.dashboard import figures
+from pmo.config import get_settings
 from pmo.db import session_scope
 from pmo.models import Body
 
@@ -325,10 +326,36 @@ def test_prefecture_page_shows_table_laggards_missing_and_follow_ups(client, tok
     sign_in(client, token_for("prefecture", TOYAMA))
     page = client.get(f"/prefectures/{TOYAMA}")
     assert page.status_code == 200
-    for heading in ("遅れている市区町村", "未報告の市区町村", "フォローアップ", "市区町村一覧", "対応中の問合せ"):
+    for heading in ("遅れている市区町村", "報告のない市区町村", "フォローアップ", "市区町村一覧", "対応中の問合せ"):
         assert heading in page.text
     heat = figure(page.text, "municipalities")["data"][0]
     assert len(heat["y"]) == len(codes) - 1  # every municipality, not the prefecture itself
+
+
+@pytest.mark.parametrize("offset_days", [0, 20])
+def test_bodies_within_their_window_are_pending_not_missing(client, token_for, monkeypatch, offset_days):
+    """On 12-03 November's reports are due on 12-10: the 7 not yet in are 受付中; on 12-23 they are 未報告.
+    The national page opens on the newest period that is due and says how many are still within the window."""
+    monkeypatch.setattr(get_settings(), "clock_offset_days", offset_days)
+    with session_scope(read_only=True) as s:
+        codes = list(s.scalars(select(Body.code).where(Body.prefecture_code == "16", Body.kind != "prefecture")))
+    last = periods.add_months(periods.current(), -1)
+    for code in codes[:8]:
+        put = client.put(f"/api/v1/bodies/{code}/reports/{periods.fmt(last)}", headers=token_for("municipality", code))
+        assert put.status_code == 200, put.text
+    still_open = periods.window_open(last)
+    toyama = token_for("prefecture", TOYAMA)
+    sign_in(client, toyama)
+    page = client.get(f"/prefectures/{TOYAMA}").text
+    listing = client.get(f"/api/v1/prefectures/{TOYAMA}/missing-reports", headers=toyama).json()
+    assert listing["window_open"] is still_open
+    assert (len(listing["pending"]), len(listing["missing"])) == ((7, 0) if still_open else (0, 7))
+    assert ("受付中（期限" in page) is still_open and ("未報告（期限超過）" in page) is not still_open
+    sign_in(client, token_for("viewer"))
+    national = client.get("/").text
+    assert (f"{last // 100}年{last % 100}月分は受付中です" in national) is still_open
+    opened_on = periods.add_months(last, -1) if still_open else last
+    assert f"{opened_on // 100}年{opened_on % 100}月時点" in national
 
 
 @pytest.mark.parametrize("path", ["/inquiries", "/faqs", "/faqs?q=移行", "/notices"])

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,6 +40,9 @@ from pmo.stats.router import router as stats_router
 from pmo.systems.router import router as systems_router
 
 API_PREFIX = "/api/v1"
+# Metrics are Prometheus (/metrics) and logs our JSON lines; with FastAPI's native OpenTelemetry on, every
+# request asked whether a tracer, meter or logger provider had been configured (≈12 µs, 4 % of a cached answer).
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 log = logging.getLogger("pmo")
 
 
@@ -150,6 +154,7 @@ def create_app() -> FastAPI:
         redoc_url=None,  # /docs is served from the app's own files (api_docs)
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
+        telemetry=NO_OPENTELEMETRY,
     )
     install_error_handlers(app)
     declare_responses(health_router)

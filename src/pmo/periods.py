@@ -96,6 +96,13 @@ def window_open(period: int, now: datetime | None = None) -> bool:
     return (now or utcnow()) < due_at(period)
 
 
+def newest_due(now: datetime | None = None) -> int:
+    """The newest period whose report window has closed: last month after its due day, else the month before
+    (the pages open on it, so that bodies still within their window are not shown as missing)."""
+    last = add_months(current(now), -1)
+    return add_months(last, -1) if window_open(last, now) else last
+
+
 def end_of(period: int) -> datetime:
     """The first moment after the month of period (the register's state 'as of' a period is taken here)."""
     following = add_months(period, 1)

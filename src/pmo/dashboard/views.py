@@ -51,7 +51,7 @@ def parse_filters(
         )
     if operation is not None and operation not in directory.catalog.op_by_code:
         raise InvalidInput.at(["query", "operation"], messages.unknown_operation(operation), input=operation)
-    return Filters(stats.default_period(period or None), kind, prefecture, operation)
+    return Filters(stats.default_period(period) if period else periods.newest_due(), kind, prefecture, operation)
 
 
 def names(directory: Directory) -> tuple[dict[str, str], dict[str, str]]:
@@ -143,6 +143,7 @@ def national(
     return {
         "f": f,
         "charts": charts,
+        "open_window": _open_window(session),
         "headline": cached("headline", headline),
         "k": k,
         "target_period": figures.TARGET_PERIOD,
@@ -154,6 +155,15 @@ def national(
         "prefectures": sorted(directory.prefecture_names.items()),
         "operations": [(o.code, o.name) for o in directory.catalog.operations],
     }
+
+
+def _open_window(session: Session) -> dict | None:
+    """Last month while its reports are still within their window: how many bodies have reported so far."""
+    last = stats.default_period(None)
+    if not periods.window_open(last):
+        return None
+    [cell] = stats.reporting(session, last, "none")[0]["cells"]
+    return {"period": last, "due_at": periods.due_at(last), "reported": cell["n_reported"], "expected": cell["n_bodies"]}
 
 
 def prefecture(session: Session, principal: Principal, code: str, period_text: str | None) -> dict:

@@ -68,8 +68,10 @@ class MissingReports(BaseModel):
     prefecture: str
     period: str
     due_at: str
+    window_open: bool = Field(description="the period's reports are still within their window (before due_at)")
     expected: int
-    missing: list[MissingReport]
+    pending: list[MissingReport] = Field(description="not reported yet, still within the window")
+    missing: list[MissingReport] = Field(description="not reported by the due time")
 
 
 class OwnMissing(BaseModel):

@@ -362,21 +362,16 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
 
 
 def missing_reports(session: Session, prefecture: Body, period: int) -> MissingReports:
-    """Municipalities with no report for the period, longest silent first."""
+    """Municipalities with no report for the period, longest silent first: `pending` while the report window
+    is open, `missing` once the due time has passed."""
     bodies = _municipalities(session, prefecture)
     ids = [b.id for b in bodies]
     reported = set(
         session.scalars(select(BodyPeriod.body_id).where(BodyPeriod.body_id.in_(ids), BodyPeriod.period == period))
     )
-    last = dict(
-        session.execute(
-            select(BodyPeriod.body_id, func.max(BodyPeriod.period))
-            .where(BodyPeriod.body_id.in_(ids), BodyPeriod.period <= period)
-            .group_by(BodyPeriod.body_id)
-        ).all()
-    )
+    last = newest_period(session, BodyPeriod, ids, period)
     start = min(periods.TRACKING_START, period)
-    missing = [
+    not_in = [
         MissingReport(
             body=b.code,
             name=b.name,
@@ -389,13 +384,16 @@ def missing_reports(session: Session, prefecture: Body, period: int) -> MissingR
         for b in bodies
         if b.id not in reported
     ]
-    missing.sort(key=lambda m: (-m.months_missing, m.body))
+    not_in.sort(key=lambda m: (-m.months_missing, m.body))
+    still_open = periods.window_open(period)
     return MissingReports(
         prefecture=prefecture.code,
         period=periods.fmt(period),
         due_at=periods.due_at(period).isoformat(),
+        window_open=still_open,
         expected=len(bodies),
-        missing=missing,
+        pending=not_in if still_open else [],
+        missing=[] if still_open else not_in,
     )
 
 
@@ -471,18 +469,20 @@ def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
 
 
 def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
-    """The reminder list as spreadsheet headers and rows."""
-    headers = ["団体コード", "団体名", "種別", "最終報告月", "未報告の月数", "対象月", "報告期限"]
+    """The reminder list as spreadsheet headers and rows (受付中 while the window is open, else 未報告)."""
+    headers = ["団体コード", "団体名", "種別", "状況", "最終報告月", "未報告の月数", "対象月", "報告期限"]
     due = listing.due_at[:10]
+    state = "受付中" if listing.window_open else "未報告"
     return headers, [
         [
             m.body,
             m.name,
             labels.KIND_LABELS.get(m.kind, m.kind),
+            state,
             m.last_reported or "未報告",
             m.months_missing,
             listing.period,
             due,
         ]
-        for m in listing.missing
+        for m in listing.pending + listing.missing
     ]
