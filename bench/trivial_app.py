@@ -1,6 +1,7 @@
 """The floor for the statistics HTTP benchmark: an `async def` FastAPI endpoint returning the statistics
-answer's bytes with its headers (content type, ETag, Cache-Control), under the same uvicorn settings and the same FastAPI options (OpenTelemetry off, as in pmo): what
-any FastAPI app pays to send that answer, without pmo's authentication, caching and middleware."""
+answer's bytes with its headers (content type, ETag, Cache-Control), under the same uvicorn settings and the
+same FastAPI options (OpenTelemetry off, as in pmo): what any FastAPI app pays to send that answer, without
+pmo's authentication, caching and middleware."""
 
 import json
 import os

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from pmo import labels, periods
-from pmo.dashboard import figures
 from pmo.config import get_settings
+from pmo.dashboard import figures
 from pmo.db import session_scope
 from pmo.models import Body
 

@@ -163,7 +163,12 @@ def _open_window(session: Session) -> dict | None:
     if not periods.window_open(last):
         return None
     [cell] = stats.reporting(session, last, "none")[0]["cells"]
-    return {"period": last, "due_at": periods.due_at(last), "reported": cell["n_reported"], "expected": cell["n_bodies"]}
+    return {
+        "period": last,
+        "due_at": periods.due_at(last),
+        "reported": cell["n_reported"],
+        "expected": cell["n_bodies"],
+    }
 
 
 def prefecture(session: Session, principal: Principal, code: str, period_text: str | None) -> dict:
