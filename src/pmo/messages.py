@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pmo.directory.codes import code_problem
+from pmo.text import control_problem
 
 VALIDATION_MESSAGES = {
     "missing": "必須項目です。",
@@ -42,6 +43,8 @@ def field_errors(errors: Sequence[Any]) -> list[dict]:
             msg = str(ctx.get("error", err["msg"]))
         if err["type"] == "string_pattern_mismatch" and tuple(err["loc"]) == ("path", "code"):
             msg = code_problem(str(err["input"])) or msg  # say what is wrong with the code, not the pattern
+        elif err["type"] == "string_pattern_mismatch":
+            msg = control_problem(str(ctx.get("pattern")), err.get("input")) or msg
         item = {"loc": list(err["loc"]), "msg": msg, "type": err["type"]}
         if "input" in err and isinstance(err["input"], (str, int, float, bool)) and err["type"] != "missing":
             item["input"] = err["input"]
