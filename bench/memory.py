@@ -101,7 +101,13 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     caches = {m[0]: float(m[1]) / 2**20 for m in re.findall(r'pmo_cache_bytes\{cache="([^"]+)"\} ([\d.e+]+)', metrics)}
-    budgets = {"stats_responses": args.response_mb, "stats_summaries": 96, "stats_matrices": 48, "stats_derived": 64}
+    budgets = {
+        "stats_responses": args.response_mb,
+        "stats_summaries": 96,
+        "stats_matrices": 48,
+        "stats_derived": 64,
+        "stats_queries": 8,
+    }
     peak = max(rss for _, rss in samples) if samples else warmed
     result = {
         "months": args.months,

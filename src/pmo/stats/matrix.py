@@ -1,7 +1,8 @@
 """National status matrices per period, read from body_periods and cached per process.
 
-A matrix holds every body's status grid as of a period (one row per body, one byte per cell).
-The cache is invalidated precisely: a new revision of period P invalidates P and later periods."""
+A matrix holds every body's status grid as of a period (one row per body, one byte per cell); its summary
+(summary.py) is what the statistics read. A new revision of period P patches the kept matrices and
+summaries of P and later periods with the reporting bodies' rows, and drops the answers rendered from them."""
 
 import threading
 from collections.abc import Callable, Iterator
@@ -277,9 +278,10 @@ class StatsCache:
         first: dict[int, int] = {}
         for body_id, period, _ in new:
             first[body_id] = min(period, first.get(body_id, period))
+        stale_from = min(first.values())
         rows = session.execute(
             select(BodyPeriod.body_id, BodyPeriod.period, BodyPeriod.statuses, BodyPeriod.late)
-            .where(BodyPeriod.body_id.in_(first))
+            .where(BodyPeriod.body_id.in_(first), BodyPeriod.period >= stale_from)
             .order_by(BodyPeriod.body_id, BodyPeriod.period)
         )
         summaries_of: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
@@ -287,7 +289,6 @@ class StatsCache:
             if period >= first[body_id]:
                 grid = np.frombuffer(decode_grid(blob), dtype=np.uint8)[: directory.width]
                 summaries_of.setdefault(body_id, []).append((period, grid, not late))
-        stale_from = min(first.values())
         if any(not summaries_of.get(body_id) or summaries_of[body_id][0][0] != p for body_id, p in first.items()):
             return False  # a report without its period summary (never written so): reload instead
         kept = set(self.matrices.keys()) | set(self.summaries.keys())
