@@ -326,7 +326,7 @@ def test_prefecture_page_shows_table_laggards_missing_and_follow_ups(client, tok
     sign_in(client, token_for("prefecture", TOYAMA))
     page = client.get(f"/prefectures/{TOYAMA}")
     assert page.status_code == 200
-    for heading in ("遅れている市区町村", "報告のない市区町村", "フォローアップ", "市区町村一覧", "対応中の問合せ"):
+    for heading in ("まず連絡する市区町村", "報告のない市区町村", "フォローアップ", "市区町村一覧", "対応中の問合せ"):
         assert heading in page.text
     heat = figure(page.text, "municipalities")["data"][0]
     assert len(heat["y"]) == len(codes) - 1  # every municipality, not the prefecture itself

@@ -334,3 +334,30 @@ def test_many_open_inquiries_count(client, toyama, token_for):
     first = lagging(client, toyama)[0]
     assert first["body"] == KAMIICHI
     assert first["reasons"][0]["code"] == "open_inquiries" and first["reasons"][0]["figures"] == {"open_inquiries": 4}
+
+
+def test_the_lagging_list_names_the_few_to_call_first_and_shows_everyone_on_request(client, token_for):
+    """Calibrated (issue 16): by default only the top PMO_LAG_SHARE of the prefecture's municipalities by score
+    (ties included, never below PMO_LAG_MIN_SCORE), each with the prefecture's last follow-up; all=true lists
+    every municipality with its score and whether it is to be called first."""
+    from pmo.demo.reports import generate
+
+    with session_scope() as session:
+        generate(session, only=municipalities("16"))
+    toyama = token_for("prefecture", TOYAMA)
+    url = f"/api/v1/prefectures/{TOYAMA}/lagging"
+    first = client.get(url, params={"period": periods.fmt(P)}, headers=toyama).json()
+    everyone = client.get(url, params={"period": periods.fmt(P), "all": "true"}, headers=toyama).json()
+    cut = first["thresholds"]["cut_score"]
+    assert first["municipalities"] == 15 and len(everyone["bodies"]) == 15
+    assert [b["score"] for b in everyone["bodies"]] == sorted((b["score"] for b in everyone["bodies"]), reverse=True)
+    called = [b["body"] for b in everyone["bodies"] if b["call_first"]]
+    assert called == [b["body"] for b in first["bodies"]] and len(called) == first["first"]
+    assert 1 <= len(called) <= 3 or all(b["score"] == cut for b in first["bodies"][3:])  # ceil(0.15 × 15) = 3
+    assert first["scored"] > len(called)  # the demo's Toyama has more bodies with reasons than are called first
+    assert all(b["last_follow_up"] is None for b in first["bodies"])
+    target = first["bodies"][0]["body"]
+    follow_up = {"held_on": str(utcnow().date()), "channel": "phone", "learned": "事業者と日程を再調整中。"}
+    assert client.post(f"/api/v1/bodies/{target}/follow-ups", headers=toyama, json=follow_up).status_code == 201
+    again = client.get(url, params={"period": periods.fmt(P)}, headers=toyama).json()
+    assert again["bodies"][0]["last_follow_up"]["channel"] == "phone"

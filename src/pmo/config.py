@@ -78,7 +78,15 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Lagging: months behind the kind's national median that count."
     )
     lag_open_inquiries: int = Field(default=3, ge=1, description="Lagging: open inquiries that count as many.")
-    lag_min_score: float = Field(default=2.0, ge=0, description="Lagging: bodies scoring below this are not listed.")
+    lag_min_score: float = Field(
+        default=2.0, ge=0, description="Lagging: bodies scoring below this are never listed first."
+    )
+    lag_share: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Lagging: the share of a prefecture's municipalities listed first (the highest scores).",
+    )
     sla_prefecture_days: int = Field(
         default=5, ge=1, le=60, description="Inquiries: business days a prefecture has to answer."
     )

@@ -1,7 +1,7 @@
 """Japanese labels shared by pages, exports and messages: months as 2025年4月, fiscal years as 令和7年度, kinds,
 statuses, roles."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pmo import periods
 from pmo.stats.groups import STATS_KIND_LABELS  # noqa: F401  (the pages' label for a statistics kind)
@@ -67,8 +67,10 @@ def _local(value: datetime | str | None) -> datetime | None:
     return moment.astimezone(periods.zone()) if moment.tzinfo else moment
 
 
-def date_ja(value: datetime | str | None) -> str:
-    """A moment as its local date: '2025年4月10日'."""
+def date_ja(value: date | datetime | str | None) -> str:
+    """A moment as its local date, or a date: '2025年4月10日'."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return f"{value.year}年{value.month}月{value.day}日"
     local = _local(value)
     return "" if local is None else f"{local.year}年{local.month}月{local.day}日"
 

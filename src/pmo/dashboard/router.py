@@ -1,6 +1,6 @@
 """HTML pages: sign-in, the national, prefecture and body dashboards, report forms, plotly.js (not in OpenAPI)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -96,10 +96,15 @@ def national(
 
 @router.get("/prefectures/{code}")
 def prefecture_page(
-    request: Request, code: str, session: ReadSessionDep, user: SignedIn, period: str | None = None
+    request: Request,
+    code: str,
+    session: ReadSessionDep,
+    user: SignedIn,
+    period: str | None = None,
+    lagging: Literal["first", "all"] = "first",
 ) -> Response:
     """A prefecture's municipalities: table, heatmap, laggards with reasons, missing reports, follow-ups."""
-    return render(request, "prefecture.html", **views.prefecture(session, user, code, period))
+    return render(request, "prefecture.html", **views.prefecture(session, user, code, period, lagging == "all"))
 
 
 @router.get("/bodies/{code}")

@@ -13,6 +13,7 @@ from pmo.config import get_settings
 from pmo.dashboard import figures
 from pmo.errors import InvalidInput
 from pmo.followups import service as followups
+from pmo.followups.schemas import CHANNEL_LABELS
 from pmo.inquiries import service as inquiries
 from pmo.models import Body, System
 from pmo.notices import service as notices
@@ -171,7 +172,9 @@ def _open_window(session: Session) -> dict | None:
     }
 
 
-def prefecture(session: Session, principal: Principal, code: str, period_text: str | None) -> dict:
+def prefecture(
+    session: Session, principal: Principal, code: str, period_text: str | None, everyone_scored: bool = False
+) -> dict:
     """A prefecture's municipalities, laggards, missing reports and follow-ups (the prefecture and admin)."""
     pref = review.prefecture_for(session, principal, code)
     period = review.parse_review_period(period_text or None)
@@ -184,7 +187,9 @@ def prefecture(session: Session, principal: Principal, code: str, period_text: s
         "period": period,
         "table": table,
         "rows": rows,
-        "lagging": review.lagging(session, pref, period),
+        "lagging": review.lagging(session, pref, period, everyone_scored),
+        "everyone_scored": everyone_scored,
+        "channel_labels": CHANNEL_LABELS,
         "missing": review.missing_reports(session, pref, period),
         "follow_ups": followups.list_visible(
             session, principal, shared=None, prefecture=pref.prefecture_code, page=PageRequest(50, 0)

@@ -52,10 +52,17 @@ def review_bodies(
 
 
 @router.get("/prefectures/{code}/lagging", response_model=LaggingList)
-def lagging(code: BodyCode, session: ReadSessionDep, principal: CurrentUser, period: Period = None) -> LaggingList:
-    """Municipalities ranked by how far behind they are, each with its reasons and their weight."""
+def lagging(
+    code: BodyCode,
+    session: ReadSessionDep,
+    principal: CurrentUser,
+    period: Period = None,
+    everyone: Annotated[bool, Query(alias="all", description="every municipality with its score")] = False,
+) -> LaggingList:
+    """Municipalities ranked by how far behind they are, each with its reasons and their weight: by default
+    the few to call first (the top PMO_LAG_SHARE), with all=true everyone."""
     prefecture = service.prefecture_for(session, principal, code)
-    return service.lagging(session, prefecture, service.parse_review_period(period))
+    return service.lagging(session, prefecture, service.parse_review_period(period), everyone)
 
 
 @router.get("/prefectures/{code}/missing-reports", response_model=MissingReports, responses=FILE_RESPONSES)

@@ -1,5 +1,6 @@
 """Prefecture review views."""
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,12 @@ class Reason(BaseModel):
     figures: dict[str, float | int | str | None]
 
 
+class LastFollowUp(BaseModel):
+    held_on: date
+    channel: str
+    next_check_on: date | None
+
+
 class LaggingBody(BaseModel):
     rank: int
     body: str
@@ -46,6 +53,8 @@ class LaggingBody(BaseModel):
     kind: str
     score: float
     completion_rate: float
+    call_first: bool = Field(description="within the prefecture's top share by score (thresholds.cut_score)")
+    last_follow_up: LastFollowUp | None = Field(description="the newest follow-up the prefecture recorded")
     reasons: list[Reason]
 
 
@@ -53,7 +62,10 @@ class LaggingList(BaseModel):
     prefecture: str
     period: str
     thresholds: dict[str, float]
-    bodies: list[LaggingBody]
+    municipalities: int
+    scored: int = Field(description="municipalities with at least one reason")
+    first: int = Field(description="municipalities to call first (call_first)")
+    bodies: list[LaggingBody] = Field(description="those to call first, or with all=true every municipality")
 
 
 class MissingReport(BaseModel):

@@ -1,5 +1,6 @@
 """Prefecture review: its municipalities' progress, who lags and why, who has not reported."""
 
+import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -14,13 +15,14 @@ from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.directory import service as directory_service
 from pmo.errors import Forbidden, InvalidInput, NotFound
-from pmo.models import Body, BodyCells, BodyPeriod, ReportRevision
+from pmo.models import Body, BodyCells, BodyPeriod, FollowUp, ReportRevision
 from pmo.reports.cellgrid import CellGrid
 from pmo.reports.grid import DONE, NOT_APPLICABLE, grid_template, load_catalog
 from pmo.reports.history import replayed_cells
 from pmo.review.schemas import (
     LaggingBody,
     LaggingList,
+    LastFollowUp,
     MissingReport,
     MissingReports,
     OperationRate,
@@ -238,8 +240,10 @@ def _report_record(session: Session, ids: list[int], window: list[int]) -> dict[
     return {i: (len(window) - len(seen.get(i, {})), sum(seen.get(i, {}).values())) for i in ids}
 
 
-def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
-    """Municipalities ranked by how far behind they are, each reason's contribution shown."""
+def lagging(session: Session, prefecture: Body, period: int, everyone: bool = False) -> LaggingList:
+    """Municipalities ranked by how far behind they are, each reason's contribution shown: those to call
+    first (the top PMO_LAG_SHARE of the prefecture's municipalities, at least PMO_LAG_MIN_SCORE points), or
+    with everyone, every municipality with its score."""
     from pmo.inquiries.service import open_by_body
 
     settings = get_settings()
@@ -338,27 +342,65 @@ def lagging(session: Session, prefecture: Body, period: int) -> LaggingList:
                 )
             )
         score = round(sum(r.points for r in reasons), 2)
-        if score >= settings.lag_min_score and reasons:
-            reasons.sort(key=lambda r: -r.points)
-            ranked.append((score, own, body, reasons))
+        reasons.sort(key=lambda r: -r.points)
+        ranked.append((score, own, body, reasons))
     ranked.sort(key=lambda t: (-t[0], t[1], t[2].code))
+    cut = _first_cut([score for score, *_ in ranked])
+    listed = [t for t in ranked if everyone or (t[0] >= cut and t[3])]
+    follow_ups = _last_follow_ups(session, prefecture, [b.id for _, _, b, _ in listed])
     return LaggingList(
         prefecture=prefecture.code,
         period=periods.fmt(period),
         thresholds={
             "min_score": settings.lag_min_score,
+            "share": settings.lag_share,
+            "cut_score": cut,
             "stalled_months": settings.lag_stalled_months,
             "peer_months": settings.lag_peer_months,
             "window_months": settings.lag_window_months,
             "open_inquiries": settings.lag_open_inquiries,
         },
+        municipalities=len(bodies),
+        scored=sum(1 for t in ranked if t[3]),
+        first=sum(1 for t in ranked if t[0] >= cut and t[3]),
         bodies=[
             LaggingBody(
-                rank=n, body=b.code, name=b.name, kind=b.kind, score=score, completion_rate=round(own, 6), reasons=r
+                rank=n,
+                body=b.code,
+                name=b.name,
+                kind=b.kind,
+                score=score,
+                completion_rate=round(own, 6),
+                call_first=score >= cut and bool(r),
+                last_follow_up=follow_ups.get(b.id),
+                reasons=r,
             )
-            for n, (score, own, b, r) in enumerate(ranked, start=1)
+            for n, (score, own, b, r) in enumerate(listed, start=1)
         ],
     )
+
+
+def _first_cut(scores: list[float]) -> float:
+    """The score from which a municipality is listed first: that of the last one within the top
+    PMO_LAG_SHARE of the prefecture's municipalities (ties included), never below PMO_LAG_MIN_SCORE."""
+    settings = get_settings()
+    if not scores:
+        return settings.lag_min_score
+    n_first = max(1, math.ceil(settings.lag_share * len(scores)))
+    return max(settings.lag_min_score, sorted(scores, reverse=True)[n_first - 1])
+
+
+def _last_follow_ups(session: Session, prefecture: Body, ids: list[int]) -> dict[int, LastFollowUp]:
+    """Per body, the newest follow-up this prefecture recorded."""
+    rows = session.execute(
+        select(FollowUp.body_id, FollowUp.held_on, FollowUp.channel, FollowUp.next_check_on)
+        .where(FollowUp.body_id.in_(ids), FollowUp.prefecture_code == prefecture.prefecture_code)
+        .order_by(FollowUp.body_id, FollowUp.held_on, FollowUp.id)
+    )
+    return {
+        body_id: LastFollowUp(held_on=held_on, channel=channel, next_check_on=next_check_on)
+        for body_id, held_on, channel, next_check_on in rows
+    }
 
 
 def missing_reports(session: Session, prefecture: Body, period: int) -> MissingReports:
