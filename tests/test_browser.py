@@ -249,6 +249,30 @@ class Walk:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         (Path(SCREENSHOTS) / f"{self.shots:02d}-{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
+    def on_paper(self, name: str) -> None:
+        """The page as printed (print media, A4 width): every table whole, no navigation, the time printed."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            clipped = self.driver.execute_script(
+                "return [...document.querySelectorAll('.scroll')]"
+                ".filter(e => e.scrollHeight > e.clientHeight + 1).map(e => e.parentElement.id);"
+            )
+            assert clipped == [], f"{name}: tables cut on paper in {clipped}"
+            shown = self.driver.execute_script(
+                "const seen = s => { const e = document.querySelector(s); return !!e && e.offsetParent !== null; };"
+                "return [seen('.print-only'), seen('header.site nav'), seen('form.filters')];"
+            )
+            assert shown[0] and not shown[1], f"{name}: printed-at line / navigation on paper: {shown}"
+            assert "印刷：" in self.text()
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        if SCREENSHOTS:  # what the browser's print gives: A4 pages, as a PDF
+            self.driver.execute_script("window.dispatchEvent(new Event('beforeprint'))")
+            self.shots += 1
+            pdf = self.driver.execute_cdp_cmd("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})
+            (Path(SCREENSHOTS) / f"{self.shots:02d}-{name}.pdf").write_bytes(base64.b64decode(pdf["data"]))
+            self.driver.execute_script("window.dispatchEvent(new Event('afterprint'))")
+
     def sign_in(self, token: str, next_path: str = "/") -> None:
         self.driver.delete_all_cookies()
         self.driver.get(f"{self.base}/login?next={next_path}")
@@ -283,7 +307,8 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
 
     walk.sign_in(tokens["tokyo"], f"/prefectures/{TOKYO}")
     walk.settle("prefecture-tokyo", charts=1)
-    assert "東京都 管内市区町村の状況" in walk.text() and "遅れている市区町村" in walk.text()
+    assert "東京都 管内市区町村の状況" in walk.text() and "まず連絡する市区町村" in walk.text()
+    walk.on_paper("prefecture-tokyo-print")
     walk.open(f"/bodies/{SHINJUKU}", "body-shinjuku-read-by-tokyo", charts=2)
     assert "報告を登録できるのは新宿区のアカウントだけです" in walk.text()
     walk.open("/inquiries", "inquiry-queue")

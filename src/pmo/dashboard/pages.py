@@ -15,6 +15,7 @@ from pmo import labels
 from pmo.auth import Principal
 from pmo.dashboard import session as page_session
 from pmo.dashboard.assets import plotly_url
+from pmo.db import utcnow
 from pmo.notices import service as notices
 
 HERE = Path(__file__).parent
@@ -83,6 +84,7 @@ def render(
         nav=nav(user),
         path=request.url.path,
         csrf=page_session.csrf_token(request),
+        printed_at=utcnow(),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})

@@ -34,6 +34,17 @@
   if (window.Plotly) {
     registerJapanese();
     document.querySelectorAll("[data-figure]").forEach(draw);
+    // Paper is narrower than most screens: each chart is laid out at the width of an A4 page (190 mm of
+    // print area, ≈ 700 CSS px) before printing, and fills its box again afterwards.
+    var onPaper = function (width) {
+      return function () {
+        document.querySelectorAll("[data-rendered]").forEach(function (el) {
+          Plotly.relayout(el, { width: width });
+        });
+      };
+    };
+    window.addEventListener("beforeprint", onPaper(700));
+    window.addEventListener("afterprint", onPaper(null));
   }
   document.querySelectorAll("input[type=file][data-shows]").forEach(function (input) {
     input.addEventListener("change", function () {
