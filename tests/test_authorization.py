@@ -374,6 +374,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/logout"): page(anyone_signed_in, anonymous=None, form=lambda t: {}),
     ("GET", "/"): page(anyone_signed_in),
     ("GET", "/prefectures/{code}"): page(owner | admin, target="prefecture"),
+    ("GET", "/prefectures/{code}/export"): page(owner | admin, target="prefecture", query={"format": "csv"}),
     ("GET", "/bodies/{code}"): page(body_readers, target="body"),
     ("POST", "/bodies/{code}/reports/{period}"): page(owner, target="body", form=lambda t: {"action": "no_change"}),
     ("POST", "/bodies/{code}/reports/{period}/upload"): page(owner, target="body", form=lambda t: {}, files=_csv),

@@ -33,6 +33,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 TOKYO, CHIYODA, SHINJUKU, TOYAMA, TOYAMA_CITY = "130001", "131016", "131041", "160008", "162019"
@@ -309,6 +310,14 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
     walk.settle("prefecture-tokyo", charts=1)
     assert "東京都 管内市区町村の状況" in walk.text() and "まず連絡する市区町村" in walk.text()
     walk.on_paper("prefecture-tokyo-print")
+    rows = "#municipality-table tbody tr"
+    rates = f"return [...document.querySelectorAll('{rows}')].map(r => parseFloat(r.cells[3].textContent));"
+    by_rate = "//section[@id='municipality-table']//th/button[.='完了率']"
+    walk.driver.find_element(By.XPATH, by_rate).click()
+    ascending = walk.driver.execute_script(rates)
+    assert len(ascending) == 62 and ascending == sorted(ascending), "the municipalities sort by completion"
+    walk.driver.find_element(By.XPATH, by_rate).send_keys(Keys.ENTER)
+    assert walk.driver.execute_script(rates) == sorted(ascending, reverse=True), "again (keyboard): descending"
     walk.open(f"/bodies/{SHINJUKU}", "body-shinjuku-read-by-tokyo", charts=2)
     assert "報告を登録できるのは新宿区のアカウントだけです" in walk.text()
     walk.open("/inquiries", "inquiry-queue")

@@ -361,3 +361,19 @@ def test_the_lagging_list_names_the_few_to_call_first_and_shows_everyone_on_requ
     assert client.post(f"/api/v1/bodies/{target}/follow-ups", headers=toyama, json=follow_up).status_code == 201
     again = client.get(url, params={"period": periods.fmt(P)}, headers=toyama).json()
     assert again["bodies"][0]["last_follow_up"]["channel"] == "phone"
+
+
+def test_the_prefecture_page_downloads_its_tables_headed_as_on_the_page(client, token_for):
+    from tests.test_dashboard import sign_in
+
+    steady(KAMIICHI)
+    sign_in(client, token_for("prefecture", TOYAMA))
+    table = client.get(f"/prefectures/{TOYAMA}/export", params={"period": periods.fmt(P), "format": "csv"})
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    header = table.content.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header[:4] == ["団体コード", "団体名", "種別", "完了率(%)"] and "戸籍 完了率(%)" in header
+    assert not [h for h in header if h.isascii()]  # operation names, not codes
+    listing = client.get(f"/prefectures/{TOYAMA}/export", params={"table": "missing", "format": "xlsx"})
+    assert listing.status_code == 200 and listing.content[:2] == b"PK"
+    sign_in(client, token_for("municipality", KAMIICHI))
+    assert client.get(f"/prefectures/{TOYAMA}/export", params={"format": "csv"}).status_code == 403

@@ -5,9 +5,11 @@ import io
 import re
 from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import quote
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
+from starlette.responses import Response
 
 FileFormat = Literal["csv", "xlsx"]
 MEDIA_TYPES = {
@@ -58,3 +60,15 @@ def table_file(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: Fi
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def file_response(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: FileFormat, name: str) -> Response:
+    """headers and rows as a download named name.csv / name.xlsx (never kept by a shared cache)."""
+    return Response(
+        table_file(headers, rows, fmt, name),
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}",
+            "Cache-Control": "private, no-store",
+        },
+    )

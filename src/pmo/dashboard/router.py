@@ -107,6 +107,20 @@ def prefecture_page(
     return render(request, "prefecture.html", **views.prefecture(session, user, code, period, lagging == "all"))
 
 
+@router.get("/prefectures/{code}/export")
+def prefecture_export(
+    code: str,
+    session: ReadSessionDep,
+    user: SignedIn,
+    period: str | None = None,
+    table: Literal["bodies", "missing"] = "bodies",
+    format: Literal["csv", "xlsx"] = "xlsx",
+) -> Response:
+    """The prefecture page's municipalities table or its not-yet-reported list as Excel or CSV, headed as on
+    the page (the same files the review API gives)."""
+    return views.prefecture_export(session, user, code, period, table, format)
+
+
 @router.get("/bodies/{code}")
 def body_page(
     request: Request,

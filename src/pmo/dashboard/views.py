@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from pmo import messages, periods
 from pmo.auth import Principal
@@ -25,6 +26,7 @@ from pmo.stats.groups import check_combination, parse_kind
 from pmo.stats.matrix import Directory, cache
 from pmo.systems import service as systems
 from pmo.systems.schemas import REASON_LABELS
+from pmo.tabular import FileFormat, file_response
 
 T = TypeVar("T")
 
@@ -199,6 +201,19 @@ def prefecture(
         "inquiries": inquiries_of(session, principal, pref.prefecture_code, active=True),
         "periods": list(reversed(periods.span(periods.TRACKING_START, periods.current()))),
     }
+
+
+def prefecture_export(
+    session: Session, principal: Principal, code: str, period_text: str | None, table: str, fmt: FileFormat
+) -> Response:
+    """A download of the prefecture page's municipalities table or of its not-yet-reported list."""
+    pref = review.prefecture_for(session, principal, code)
+    period = review.parse_review_period(period_text or None)
+    if table == "missing":
+        listing = review.missing_reports(session, pref, period)
+        return file_response(*review.missing_export(listing), fmt, f"{pref.name}_未報告_{listing.period}")
+    rows = review.review_rows(session, pref, period)
+    return file_response(*review.review_export(session, rows), fmt, review.export_name(pref, rows))
 
 
 def body(session: Session, principal: Principal, target: Body, period_text: str | None, operation: str | None) -> dict:

@@ -1,7 +1,6 @@
 """Prefecture review endpoints: municipalities table, lagging list, missing reports."""
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
@@ -9,20 +8,12 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep
 from pmo.openapi import declare
 from pmo.review import service
 from pmo.review.schemas import LaggingList, MissingReports, OwnMissing, ReviewTable
-from pmo.tabular import MEDIA_TYPES, FileFormat, table_file
+from pmo.tabular import MEDIA_TYPES, file_response
 
 router = APIRouter(tags=["prefecture review"], responses=declare(403))  # every route checks the scope
 Period = Annotated[str | None, Query(description="YYYY-MM; default the previous month")]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a csv/xlsx download")]
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}}
-
-
-def _file(headers: list[str], rows: list[list[Any]], fmt: FileFormat, name: str) -> Response:
-    return Response(
-        table_file(headers, rows, fmt, name),
-        media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"},
-    )
 
 
 @router.get("/prefectures/{code}/bodies", response_model=ReviewTable, responses=FILE_RESPONSES)
@@ -47,7 +38,7 @@ def review_bodies(
         below=below,
     )
     if format != "json":
-        return _file(*service.review_export(table), format, f"{prefecture.name}_市区町村_{table.period}")
+        return file_response(*service.review_export(session, table), format, service.export_name(prefecture, table))
     return table
 
 
@@ -73,7 +64,7 @@ def missing_reports(
     prefecture = service.prefecture_for(session, principal, code)
     listing = service.missing_reports(session, prefecture, service.parse_review_period(period))
     if format != "json":
-        return _file(*service.missing_export(listing), format, f"{prefecture.name}_未報告_{listing.period}")
+        return file_response(*service.missing_export(listing), format, f"{prefecture.name}_未報告_{listing.period}")
     return listing
 
 

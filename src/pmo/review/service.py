@@ -477,9 +477,18 @@ def filter_and_sort(
     return table.model_copy(update={"rows": rows})
 
 
-def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
-    """The review table as spreadsheet headers and rows (rates in percent)."""
-    op_codes = [o.operation for o in table.rows[0].operations] if table.rows else []
+def export_name(prefecture: Body, table: ReviewTable) -> str:
+    """The download's name: 東京都_市区町村_2026-11."""
+    return f"{prefecture.name}_市区町村_{table.period}"
+
+
+def review_export(session: Session, table: ReviewTable) -> tuple[list[str], list[list]]:
+    """The review table as spreadsheet headers and rows, headed as on the page (rates in percent; one column
+    per operation any municipality reports, by its Japanese name, in the catalog's order)."""
+    catalog = load_catalog(session)
+    present = {o.operation for r in table.rows for o in r.operations}
+    ops = [o for o in catalog.operations if o.code in present]
+    op_codes = [o.code for o in ops]
     headers = [
         "団体コード",
         "団体名",
@@ -489,7 +498,7 @@ def review_export(table: ReviewTable) -> tuple[list[str], list[list]]:
         "報告状況",
         "最終報告月",
         "特定移行支援システム数",
-        *[f"{c} 完了率(%)" for c in op_codes],
+        *[f"{o.short_name} 完了率(%)" for o in ops],
     ]
     rows = []
     for r in table.rows:

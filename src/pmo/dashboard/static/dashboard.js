@@ -52,6 +52,36 @@
       shown.textContent = input.files.length ? input.files[0].name : "未選択";
     });
   });
+  // Tables that sort: each column header becomes a button (keyboard too); numbers and percentages sort as
+  // numbers, everything else in Japanese collation; the header says which way (aria-sort).
+  var sortKey = function (row, column) {
+    var text = row.cells[column].textContent.trim();
+    return /^[-+]?[\d,.]+%?$/.test(text) ? parseFloat(text.replace(/[,%+]/g, "")) : text;
+  };
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, column) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = th.textContent;
+      th.textContent = "";
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = sortKey(a, column), y = sortKey(b, column);
+          var order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), "ja");
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
