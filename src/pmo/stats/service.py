@@ -15,7 +15,7 @@ from pmo import caching, messages, periods
 from pmo.config import get_settings
 from pmo.errors import InvalidInput
 from pmo.models import AdviserRequest, AdviserVisit, Operation, System, SystemVersion
-from pmo.reports.grid import DONE, IN_PROGRESS, N_STEPS, NOT_APPLICABLE, NOT_STARTED, Catalog
+from pmo.reports.grid import DONE, N_STEPS, NOT_APPLICABLE, Catalog
 from pmo.stats.groups import (
     check_atoms,
     check_combination,
@@ -28,7 +28,6 @@ from pmo.stats.summary import PeriodSummary
 from pmo.systems.schemas import REASON_LABELS
 
 BY_CHOICES = ("none", "operation", "step", "operation,step", "prefecture", "prefecture,operation", "kind", "phase")
-STATUSES = (DONE, IN_PROGRESS, NOT_STARTED, NOT_APPLICABLE)
 
 
 _checked: caching.Cache[tuple[int, int], Directory] = caching.Cache("stats_atoms_checked", max_entries=4)
