@@ -264,13 +264,14 @@ def leaks(figures: list[Figure], known: dict[tuple, dict[int, int]] | None = Non
 def _register(client, headers, bodies) -> dict[tuple, tuple]:
     """Every systems-register figure: (members, reason) → (deferred systems, bodies with one)."""
     figures = {}
-    for by in ("none", "reason", "prefecture", "kind", "prefecture,reason"):
+    for by in ("none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"):
         r = client.get("/api/v1/stats/systems", headers=headers, params={"by": by})
         assert r.status_code == 200, r.text
         for c in r.json()["cells"]:
             if not c["suppressed"]:
                 members = _resolve(bodies, None, c.get("prefecture"), c.get("kind"), None, c.get("n_bodies"))
-                figures[(members, c.get("reason"))] = (c["deferred_systems"], c["bodies_with_deferred"])
+                label = c.get("reason") or (f"target:{c['target']}" if c.get("target") else None)
+                figures[(members, label)] = (c["deferred_systems"], c["bodies_with_deferred"])
     return figures
 
 

@@ -264,6 +264,16 @@ def test_systems_register_keeps_history_and_feeds_statistics(client, token_for):
     assert old["period"] == before and old["cells"][0]["deferred_systems"] == 0
     now = client.get("/api/v1/stats/systems", params={"by": "none"}, headers=viewer).json()
     assert now["cells"][0]["deferred_systems"] == 4
+    # after the FY2025 deadline, each system's own target month is what counts: 2027-03 and 3 × 2028-03
+    targets = client.get("/api/v1/stats/systems", params={"by": "target"}, headers=viewer).json()["cells"]
+    soon = "within_6_months" if periods.months_between(periods.current(), 202703) < 6 else "later"
+    expected = {"passed": 0, "within_6_months": 0, "later": 3, "no_target": 0}
+    expected[soon] += 1
+    assert {c["target"]: c["deferred_systems"] for c in targets} == expected
+    by_pref = client.get("/api/v1/stats/systems", params={"by": "prefecture,target"}, headers=viewer).json()["cells"]
+    assert sum(c["deferred_systems"] for c in by_pref if c["prefecture"] == "16") == 4
+    passed = client.get("/api/v1/stats/systems", params={"by": "target", "period": "2028-06"}, headers=viewer)
+    assert passed.status_code == 422  # a future month's register is not known
     assert client.get("/api/v1/stats/systems", params={"period": "2031-01"}, headers=viewer).status_code == 422
 
 

@@ -138,6 +138,15 @@ def national(
             else stats.systems(session, "reason")["cells"]
         ),
     )
+    by_target = cache.remember(
+        ("dashboard", "deferred-targets", f.prefecture, periods.current(), *version),
+        f.period,
+        lambda: {
+            c["target"]: c["deferred_systems"]
+            for c in stats.systems(session, "prefecture,target" if f.prefecture else "target")["cells"]
+            if c.get("prefecture") == f.prefecture
+        },
+    )
     charts["systems"] = cache.remember(
         ("dashboard", "systems", f.prefecture, *version),
         f.period,
@@ -151,6 +160,8 @@ def national(
         "k": k,
         "target_period": figures.TARGET_PERIOD,
         "target_months": periods.months_between(f.period, figures.TARGET_PERIOD),
+        "by_target": by_target,
+        "remaining_bodies": cached("remaining", lambda: _remaining_bodies(session, f)),
         "deferred_total": None
         if any(c["suppressed"] for c in deferred)
         else sum(c["deferred_systems"] for c in deferred),
@@ -158,6 +169,14 @@ def national(
         "prefectures": sorted(directory.prefecture_names.items()),
         "operations": [(o.code, o.name) for o in directory.catalog.operations],
     }
+
+
+def _remaining_bodies(session: Session, f: Filters) -> int | None:
+    """Bodies nationally (or of the operation filtered) not yet at 100 % completion in the period."""
+    if f.kind or f.prefecture:
+        return None  # the distribution is national only
+    body = stats.distribution(session, f.period, f.operation)[0]
+    return int(body["n_bodies"] - body["bins"][-1]["n_bodies"])
 
 
 def _open_window(session: Session) -> dict | None:

@@ -150,12 +150,15 @@ async def reporting(
 @router.get("/systems", response_model=SystemsTable)
 async def systems(
     _: StatisticsReader,
-    by: Annotated[Literal["none", "reason", "prefecture", "kind", "prefecture,reason"], Query()] = "reason",
+    by: Annotated[
+        Literal["none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"], Query()
+    ] = "reason",
     period: Annotated[
         str | None, Query(description="YYYY-MM: the register as it stood at the month's end; default as it stands now")
     ] = None,
 ) -> Response:
-    """特定移行支援システム counts by reason, prefecture (its municipalities) or kind."""
+    """特定移行支援システム counts by reason, by where their own target month stands, by prefecture (its
+    municipalities) or kind."""
     as_of = None if period is None else service.default_period(period)
     return await _fresh(lambda session: service.systems(session, by, as_of))
 

@@ -100,6 +100,9 @@ class Reporting(BaseModel):
 
 class SystemsCell(BaseModel):
     reason: str | None = None
+    target: Literal["passed", "within_6_months", "later", "no_target"] | None = Field(
+        None, description="where the systems' own target month stands against the month read (by=…target)"
+    )
     prefecture: str | None = None
     kind: str | None = None
     n_bodies: int = Field(description="bodies in the group")

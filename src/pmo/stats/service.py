@@ -353,54 +353,90 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
     return body, period
 
 
-SYSTEM_BY = ("none", "reason", "prefecture", "kind", "prefecture,reason")
+SYSTEM_BY = (
+    "none",
+    "reason",
+    "target",
+    "prefecture",
+    "kind",
+    "prefecture,reason",
+    "prefecture,target",
+)
+# Where a deferred system's own target month stands against the month the register is read at.
+TARGET_STATES = ("passed", "within_6_months", "later", "no_target")
+SOON_MONTHS = 6
+
+Deferred = tuple[int, str | None, int | None]  # body id, reason, target month
 
 
-def _register(session: Session, period: int | None) -> tuple[list[tuple[int, str | None]], datetime | None]:
-    """(body id, reason) of every deferred system, now or as of the end of period, and the newest change."""
+def _register(session: Session, period: int | None) -> tuple[list[Deferred], datetime | None]:
+    """(body id, reason, target) of every deferred system, now or as of the end of period, and the newest change."""
     if period is None:
-        rows = session.execute(select(System.body_id, System.deferral_reason).where(System.deferred.is_(True))).all()
-        return [(body_id, reason) for body_id, reason in rows], session.scalar(select(func.max(System.updated_at)))
+        rows = session.execute(
+            select(System.body_id, System.deferral_reason, System.deferral_target).where(System.deferred.is_(True))
+        ).all()
+        register: list[Deferred] = [(body_id, reason, target) for body_id, reason, target in rows]
+        return register, session.scalar(select(func.max(System.updated_at)))
     cutoff = periods.end_of(period)
-    latest: dict[tuple[int, int], tuple[bool, str | None]] = {}
+    latest: dict[tuple[int, int], tuple[bool, str | None, int | None]] = {}
     newest = None
-    for body_id, op_id, deferred, reason, at in session.execute(
+    for body_id, op_id, deferred, reason, target, at in session.execute(
         select(
             SystemVersion.body_id,
             SystemVersion.operation_id,
             SystemVersion.deferred,
             SystemVersion.deferral_reason,
+            SystemVersion.deferral_target,
             SystemVersion.changed_at,
         )
         .where(SystemVersion.changed_at < cutoff)
         .order_by(SystemVersion.version)
     ):
-        latest[(body_id, op_id)] = (deferred, reason)
+        latest[(body_id, op_id)] = (deferred, reason, target)
         newest = max(filter(None, (newest, at)), default=None)
-    return [(body_id, reason) for (body_id, _), (deferred, reason) in latest.items() if deferred], newest
+    deferred_now = [(body_id, reason, target) for (body_id, _), (on, reason, target) in latest.items() if on]
+    return deferred_now, newest
+
+
+def target_state(target: int | None, month: int) -> str:
+    """passed (the target month is before month), within_6_months, later, or no_target."""
+    if target is None:
+        return "no_target"
+    if target < month:
+        return "passed"
+    return "within_6_months" if periods.months_between(month, target) < SOON_MONTHS else "later"
 
 
 def systems(session: Session, by: str, period: int | None = None) -> dict:
-    """特定移行支援システム: deferred systems and the bodies that have them, by reason, prefecture
-    (its municipalities) or kind — the register now, or as it stood at the end of a period."""
+    """特定移行支援システム: deferred systems and the bodies that have them, by reason, by where their own
+    target month stands (passed / within 6 months / later / none), by prefecture (its municipalities) or kind —
+    the register now, or as it stood at the end of a period."""
     if by not in SYSTEM_BY:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(SYSTEM_BY)} のいずれかです（{by!r}）。", input=by)
     directory = published(cache.get_directory(session))
     register, as_of = _register(session, period)
-    rows_of = np.array([directory.row_of.get(body_id, -1) for body_id, _ in register], dtype=np.int64)
-    reasons = np.array([str(reason) for _, reason in register], dtype=object)
+    rows_of = np.array([directory.row_of.get(body_id, -1) for body_id, _, _ in register], dtype=np.int64)
+    month = period if period is not None else periods.current()
+    labels = {
+        "reason": np.array([str(reason) for _, reason, _ in register], dtype=object),
+        "target": np.array([target_state(target, month) for _, _, target in register], dtype=object),
+    }
     dims = [d for d in by.split(",") if d != "none"]
     group_by = "prefecture" if "prefecture" in dims else ("kind" if "kind" in dims else "none")
-    split = [*REASON_LABELS, *sorted(set(reasons) - set(REASON_LABELS))] if "reason" in dims else [None]
+    split_by = next((d for d in dims if d in labels), None)
+    if split_by == "reason":
+        split: list[str | None] = [*REASON_LABELS, *sorted(set(labels["reason"]) - set(REASON_LABELS))]
+    else:
+        split = list(TARGET_STATES) if split_by == "target" else [None]
     cells = []
     for keys, mask in _groups(directory, group_by):
         in_group = _members(mask, rows_of)
-        for reason in split:
-            chosen = in_group if reason is None else in_group & (reasons == reason)
+        for value in split:
+            chosen = in_group if split_by is None else in_group & (labels[split_by] == value)
             cells.append(
                 {
                     **keys,
-                    **({"reason": reason} if "reason" in dims else {}),
+                    **({split_by: value} if split_by else {}),
                     "n_bodies": int(mask.sum()),
                     "suppressed": None,
                     "deferred_systems": int(chosen.sum()),
