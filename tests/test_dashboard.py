@@ -317,6 +317,16 @@ def test_upload_and_download_round_trip_through_the_page(client, token_for):
         f"/bodies/{CHIYODA}/reports/{period}/upload", data={"csrf": csrf}, files={"file": ("grid.csv", b"", "text/csv")}
     )
     assert bad.status_code == 422 and "ファイルが空です" in bad.text
+    broken = text.replace(",作業中,", ",おわり,", 1).encode("utf-8")
+    bad = client.post(
+        f"/bodies/{CHIYODA}/reports/{period}/upload",
+        data={"csrf": csrf},
+        files={"file": ("grid.csv", broken, "text/csv")},
+    )
+    row = 1 + next(i for i, line in enumerate(text.splitlines()) if ",作業中," in line)
+    assert bad.status_code == 422 and f"{row} 行目「状況」列：" in html.unescape(bad.text), (
+        "the page names row and column"
+    )
 
 
 def test_prefecture_page_shows_table_laggards_missing_and_follow_ups(client, token_for):

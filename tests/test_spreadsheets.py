@@ -93,7 +93,8 @@ def test_upload_errors_name_row_and_column_and_store_nothing(client, chiyoda):
     assert r.status_code == 422
     locs = {tuple(d["loc"]) for d in r.json()["detail"]}
     assert ("file", "row", 6, "状況") in locs and ("file", "row", 10, "着手予定月") in locs
-    # the service-level rule is reported at the file's row and column too, once the parse errors are fixed
+    assert ("file", "row", 13, "完了月") in locs  # the report's own rules in the same pass, not the next upload
+    # and with the unreadable values fixed, the service's rule alone
     rows[5][7], rows[9][8] = "未着手", ""
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
@@ -143,3 +144,31 @@ def test_excel_that_expands_hugely_is_refused(client, chiyoda):
     assert len(bomb.getvalue()) < 1_000_000
     r = upload(client, chiyoda, "bomb.xlsx", bomb.getvalue())
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+
+
+def test_every_problem_of_a_file_comes_in_one_pass_at_the_clerks_row_and_column(client, chiyoda):
+    """Issue 16: a file bad in rows 10/20/30/40/50 lists all five, the unknown operation and step S41 with them;
+    a blank status is an error; a duplicate names the file row of the first occurrence; nothing is stored."""
+    rows = csv_rows(download(client, chiyoda, "csv").content)  # row 1 is the header: file row n is rows[n - 1]
+    rows[9][7] = "おわり"  # bad status
+    rows[19][8] = "2025-13"  # bad month
+    rows[29][2] = "jumin_kihon"  # unknown operation
+    rows[39][4] = "S41"  # unknown step
+    rows[49][7] = ""  # blank status
+    rows.append(list(rows[4]))  # file row len(rows): the same operation and step as file row 5
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    r = upload(client, chiyoda, "grid.csv", buffer.getvalue().encode("utf-8"))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert [tuple(d["loc"]) for d in detail] == [
+        ("file", "row", 10, "状況"),
+        ("file", "row", 20, "着手予定月"),
+        ("file", "row", 30, "業務コード"),
+        ("file", "row", 40, "ステップ"),
+        ("file", "row", 50, "状況"),
+        ("file", "row", len(rows)),
+    ]
+    assert "状況が空です" in detail[4]["msg"] and "5 行目と重複" in detail[5]["msg"], detail
+    assert "ファイルに 6 件の誤り" in r.json()["message"]
+    assert client.get(REPORT, headers=chiyoda).json() == []

@@ -98,6 +98,15 @@ def is_page(request: Request) -> bool:
     return path == "/" or path.startswith(PAGE_PREFIXES) or "text/html" in request.headers.get("accept", "")
 
 
+def _located(item: dict) -> str:
+    """One problem as a person reads it: a file's row and column as the spreadsheet numbers them, then why."""
+    loc, msg = item.get("loc") or [], str(item.get("msg", ""))
+    if len(loc) >= 3 and loc[0] == "file" and loc[1] == "row":
+        column = f"「{loc[3]}」列" if len(loc) > 3 else ""
+        return f"{loc[2]} 行目{column}：{msg}"
+    return msg
+
+
 def error_page(
     request: Request, status: int, message: str, detail: object = None, headers: dict[str, str] | None = None
 ) -> Response:
@@ -110,7 +119,7 @@ def error_page(
             page_session.page_user(request)
         except Exception:
             request.state.page_user = None
-    items = [d.get("msg", "") for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
+    items = [_located(d) for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
     response = render(
         request,
         "error.html",

@@ -182,7 +182,7 @@ def upload_form(code: str, period: str, session: SessionDep, user: SignedIn, for
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput.at(["file"], "ファイルを選んでください。")
-    out = reports.submit_upload(session, user, body, period, upload)
+    out = spreadsheet.submit_upload(session, user, body, period, upload)
     return _back(code, period, None, out)
 
 

@@ -115,7 +115,7 @@ def upload_report(
 ) -> SubmitOut:
     """Apply an Excel or CSV file as the period's report: all rows or none, errors by row and column."""
     body = directory.get_body(session, code)
-    out = service.submit_upload(
+    out = spreadsheet.submit_upload(
         session, principal, body, period, file, idempotency_key=idempotency_key, if_match=if_match
     )
     response.headers["ETag"] = out.etag

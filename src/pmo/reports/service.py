@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from pmo import audit, messages, periods
 from pmo.access import ensure_owner, ensure_readable
@@ -127,7 +126,7 @@ def _cell_errors(
     if earlier != index:
         return [
             *errors,
-            {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier} 番目のセルと重複しています。"},
+            {"loc": [*loc], "msg": f"{cell['operation']}/{cell['step']} が {earlier + 1} 番目のセルと重複しています。"},
         ]
     if actual_end and periods.parse_valid(actual_end) > period:
         errors.append(
@@ -140,6 +139,21 @@ def _cell_errors(
 
 def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Position, CellIn]]:
     """Map each cell to its position, collecting every problem (unknown, not applicable, duplicate) before failing."""
+    resolved, problems = _resolved_and_problems(catalog, body, period, cells)
+    if problems:
+        raise InvalidInput(f"報告に {len(problems)} 件の誤りがあります。何も登録していません。", detail=problems)
+    return resolved
+
+
+def cell_problems(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[dict]:
+    """Every problem of the cells against the catalog and the body (unknown or not applicable codes,
+    duplicates, misplaced actual ends), located at body.cells[i] — without storing anything."""
+    return _resolved_and_problems(catalog, body, period, cells)[1]
+
+
+def _resolved_and_problems(
+    catalog: Catalog, body: Body, period: int, cells: list[CellIn]
+) -> tuple[list[tuple[Position, CellIn]], list[dict]]:
     op_ids, step_ids, applicable = catalog.op_ids, catalog.step_ids, catalog.applicable[body.kind == "prefecture"]
     first: dict[Position, int] = {}
     resolved = []
@@ -157,10 +171,7 @@ def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn
             bad.append(i)
         first.setdefault(position, i)
         resolved.append((position, cell))
-    if bad:
-        errors = [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
-        raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
-    return resolved
+    return resolved, [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
 
 
 def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[Position, Value]:
@@ -488,34 +499,3 @@ def get_progress(session: Session, principal: Principal, body: Body, period_text
         not_started_rate=round(sum(o.not_started_rate for o in ops) / n, 6),
         operations=ops,
     )
-
-
-def submit_upload(
-    session: Session,
-    principal: Principal,
-    body: Body,
-    period_text: str,
-    upload: UploadFile,
-    *,
-    idempotency_key: str | None = None,
-    if_match: IfMatch | None = None,
-) -> SubmitOut:
-    """Apply an Excel/CSV file as the period's report; errors point at the file's rows and columns."""
-    from pmo.reports import spreadsheet
-
-    ensure_owner(principal, body)
-    parse_period(period_text)
-    report, source, row_numbers = spreadsheet.parse_upload(session, body, upload)
-    try:
-        return submit_report(
-            session,
-            principal,
-            body,
-            period_text,
-            report,
-            source=source,
-            idempotency_key=idempotency_key,
-            if_match=if_match,
-        )
-    except InvalidInput as exc:
-        raise spreadsheet.relocate_errors(exc, row_numbers) from None

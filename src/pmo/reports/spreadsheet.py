@@ -18,10 +18,14 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from pmo import labels
+from pmo.access import ensure_owner
+from pmo.auth import Principal
 from pmo.errors import InvalidInput, PayloadTooLarge, PmoError
+from pmo.http.conditional import IfMatch
 from pmo.models import Body
+from pmo.reports import service as report_rules
 from pmo.reports.grid import Catalog, load_catalog
-from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn
+from pmo.reports.schemas import MAX_CELLS, CellIn, ReportIn, SubmitOut
 from pmo.tabular import neutralize
 
 _CELL = TypeAdapter(CellIn)
@@ -57,6 +61,7 @@ COLUMNS = [
     Column("完了月", "actual_end", ("actual_end",)),
     Column("備考", "note", ("note",)),
 ]
+COLUMN_ORDER = {c.header: i for i, c in enumerate(COLUMNS)}
 _BY_NAME = {name: col for col in COLUMNS for name in (col.header, *col.aliases)}
 
 
@@ -203,8 +208,10 @@ def _read_table(data: bytes, filename: str) -> tuple[list[tuple[int, list]], str
     return _read_csv(data), "csv"
 
 
-def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[ReportIn, str, list[int]]:
-    """The report a file describes, its source ('xlsx'/'csv') and each cell's file row; 422 listing every bad cell."""
+def parse_upload(session: Session, body: Body, upload: UploadFile, period: int) -> tuple[ReportIn, str, list[int]]:
+    """The report a file describes, its source ('xlsx'/'csv') and each cell's file row; 422 listing every
+    problem of the file in one pass — unreadable values and the report's own rules (unknown or not
+    applicable codes, duplicates, misplaced months) — at the row and column the clerk's spreadsheet shows."""
     data = upload.file.read()
     if not data:
         raise InvalidInput.at(["file"], "ファイルが空です。")
@@ -229,7 +236,14 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
             values[col.header] = raw.strip() if isinstance(raw, str) else raw
         status_text = values.get("状況")
         if status_text in (None, ""):
-            continue  # a row without a status is not part of the report
+            errors.append(
+                {
+                    "loc": ["file", "row", number, "状況"],
+                    "msg": "状況が空です。完了済み・作業中・未着手・対象外 のいずれかを入れてください"
+                    "（報告しない行は行ごと削除してください）。",
+                }
+            )
+            continue
         code = values.get("団体コード")
         if code not in (None, "") and str(code).zfill(6) != body.code:
             errors.append(
@@ -269,19 +283,69 @@ def parse_upload(session: Session, body: Body, upload: UploadFile) -> tuple[Repo
                 errors.append(
                     {"loc": ["file", "row", number, column_header], "msg": msg, "input": str(err.get("input"))[:100]}
                 )
-    if errors:
+    if errors:  # the cells that did parse are checked against the report's rules too: every problem at once
+        errors += _relocated(report_rules.cell_problems(catalog, body, period, cells), row_numbers)
+        errors.sort(key=_file_order)
         raise InvalidInput(f"ファイルに {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
     return ReportIn(cells=cells), source, row_numbers
 
 
 def relocate_errors(error: InvalidInput, row_numbers: list[int]) -> InvalidInput:
     """Translate a report error's cells[i].field locations into file row and column."""
+    return InvalidInput(
+        error.message.replace("報告に", "ファイルに"), detail=_relocated(error.detail or [], row_numbers)
+    )
+
+
+def _file_order(error: dict) -> tuple[int, int]:
+    """Row, then column as the layout orders them (a row-level error first)."""
+    loc = error["loc"]
+    return loc[2], COLUMN_ORDER.get(str(loc[3]), 99) if len(loc) > 3 else -1
+
+
+_DUPLICATE = re.compile(r"が (\d+) 番目のセルと重複")
+
+
+def _relocated(detail: list[dict], row_numbers: list[int]) -> list[dict]:
+    """body.cells[i].field → file row and column; a duplicate names the file row of the first occurrence."""
     headers = {c.field: c.header for c in COLUMNS if c.field}
-    detail = []
-    for item in error.detail or []:
+    out = []
+    for item in detail:
         loc = item.get("loc", [])
         if len(loc) >= 3 and loc[:2] == ["body", "cells"] and isinstance(loc[2], int):
             column = headers.get(loc[3]) if len(loc) > 3 else None
-            item = {**item, "loc": ["file", "row", row_numbers[loc[2]], *([column] if column else [])]}
-        detail.append(item)
-    return InvalidInput(error.message.replace("報告に", "ファイルに"), detail=detail)
+            msg = _DUPLICATE.sub(
+                lambda m: f"が {row_numbers[int(m.group(1)) - 1]} 行目と重複", str(item.get("msg", ""))
+            )
+            item = {**item, "loc": ["file", "row", row_numbers[loc[2]], *([column] if column else [])], "msg": msg}
+        out.append(item)
+    return out
+
+
+def submit_upload(
+    session: Session,
+    principal: Principal,
+    body: Body,
+    period_text: str,
+    upload: UploadFile,
+    *,
+    idempotency_key: str | None = None,
+    if_match: IfMatch | None = None,
+) -> SubmitOut:
+    """Apply an Excel/CSV file as the period's report; errors point at the file's rows and columns."""
+    ensure_owner(principal, body)
+    period = report_rules.parse_period(period_text)
+    report, source, row_numbers = parse_upload(session, body, upload, period)
+    try:
+        return report_rules.submit_report(
+            session,
+            principal,
+            body,
+            period_text,
+            report,
+            source=source,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+    except InvalidInput as exc:
+        raise relocate_errors(exc, row_numbers) from None
