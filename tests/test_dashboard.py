@@ -410,3 +410,19 @@ def test_openapi_does_not_list_the_pages():
 
     paths = json.loads(openapi_text())["paths"]
     assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz", "/metrics")]
+
+
+def test_every_chart_has_its_numbers_in_a_table_beside_it(client, token_for):
+    """Chart values are not only on hover (issue 16): each chart's card holds a table of what it draws."""
+    reports_for(["131016", "131024", "163210"])
+    sign_in(client, token_for("viewer"))
+    page = client.get("/").text
+    charts = re.findall(r'id="chart-([a-z]+)"', page)
+    tables = re.findall(r'<details class="chart-table" id="table-([a-z]+)"', page)
+    assert charts and tables == charts, (charts, tables)
+    operations = page[page.index('id="table-operations"') :].split("</details>")[0]
+    assert "<th scope=\"row\">戸籍</th>" in operations and "完了済み（対象外を含む）" in operations
+    tiles = page[page.index('id="table-map"') :].split("</details>")[0]
+    assert tiles.count('<th scope="row">') == 47 and "東京都" in tiles
+    trend = page[page.index('id="table-trend"') :].split("</details>")[0]
+    assert "2022年6月" in trend

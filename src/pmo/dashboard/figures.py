@@ -5,6 +5,8 @@ left out and marked 秘匿, heatmap cells stay empty over a grey background, til
 Each figure is assembled as traces and a layout, then built (and validated) by go.Figure in one call:
 that is several times faster than adding traces and updating the layout step by step."""
 
+import json
+import re
 from collections.abc import Sequence
 from typing import overload
 
@@ -372,6 +374,7 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
     for code, (r, col) in TILES.items():  # prefectures without such bodies stay visible, marked なし
         empty[r][col], text[r][col] = 1, f"{short_name(pref_names.get(code, code))}<br>なし"
     values: list[float] = []
+    table_rows: list[list[str]] = []
     for c in cells:
         if c["prefecture"] not in TILES:
             continue
@@ -380,11 +383,13 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
         name = short_name(pref_names.get(c["prefecture"], c["prefecture"]))
         if c["suppressed"]:
             hidden[r][col], text[r][col] = 1, f"{name}<br>秘匿"
+            table_rows.append([pref_names.get(c["prefecture"], name), "秘匿"])
         else:
             rate: float = _pct(c["completion_rate"])  # a figure that is not suppressed is never null
             z[r][col] = rate
             values.append(rate)
             text[r][col] = f"{name}<br>{rate:.0f}%"
+            table_rows.append([pref_names.get(c["prefecture"], name), f"{rate:.1f}%"])
     low = max(0, 5 * int(min(values) // 5) - 5) if values else 0
     tiles = {
         "type": "heatmap",
@@ -437,6 +442,7 @@ def tile_map(cells: list[dict], pref_names: dict[str, str], k: int, highlight: s
             "height": 480,
             "plot_bgcolor": "white",
             "shapes": shapes,
+            "meta": {"table": {"headers": ["都道府県", "完了率"], "rows": table_rows}},
             "showlegend": any(t["type"] == "scatter" for t in traces),
             "xaxis": {"visible": False, "range": [-0.6, N_COLS - 0.4]},
             "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
@@ -542,3 +548,53 @@ def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[st
         [trace],
         {"height": 140 + 24 * len(ops), "yaxis": {"autorange": "reversed"}, "xaxis": {"side": "top", "dtick": 2}},
     )
+
+
+_DAY = re.compile(r"^(\d{4})-(\d{2})-01$")
+
+
+def _table_label(value: object) -> str:
+    """A category as the table shows it: months (plotly dates) in Japanese, anything else as text."""
+    text = str(value)
+    day = _DAY.match(text)
+    return month_ja(f"{day.group(1)}-{day.group(2)}") if day else text
+
+
+def _table_value(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) or float(value).is_integer() else f"{value:,.1f}"
+
+
+def data_table(figure: str) -> dict | None:
+    """The values a chart shows (most of them only on hover) as a table: headers and rows, for the table
+    beside each chart — screen readers, keyboards and anyone who wants the numbers. A figure may carry its
+    own (layout.meta.table); else bars and lines give a row per category and a column per series, a heatmap
+    its grid."""
+    parsed = json.loads(figure)
+    meta = (parsed.get("layout") or {}).get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("table"), dict):
+        table: dict = meta["table"]
+        return table
+    traces = [t for t in parsed.get("data", []) if t.get("type") in ("bar", "scatter", "heatmap")]
+    heat = next((t for t in traces if t["type"] == "heatmap" and t.get("x") and t.get("y")), None)
+    if heat is not None:
+        rows = [
+            [_table_label(y), *(_table_value(v) for v in row)] for y, row in zip(heat["y"], heat["z"], strict=False)
+        ]
+        return {"headers": ["", *map(str, heat["x"])], "rows": rows}
+    series = [t for t in traces if t["type"] != "heatmap" and t.get("x") is not None and t.get("y") is not None]
+    if not series:
+        return None
+    by_category: dict[str, dict[str, str]] = {}
+    for t in series:
+        categories, values = (t["y"], t["x"]) if t.get("orientation") == "h" else (t["x"], t["y"])
+        for category, value in zip(categories, values, strict=False):
+            by_category.setdefault(_table_label(category), {})[t.get("name") or ""] = _table_value(value)
+    names = list(dict.fromkeys(t.get("name") or "" for t in series))
+    return {
+        "headers": ["", *names],
+        "rows": [[category, *(values.get(n, "—") for n in names)] for category, values in by_category.items()],
+    }

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pmo import labels
 from pmo.auth import Principal
+from pmo.dashboard import figures
 from pmo.dashboard import session as page_session
 from pmo.dashboard.assets import plotly_url
 from pmo.db import utcnow
@@ -52,6 +53,7 @@ env.filters.update(
     status_ja=lambda s: labels.STATUS_LABELS.get(s, s),
     role_ja=lambda r: labels.ROLE_LABELS.get(r, r),
     report_status_ja=lambda s: labels.REPORT_STATUS_LABELS.get(s, s),
+    data_table=figures.data_table,
 )
 env.globals.update(plotly_url=plotly_url, labels=labels)
 
