@@ -421,7 +421,7 @@ def test_every_chart_has_its_numbers_in_a_table_beside_it(client, token_for):
     tables = re.findall(r'<details class="chart-table" id="table-([a-z]+)"', page)
     assert charts and tables == charts, (charts, tables)
     operations = page[page.index('id="table-operations"') :].split("</details>")[0]
-    assert "<th scope=\"row\">戸籍</th>" in operations and "完了済み（対象外を含む）" in operations
+    assert '<th scope="row">戸籍</th>' in operations and "完了済み（対象外を含む）" in operations
     tiles = page[page.index('id="table-map"') :].split("</details>")[0]
     assert tiles.count('<th scope="row">') == 47 and "東京都" in tiles
     trend = page[page.index('id="table-trend"') :].split("</details>")[0]
