@@ -4,7 +4,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote
 
 from openpyxl import Workbook
@@ -62,13 +62,21 @@ def table_file(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: Fi
     return out.getvalue()
 
 
-def file_response(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: FileFormat, name: str) -> Response:
-    """headers and rows as a download named name.csv / name.xlsx (never kept by a shared cache)."""
+class Sheet(NamedTuple):
+    """A table to download: its headers, rows and file name (without the extension)."""
+
+    headers: list[str]
+    rows: list[list]
+    name: str
+
+
+def file_response(sheet: Sheet, fmt: FileFormat) -> Response:
+    """The sheet as a download named name.csv / name.xlsx (never kept by a shared cache)."""
     return Response(
-        table_file(headers, rows, fmt, name),
+        table_file(sheet.headers, sheet.rows, fmt, sheet.name),
         media_type=MEDIA_TYPES[fmt],
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(sheet.name)}.{fmt}",
             "Cache-Control": "private, no-store",
         },
     )

@@ -229,10 +229,8 @@ def prefecture_export(
     pref = review.prefecture_for(session, principal, code)
     period = review.parse_review_period(period_text or None)
     if table == "missing":
-        listing = review.missing_reports(session, pref, period)
-        return file_response(*review.missing_export(listing), fmt, f"{pref.name}_未報告_{listing.period}")
-    rows = review.review_rows(session, pref, period)
-    return file_response(*review.review_export(session, rows), fmt, review.export_name(pref, rows))
+        return file_response(review.missing_export(pref, review.missing_reports(session, pref, period)), fmt)
+    return file_response(review.review_export(session, pref, review.review_rows(session, pref, period)), fmt)
 
 
 def body(session: Session, principal: Principal, target: Body, period_text: str | None, operation: str | None) -> dict:

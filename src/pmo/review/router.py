@@ -38,7 +38,7 @@ def review_bodies(
         below=below,
     )
     if format != "json":
-        return file_response(*service.review_export(session, table), format, service.export_name(prefecture, table))
+        return file_response(service.review_export(session, prefecture, table), format)
     return table
 
 
@@ -64,7 +64,7 @@ def missing_reports(
     prefecture = service.prefecture_for(session, principal, code)
     listing = service.missing_reports(session, prefecture, service.parse_review_period(period))
     if format != "json":
-        return file_response(*service.missing_export(listing), format, f"{prefecture.name}_未報告_{listing.period}")
+        return file_response(service.missing_export(prefecture, listing), format)
     return listing
 
 

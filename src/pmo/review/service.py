@@ -33,8 +33,10 @@ from pmo.review.schemas import (
     ReviewTable,
 )
 from pmo.stats.groups import STATS_KIND_LABELS, STATS_KIND_OF
-from pmo.stats.matrix import cache, completion
+from pmo.stats.matrix import cache
+from pmo.stats.summary import completion_rates
 from pmo.systems.service import deferred_counts
+from pmo.tabular import Sheet
 
 POINTS = {
     "plan_month": 0.1,
@@ -98,11 +100,11 @@ class Snapshot:
 def _snapshot(session: Session, bodies: list[Body], period: int) -> Snapshot:
     cache.sync(session)
     directory = cache.get_directory(session)
-    matrices = cache.get_matrices(session, [period, periods.add_months(period, -1)])
-    now, before = matrices[period], matrices[periods.add_months(period, -1)]
+    now = cache.get_matrix(session, period)
     rows = [directory.row_of[b.id] for b in bodies]
-    per_op, overall = cache.remember(("completion", period), period, lambda: completion(directory, now))
-    _, previous = cache.remember(("completion", before.period), before.period, lambda: completion(directory, before))
+    per_op = cache.remember(("completion", period), period, lambda: completion_rates(now.statuses)[0])
+    overall = cache.get_summary(session, period).overall  # each body's rate: the summaries keep it
+    previous = cache.get_summary(session, periods.add_months(period, -1)).overall
     ids = [b.id for b in bodies]
     last = newest_period(session, BodyPeriod, ids, period)
     return Snapshot(
@@ -477,13 +479,8 @@ def filter_and_sort(
     return table.model_copy(update={"rows": rows})
 
 
-def export_name(prefecture: Body, table: ReviewTable) -> str:
-    """The download's name: 東京都_市区町村_2026-11."""
-    return f"{prefecture.name}_市区町村_{table.period}"
-
-
-def review_export(session: Session, table: ReviewTable) -> tuple[list[str], list[list]]:
-    """The review table as spreadsheet headers and rows, headed as on the page (rates in percent; one column
+def review_export(session: Session, prefecture: Body, table: ReviewTable) -> Sheet:
+    """The review table as a spreadsheet (東京都_市区町村_2026-11), headed as on the page (rates in percent; one column
     per operation any municipality reports, by its Japanese name, in the catalog's order)."""
     catalog = load_catalog(session)
     present = {o.operation for r in table.rows for o in r.operations}
@@ -516,15 +513,15 @@ def review_export(session: Session, table: ReviewTable) -> tuple[list[str], list
                 *[round(rates[c] * 100, 1) if c in rates else "" for c in op_codes],
             ]
         )
-    return headers, rows
+    return Sheet(headers, rows, f"{prefecture.name}_市区町村_{table.period}")
 
 
-def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
-    """The reminder list as spreadsheet headers and rows (受付中 while the window is open, else 未報告)."""
+def missing_export(prefecture: Body, listing: MissingReports) -> Sheet:
+    """The reminder list as a spreadsheet (東京都_未報告_2026-11; 受付中 while the window is open, else 未報告)."""
     headers = ["団体コード", "団体名", "種別", "状況", "最終報告月", "未報告の月数", "対象月", "報告期限"]
     due = listing.due_at[:10]
     state = "受付中" if listing.window_open else "未報告"
-    return headers, [
+    rows = [
         [
             m.body,
             m.name,
@@ -537,3 +534,4 @@ def missing_export(listing: MissingReports) -> tuple[list[str], list[list]]:
         ]
         for m in listing.pending + listing.missing
     ]
+    return Sheet(headers, rows, f"{prefecture.name}_未報告_{listing.period}")

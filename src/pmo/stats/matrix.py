@@ -19,7 +19,7 @@ from pmo.config import get_settings
 from pmo.models import Body, BodyPeriod, ReportRevision
 from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
-from pmo.stats.summary import Atoms, PeriodSummary, RowChange, completion_rates, patched, summarize
+from pmo.stats.summary import Atoms, PeriodSummary, RowChange, patched, summarize
 
 T = TypeVar("T")
 
@@ -354,7 +354,7 @@ class StatsCache:
     def get_summaries(self, session: Session, wanted: list[int]) -> dict[int, PeriodSummary]:
         """Summaries of several periods; a missing one is made from its matrix (kept or loaded)."""
         found = {p: hit for p in dict.fromkeys(wanted) if (hit := self.summaries.get(p)) is not None}
-        if len(found) == len(found.keys() | set(wanted)):
+        if len(found) == len(set(wanted)):
             return found
         with self._loading:
             found = {p: hit for p in dict.fromkeys(wanted) if (hit := self.summaries.get(p)) is not None}
@@ -406,12 +406,6 @@ class StatsCache:
 
 
 cache = StatsCache()
-
-
-def completion(directory: Directory, matrix: PeriodMatrix) -> tuple[np.ndarray, np.ndarray]:
-    """Per body × operation slot: MIC's completion rate (NaN where the body does not report the
-    operation), and per body the overall rate (mean over its operations)."""
-    return completion_rates(matrix.statuses)
 
 
 def summarize_matrix(directory: Directory, matrix: PeriodMatrix) -> PeriodSummary:

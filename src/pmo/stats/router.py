@@ -25,6 +25,7 @@ from pmo.stats.schemas import (
     InquiryTable,
     ProgressTable,
     Reporting,
+    SystemsBy,
     SystemsTable,
     TrendTable,
 )
@@ -150,9 +151,7 @@ async def reporting(
 @router.get("/systems", response_model=SystemsTable)
 async def systems(
     _: StatisticsReader,
-    by: Annotated[
-        Literal["none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"], Query()
-    ] = "reason",
+    by: Annotated[SystemsBy, Query()] = "reason",
     period: Annotated[
         str | None, Query(description="YYYY-MM: the register as it stood at the month's end; default as it stands now")
     ] = None,

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 # Kept for the contract; always null since every published group is a union of atoms of more than k
 # bodies (groups.py): no figure needs hiding.
 Suppressed = Literal["primary", "secondary"] | None
+SystemsBy = Literal["none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"]
+# Where a deferred system's own target month stands against the month the register is read at.
+TargetState = Literal["passed", "within_6_months", "later", "no_target"]
 
 
 class ProgressCell(BaseModel):
@@ -100,7 +103,7 @@ class Reporting(BaseModel):
 
 class SystemsCell(BaseModel):
     reason: str | None = None
-    target: Literal["passed", "within_6_months", "later", "no_target"] | None = Field(
+    target: TargetState | None = Field(
         None, description="where the systems' own target month stands against the month read (by=…target)"
     )
     prefecture: str | None = None

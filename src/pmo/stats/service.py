@@ -6,6 +6,7 @@ hiding: `suppressed` stays null."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import get_args
 
 import numpy as np
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from pmo.stats.groups import (
     parse_kind,
 )
 from pmo.stats.matrix import Directory, cache
+from pmo.stats.schemas import SystemsBy, TargetState
 from pmo.stats.summary import PeriodSummary
 from pmo.systems.schemas import REASON_LABELS
 
@@ -121,7 +123,7 @@ def progress_cells(directory: Directory, summary: PeriodSummary, q: Query) -> li
             if "kind" in q.by:
                 keys["kind"] = kind
             group = _Group(
-                counts=summary.group_counts(atoms, mask, pref, kind),
+                counts=summary.group_counts(mask, pref, kind),
                 applies=summary.applies[mask].sum(axis=0),
                 applies_reported=summary.applies_reported[mask].sum(axis=0),
                 any_applies=int(summary.any_applies[mask].sum()),
@@ -353,17 +355,8 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
     return body, period
 
 
-SYSTEM_BY = (
-    "none",
-    "reason",
-    "target",
-    "prefecture",
-    "kind",
-    "prefecture,reason",
-    "prefecture,target",
-)
-# Where a deferred system's own target month stands against the month the register is read at.
-TARGET_STATES = ("passed", "within_6_months", "later", "no_target")
+SYSTEM_BY = get_args(SystemsBy)
+TARGET_STATES = get_args(TargetState)
 SOON_MONTHS = 6
 
 Deferred = tuple[int, str | None, int | None]  # body id, reason, target month
@@ -398,7 +391,7 @@ def _register(session: Session, period: int | None) -> tuple[list[Deferred], dat
     return deferred_now, newest
 
 
-def target_state(target: int | None, month: int) -> str:
+def target_state(target: int | None, month: int) -> TargetState:
     """passed (the target month is before month), within_6_months, later, or no_target."""
     if target is None:
         return "no_target"

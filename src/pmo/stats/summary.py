@@ -70,10 +70,10 @@ class PeriodSummary:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.counts, self.applies, self.applies_reported, self.national, self.overall, *self.by_kind.values()]
-        return sum(a.nbytes for a in arrays) + 6 * self.reported.nbytes
+        arrays = [value for value in vars(self).values() if isinstance(value, np.ndarray)]
+        return sum(a.nbytes for a in [*arrays, *self.by_kind.values()])
 
-    def group_counts(self, atoms: Atoms, mask: np.ndarray, prefecture: str | None, kind: str | None) -> np.ndarray:
+    def group_counts(self, mask: np.ndarray, prefecture: str | None, kind: str | None) -> np.ndarray:
         """(4, width) status counts of the group in mask (a mask over atoms), from totals where they exist."""
         if prefecture is None and kind is None:
             return self.national
@@ -81,6 +81,32 @@ class PeriodSummary:
             return self.by_kind[kind]
         summed: np.ndarray = self.counts[mask].sum(axis=0, dtype=np.int64)
         return summed
+
+
+# What each body adds to its atom's figures, and the integer type each figure is summed in.
+_PER_ATOM = {
+    "applies": np.int16,
+    "applies_reported": np.int16,
+    "any_applies": np.int32,
+    "any_reported": np.int32,
+    "reported": np.int32,
+    "on_time": np.int32,
+}
+
+
+def _row_figures(statuses: np.ndarray, reported: np.ndarray, on_time: np.ndarray) -> dict[str, np.ndarray]:
+    """Per matrix row, what it adds to its atom: status per cell column (counts), and the _PER_ATOM figures."""
+    applies = statuses[:, ::N_STEPS] != 0
+    any_applies = applies.any(axis=1)
+    return {
+        "counts": np.stack([statuses == s for s in STATUSES], axis=1),  # (rows, 4, width)
+        "applies": applies,
+        "applies_reported": applies & reported[:, None],
+        "any_applies": any_applies,
+        "any_reported": any_applies & reported,
+        "reported": reported,
+        "on_time": on_time,
+    }
 
 
 def summarize(
@@ -94,31 +120,26 @@ def summarize(
 ) -> PeriodSummary:
     """The summary of one period's matrix (statuses: a row per body, a byte per cell)."""
     _, overall = completion_rates(statuses)
-    small = np.uint8 if atoms.size.max() < 256 else np.uint16
-    counts = np.stack([atoms.sums(statuses == s, small) for s in STATUSES], axis=1)
-    applies = statuses[:, ::N_STEPS] != 0
-    any_applies = applies.any(axis=1)
-    national = counts.sum(axis=0, dtype=np.int32)
-    by_kind = {
+    figures = _row_figures(statuses, reported, on_time)
+    counts = atoms.sums(figures.pop("counts"), np.uint8 if atoms.size.max() < 256 else np.uint16)
+    return PeriodSummary(
+        period=period,
+        counts=counts,
+        national=counts.sum(axis=0, dtype=np.int32),
+        by_kind=_kind_totals(atoms, counts),
+        overall=overall,
+        kind_median=_kind_medians(stats_kind, overall),
+        as_of=as_of,
+        **{name: atoms.sums(values, _PER_ATOM[name]) for name, values in figures.items()},
+    )
+
+
+def _kind_totals(atoms: Atoms, counts: np.ndarray) -> dict[str, np.ndarray]:
+    return {
         kind: counts[atoms.stats_kind == kind].sum(axis=0, dtype=np.int32)
         for kind in STATS_KINDS
         if (atoms.stats_kind == kind).any()
     }
-    return PeriodSummary(
-        period=period,
-        counts=counts,
-        applies=atoms.sums(applies, np.int16),
-        applies_reported=atoms.sums(applies & reported[:, None], np.int16),
-        any_applies=atoms.sums(any_applies),
-        any_reported=atoms.sums(any_applies & reported),
-        reported=atoms.sums(reported),
-        on_time=atoms.sums(on_time),
-        national=national,
-        by_kind=by_kind,
-        overall=overall,
-        kind_median=_kind_medians(stats_kind, overall),
-        as_of=as_of,
-    )
 
 
 def _kind_medians(stats_kind: np.ndarray, overall: np.ndarray) -> dict[str, float]:
@@ -153,32 +174,27 @@ class RowChange:
 def patched(
     summary: PeriodSummary, atoms: Atoms, stats_kind: np.ndarray, changes: list[RowChange], as_of: datetime | None
 ) -> PeriodSummary:
-    """The summary after some bodies' rows changed: each change is subtracted and added at its atom, so a
-    report costs its own rows, not the period's 1,788."""
+    """The summary after some bodies' rows changed: each row's old figures are subtracted and its new ones
+    added at its atom (the same per-row figures summarize adds up), so a report costs its own rows."""
     counts, national = summary.counts.copy(), summary.national.copy()
     by_kind = {kind: totals.copy() for kind, totals in summary.by_kind.items()}
-    per_atom = {
-        name: getattr(summary, name).copy()
-        for name in ("applies", "applies_reported", "any_applies", "any_reported", "reported", "on_time")
-    }
+    per_atom = {name: getattr(summary, name).copy() for name in _PER_ATOM}
     overall = summary.overall.copy()
     for change in changes:
         atom = atoms.of_row[change.row]
-        delta = np.stack([(change.new == s).astype(np.int32) - (change.old == s) for s in STATUSES])
+        old, new = (
+            _row_figures(row[None, :], np.array([reported]), np.array([on_time]))
+            for row, reported, on_time in (
+                (change.old, change.old_reported, change.old_on_time),
+                (change.new, change.new_reported, change.new_on_time),
+            )
+        )
+        delta = new["counts"][0].astype(np.int32) - old["counts"][0]
         counts[atom] = (counts[atom] + delta).astype(counts.dtype)
         national += delta
         by_kind[str(atoms.stats_kind[atom])] += delta
-        for new, after, after_on_time, sign in (
-            (change.old, change.old_reported, change.old_on_time, -1),
-            (change.new, change.new_reported, change.new_on_time, 1),
-        ):
-            applies = new[::N_STEPS] != 0
-            per_atom["applies"][atom] += sign * applies
-            per_atom["applies_reported"][atom] += sign * (applies & after)
-            per_atom["any_applies"][atom] += sign * applies.any()
-            per_atom["any_reported"][atom] += sign * (applies.any() and after)
-            per_atom["reported"][atom] += sign * after
-            per_atom["on_time"][atom] += sign * after_on_time
+        for name, totals in per_atom.items():
+            totals[atom] += new[name][0].astype(np.int32) - old[name][0]
         overall[change.row] = completion_rates(change.new[None, :])[1][0]
     return PeriodSummary(
         period=summary.period,
