@@ -94,6 +94,7 @@ loadtest: venv
 
 # Headless Chromium for the dashboard test: Debian's packages, installed only when missing (root, or sudo).
 BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+AXE_VERSION := 4.14.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 browser-deps:
@@ -102,6 +103,11 @@ browser-deps:
 	else \
 		echo "installing $(BROWSER_PACKAGES)"; \
 		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
+	@# axe-core (npm registry) for the accessibility check in the browser test; a pinned version
+	@if [ ! -f var/axe/node_modules/axe-core/axe.min.js ]; then \
+		echo "installing axe-core $(AXE_VERSION) into var/axe"; \
+		mkdir -p var/axe && npm install --silent --no-audit --no-fund --prefix var/axe axe-core@$(AXE_VERSION); \
 	fi
 
 test-browser: venv browser-deps

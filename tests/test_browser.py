@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# axe-core from the npm registry (make browser-deps puts it here): every page is checked at WCAG 2.1 AA
+AXE = Path(__file__).resolve().parents[1] / "var" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 pytestmark = pytest.mark.browser
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     if os.environ.get("PMO_REQUIRE_BROWSER") == "1":
@@ -28,6 +31,8 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
             "PMO_REQUIRE_BROWSER=1 but /usr/bin/chromium or /usr/bin/chromedriver is missing (make browser-deps)"
         )
     pytest.skip("headless Chromium is not installed (make browser-deps)", allow_module_level=True)
+if not AXE.exists() and os.environ.get("PMO_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"PMO_REQUIRE_BROWSER=1 but {AXE} is missing (make browser-deps installs axe-core)")
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
@@ -202,6 +207,8 @@ class Walk:
         self.statuses: dict[str, int] = {}
         self.console: list[tuple[str, dict]] = []
         self.shots = 0
+        self.violations: dict[str, dict[str, int]] = {}  # page → axe rule → nodes
+        self.audited: list[str] = []
 
     def drain(self, where: str) -> None:
         for entry in self.driver.get_log("performance"):
@@ -233,8 +240,24 @@ class Walk:
             assert len(found) == charts, f"{name}: expected {charts} charts, found {[f[0] for f in found]}"
             assert all(has_svg for _, has_svg in found), f"{name}: charts without plotly SVG: {found}"
         self.drain(name)
+        self.audit(name)
         if SCREENSHOTS:
             self.screenshot(name)
+
+    def audit(self, name: str) -> None:
+        """axe-core on the page as drawn: every WCAG 2.1 A/AA violation, by rule, with how many elements."""
+        if not AXE.exists() or self.driver.current_url.startswith(self.base + "/docs"):
+            return  # Swagger UI is a third party's page
+        self.driver.execute_script(AXE.read_text(encoding="utf-8"))
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+            ".then(r => done(r.violations.map(v => [v.id, v.nodes.length])), e => done([['axe-error', String(e)]]));",
+            AXE_TAGS,
+        )
+        self.audited.append(name)
+        if result:
+            self.violations[name] = dict(result)
 
     def screenshot(self, name: str) -> None:
         """The whole page as a PNG (the viewport is stretched to the page's height, then restored)."""
@@ -366,3 +389,5 @@ def test_every_page_renders_offline_with_its_charts(site, browser):
         if e["level"] == "SEVERE" and not any(u in e["message"] and "403" in e["message"] for u in forbidden)
     ]
     assert not errors, f"console errors: {errors}"
+    assert not AXE.exists() or len(walk.audited) >= 12, walk.audited
+    assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"
