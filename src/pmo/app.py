@@ -24,6 +24,7 @@ from pmo.faqs.router import router as faqs_router
 from pmo.followups.router import router as followups_router
 from pmo.health.router import router as health_router
 from pmo.health.storage import is_storage_full, note_storage_full
+from pmo.http.body import with_body_schemas
 from pmo.http.methods import HeadAsGet, allowed_methods
 from pmo.inquiries.router import router as inquiries_router
 from pmo.logs import configure_logging
@@ -174,6 +175,8 @@ def create_app() -> FastAPI:
     ):
         declare_responses(router)
         app.include_router(router, prefix=API_PREFIX)
+    document = app.openapi
+    app.openapi = lambda: with_body_schemas(document())  # type: ignore[method-assign]  # add JsonBody schemas
     install_api_docs(app)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     index_routes(app)

@@ -50,6 +50,16 @@ bearer_header = BearerHeader(scheme_name="bearer", description=BEARER_DESCRIPTIO
 BearerToken = Annotated[str | None, Depends(bearer_header)]
 
 
+async def required_token(token: BearerToken) -> str:
+    """The bearer token, 401 without one, for a route that signs in itself inside its one worker-thread call."""
+    if token is None:
+        raise Unauthenticated()
+    return token
+
+
+RequiredToken = Annotated[str, Depends(required_token)]
+
+
 def client_address(request: Request) -> str | None:
     """The caller's address (the user's, behind a proxy run with --forwarded-allow-ips)."""
     return request.client.host if request.client else None

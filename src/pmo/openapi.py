@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 
 from pmo.db import read_session, request_session, stats_session
-from pmo.deps import RoleGate, bearer_header, body_from_path, current_principal, statistics_reader
+from pmo.deps import RoleGate, bearer_header, body_from_path, current_principal, required_token, statistics_reader
 from pmo.errors import ErrorOut
 
 TAGS = [
@@ -106,7 +106,8 @@ def security(route: APIRoute) -> list[dict] | None:
     calls = [d.call for d in _dependants(route.dependant)]
     if not any(isinstance(call, SecurityBase) for call in calls):
         return []
-    if (bearer_header in calls or statistics_reader in calls) and current_principal not in calls:
+    signs_in = current_principal in calls or required_token in calls
+    if (bearer_header in calls or statistics_reader in calls) and not signs_in:
         return [{}]
     return None
 

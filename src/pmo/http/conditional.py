@@ -58,7 +58,7 @@ def parse_if_match(header: str | None) -> IfMatch | None:
     return IfMatch(any=False, tags=parse_tags(header))
 
 
-def _if_match(
+async def _if_match(  # async: parsing a header is no reason for a worker-thread hop
     if_match: Annotated[
         str | None, Header(alias="If-Match", description="the ETag last read; 412 if the record changed since")
     ] = None,
