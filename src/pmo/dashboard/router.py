@@ -10,7 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
-from pmo.dashboard import assets, inquiry_pages, views
+from pmo.dashboard import assets, helpdesk_pages, inquiry_pages, register_pages, support_pages, views
 from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, text, validated
 from pmo.dashboard.pages import html_errors, render
@@ -214,5 +214,8 @@ def install(app: FastAPI) -> None:
     """Add the pages and static files to the app, and show errors of page requests as pages (after the handlers)."""
     app.include_router(router)
     app.include_router(inquiry_pages.router)
+    app.include_router(support_pages.router)  # follow-ups, adviser requests
+    app.include_router(register_pages.router)  # systems register, notice publishing
+    app.include_router(helpdesk_pages.router)  # helpdesk bulk work, saved filters, FAQ drafting
     app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")
     html_errors(app)
