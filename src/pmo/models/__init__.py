@@ -5,7 +5,15 @@ from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
 from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
 from pmo.models.followups import CHANNELS, DELAY_CAUSES, FollowUp
-from pmo.models.inquiries import INQUIRY_STATES, TIERS, VISIBILITIES, Inquiry, InquiryEvent, InquiryMessage
+from pmo.models.inquiries import (
+    INQUIRY_STATES,
+    TIERS,
+    VISIBILITIES,
+    Inquiry,
+    InquiryEvent,
+    InquiryMessage,
+    SavedFilter,
+)
 from pmo.models.notices import NOTICE_AUDIENCES, Notice, NoticeRead
 from pmo.models.reports import BodyCells, BodyPeriod, IdempotencyKey, ReportRevision, RevisionCells
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
@@ -36,6 +44,7 @@ __all__ = [
     "Inquiry",
     "InquiryEvent",
     "InquiryMessage",
+    "SavedFilter",
     "Notice",
     "NoticeRead",
     "Operation",

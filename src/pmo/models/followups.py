@@ -32,3 +32,6 @@ class FollowUp(Base):
     delay_detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(80))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="when the agreed actions were confirmed")
+    done_by: Mapped[str | None] = mapped_column(String(80))
+    done_note: Mapped[str | None] = mapped_column(Text)

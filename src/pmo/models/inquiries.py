@@ -7,7 +7,7 @@ tiers can be added without reshaping the table."""
 from datetime import datetime
 from typing import get_args
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
@@ -99,3 +99,16 @@ class InquiryEvent(Base):
     from_tier: Mapped[Tier | None] = mapped_column(String(20))
     to_tier: Mapped[Tier] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class SavedFilter(Base):
+    """A queue filter a person named and keeps (the query string of the inquiry queue page)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_saved_filters_account_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
