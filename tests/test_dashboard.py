@@ -426,3 +426,23 @@ def test_every_chart_has_its_numbers_in_a_table_beside_it(client, token_for):
     assert tiles.count('<th scope="row">') == 47 and "東京都" in tiles
     trend = page[page.index('id="table-trend"') :].split("</details>")[0]
     assert "2022年6月" in trend
+
+
+def test_every_chart_says_in_words_what_it_shows_and_step_tables_name_the_steps(client, token_for):
+    """A text summary under each chart, named by its aria-describedby; heatmap tables head each column with the
+    step's name (issue 16: charts were readable only on hover, heatmaps showed S01…S40 without names)."""
+    reports_for(["131016", "131024", "163210"])
+    sign_in(client, token_for("municipality", "131016"))
+    for path in ("/", "/bodies/131016"):
+        page = client.get(path).text
+        charts = re.findall(r'id="chart-([a-z]+)"[^>]*aria-describedby="summary-([a-z]+)"', page)
+        summaries = dict(re.findall(r'<p class="chart-summary" id="summary-([a-z]+)">([^<]+)</p>', page))
+        assert charts and all(c == s and summaries.get(s) for c, s in charts), (path, charts, summaries)
+        assert len(charts) == len(re.findall(r'id="chart-[a-z]+"', page)), path
+    steps = client.get("/").text.split('id="table-steps"')[1].split("</details>")[0]
+    assert '<th scope="col">S01 全体方針の決定・推進体制の立ち上げ</th>' in steps
+    grid = client.get("/bodies/131016").text
+    table = grid.split('id="table-grid"')[1].split("</details>")[0]
+    assert '<th scope="col">S40 ' in table and "<td class=\"num\">完了済み</td>" in table
+    said = dict(re.findall(r'<p class="chart-summary" id="summary-([a-z]+)">([^<]+)</p>', grid))["grid"]
+    assert re.fullmatch(r"20 業務 × 40 ステップのうち 完了済み [\d,]+、作業中 [\d,]+、未着手 [\d,]+、対象外 [\d,]+。", said)

@@ -7,6 +7,7 @@ that is several times faster than adding traces and updating the layout step by 
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import overload
 
@@ -161,9 +162,11 @@ def step_heatmap(cells: list[dict], op_names: dict[str, str], step_names: dict[s
         "hovertemplate": "%{y}<br>%{x} %{text}<br>完了 %{z:.1f}%<extra></extra>",
     }
     hidden = any(c["suppressed"] for c in cells)
+    table = _named_grid(labels, steps, step_names, [[_table_value(v) for v in row] for row in z])
     return _json(
         [trace] + ([_gap_legend(k)] if hidden else []),
         {
+            "meta": {"table": table},
             "height": 140 + 24 * len(ops),
             "plot_bgcolor": GAP,
             "annotations": _all_hidden(cells),
@@ -517,6 +520,9 @@ def body_progress(progress: dict, op_names: dict[str, str], step_names: dict[str
     )
 
 
+STATUS_ORDER = ("done", "in_progress", "not_started", "not_applicable")  # as the summaries count them
+
+
 def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[str, str]) -> str:
     """One body's grid as of a period: every operation × step coloured by its status."""
     order = ("not_started", "in_progress", "done", "not_applicable")
@@ -544,10 +550,25 @@ def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[st
         "colorbar": {"tickvals": list(range(n)), "ticktext": [STATUS_LABELS[s] for s in order], "len": 0.8},
         "hovertemplate": "%{y} %{x}<br>%{text}<extra></extra>",
     }
+    statuses = [["—" if v is None else STATUS_LABELS[order[v]] for v in row] for row in z]
+    table = _named_grid(trace["y"], steps, step_names, statuses)
+    counts = Counter(c["status"] for c in cells)
+    said = "、".join(f"{STATUS_LABELS[s]} {counts[s]:,}" for s in STATUS_ORDER)
     return _json(
         [trace],
-        {"height": 140 + 24 * len(ops), "yaxis": {"autorange": "reversed"}, "xaxis": {"side": "top", "dtick": 2}},
+        {
+            "meta": {"table": table, "summary": f"{len(ops)} 業務 × {len(steps)} ステップのうち {said}。"},
+            "height": 140 + 24 * len(ops),
+            "yaxis": {"autorange": "reversed"},
+            "xaxis": {"side": "top", "dtick": 2},
+        },
     )
+
+
+def _named_grid(rows: list[str], steps: list[str], step_names: dict[str, str], values: list[list[str]]) -> dict:
+    """An operation × step table whose column heads carry each step's name, not only its code."""
+    headers = ["", *(f"{s} {step_names[s]}" if s in step_names else s for s in steps)]
+    return {"headers": headers, "rows": [[label, *row] for label, row in zip(rows, values, strict=True)]}
 
 
 _DAY = re.compile(r"^(\d{4})-(\d{2})-01$")
@@ -598,3 +619,53 @@ def data_table(figure: str) -> dict | None:
         "headers": ["", *names],
         "rows": [[category, *(values.get(n, "—") for n in names)] for category, values in by_category.items()],
     }
+
+
+def summary(figure: str) -> str | None:
+    """One or two sentences on what a chart shows, read from its table: a series over months from its first
+    to its last value, other series their highest and lowest category, a grid its highest and lowest cell.
+    Shown under the chart and named by the chart's aria-describedby."""
+    parsed = json.loads(figure)
+    meta = (parsed.get("layout") or {}).get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("summary"), str):
+        return str(meta["summary"])
+    table = data_table(figure)
+    if not table or not table["rows"]:
+        return None
+    headers, rows = table["headers"], table["rows"]
+    is_grid = any(t.get("type") == "heatmap" for t in parsed.get("data", [])) and len(headers) > 3
+    if is_grid:
+        cells = [(v, row[0], headers[j]) for row in rows for j, v in enumerate(row[1:], 1) if _number(v) is not None]
+        if not cells:
+            return "すべてのマスが秘匿または値なしです。"
+        low, high = min(cells, key=lambda c: _number(c[0]) or 0), max(cells, key=lambda c: _number(c[0]) or 0)
+        return f"最も低いのは {low[1]}・{low[2]}（{low[0]}）、最も高いのは {high[1]}・{high[2]}（{high[0]}）。"
+    over_months = all(_DAY_JA.match(str(row[0])) for row in rows)
+    parts = []
+    for j, name in enumerate(headers[1 : 2 if over_months else 4], 1):  # a month series: its first line only
+        values = [(row[0], row[j]) for row in rows if _number(row[j]) is not None]
+        if not values:
+            continue
+        label = f"{name}：" if name else ""
+        if over_months:
+            (first, v0), (last, v1) = values[0], values[-1]
+            parts.append(f"{label}{first} {v0} から {last} {v1}")
+        else:
+            high = max(values, key=lambda v: _number(v[1]) or 0)
+            low = min(values, key=lambda v: _number(v[1]) or 0)
+            if _number(high[1]) == _number(low[1]):
+                parts.append(f"{label}すべて {high[1]}")
+                continue
+            parts.append(f"{label}最も高いのは {high[0]}（{high[1]}）、最も低いのは {low[0]}（{low[1]}）")
+    return "。".join(parts) + "。" if parts else None
+
+
+_DAY_JA = re.compile(r"^\d{4}年\d{1,2}月$")
+
+
+def _number(text: object) -> float | None:
+    """A table value back as a number (1,234 / 45.6 / 45.6%); None for — and words."""
+    try:
+        return float(str(text).replace(",", "").rstrip("%"))
+    except ValueError:
+        return None

@@ -54,6 +54,7 @@ env.filters.update(
     role_ja=lambda r: labels.ROLE_LABELS.get(r, r),
     report_status_ja=lambda s: labels.REPORT_STATUS_LABELS.get(s, s),
     data_table=figures.data_table,
+    chart_summary=figures.summary,
 )
 env.globals.update(plotly_url=plotly_url, labels=labels)
 
