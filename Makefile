@@ -60,6 +60,13 @@ run: venv
 	issue viewer       "demo-viewer"                    demo-viewer   --role viewer; \
 	issue prefecture   "demo-tokyo: 東京都 130001"      demo-tokyo    --role prefecture   --body 130001; \
 	issue municipality "demo-chiyoda: 千代田区 131016"  demo-chiyoda  --role municipality --body 131016; \
+	signin() { who=$$1; shift; pw=$$($(PMO) accounts set-password "$$@"); printf '  %-13s %-32s %s\n' "$$who" "$$3" "$$pw"; }; \
+	echo; echo "Sign-ins for the pages, http://$(HOST):$(PORT)/login (new passwords on every run):"; \
+	signin admin        demo-admin    --email admin@demo.pmo.example; \
+	signin helpdesk     demo-helpdesk --email helpdesk@demo.pmo.example; \
+	signin viewer       demo-viewer   --email viewer@demo.pmo.example; \
+	signin prefecture   demo-tokyo    --email tokyo@demo.pmo.example; \
+	signin municipality demo-chiyoda  --email chiyoda@demo.pmo.example; \
 	echo; \
 	echo "Try:  curl -H 'Authorization: Bearer <token>' http://$(HOST):$(PORT)/api/v1/me"; \
 	echo "      curl -H 'Authorization: Bearer <token>' 'http://$(HOST):$(PORT)/api/v1/bodies?prefecture=13&kind=special_ward'"; \

@@ -300,6 +300,7 @@ class Walk:
     def sign_in(self, token: str, next_path: str = "/") -> None:
         self.driver.delete_all_cookies()
         self.driver.get(f"{self.base}/login?next={next_path}")
+        self.driver.find_element(By.CSS_SELECTOR, "details.token-login summary").click()  # e-mail sign-in is first
         self.driver.find_element(By.NAME, "token").send_keys(token)
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
         wait(self.driver, lambda d: "/login" not in d.current_url)

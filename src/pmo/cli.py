@@ -178,6 +178,26 @@ def accounts_disable(name: str) -> None:
     typer.echo(f"account {name} disabled")
 
 
+@accounts_app.command("set-password")
+def accounts_set_password(
+    name: str,
+    email: Annotated[str, typer.Option(help="the account's sign-in e-mail address")],
+    password: Annotated[str | None, typer.Option(help="the new password (default: a random one, printed once)")] = None,
+) -> None:
+    """Give an account its sign-in e-mail and a password (every password session it had ends)."""
+    from pmo.accounts import passwords, service
+    from pmo.db import session_scope
+    from pmo.errors import PmoError
+
+    chosen = password or secrets.token_urlsafe(12)
+    try:
+        with session_scope() as session:
+            passwords.set_password(session, service.get_account(session, name), email, chosen, actor=CLI_ACTOR)
+    except PmoError as exc:
+        _fail(exc.message)
+    typer.echo(chosen if password is None else f"password of {name} set")
+
+
 @tokens_app.command("issue")
 def tokens_issue(
     name: Annotated[

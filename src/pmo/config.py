@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     auth_failures_per_token: int = Field(
         default=10, ge=1, description="Failed sign-ins per minute for one token prefix (its first 12 characters)."
     )
+    auth_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed password sign-ins per minute for one e-mail address before it must wait."
+    )
     session_hours: int = Field(default=12, ge=1, le=720, description="Dashboards: hours a sign-in lasts.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 

@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData, UploadFile
 
+from pmo.accounts import passwords
 from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
 from pmo.dashboard import assets, helpdesk_pages, inquiry_pages, register_pages, support_pages, views
@@ -61,10 +62,40 @@ def login(
             status_code=exc.status_code,
             next=_safe_next(next),
             error=exc.message,
+            token_error=True,
             headers=exc.headers,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     page_session.start(request, session, principal.token_id)
+    page_session.save(request, response)
+    return response
+
+
+@router.post("/login/password")
+def login_with_password(
+    request: Request,
+    session: SessionDep,
+    form: CsrfForm,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Sign in with an e-mail address and password: a new server-side session, as with a token."""
+    try:
+        token_id = passwords.sign_in(session, email, password, client_address(request))
+    except (Unauthenticated, TooManyRequests) as exc:
+        session.rollback()
+        return render(
+            request,
+            "login.html",
+            status_code=exc.status_code,
+            next=_safe_next(next),
+            error=exc.message,
+            email=email,
+            headers=exc.headers,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    page_session.start(request, session, token_id)
     page_session.save(request, response)
     return response
 

@@ -17,11 +17,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pmo.accounts.passwords import SIGN_IN_PREFIX
 from pmo.auth import Principal, hash_token, principal_for_token_id
 from pmo.config import PROJECT_ROOT, get_settings
 from pmo.db import lookup_scope, utcnow
 from pmo.errors import Forbidden, PmoError, Unauthenticated
 from pmo.models import PageSession as PageSessionRow
+from pmo.models import Token
 
 COOKIE = "pmo_session"
 SECRET_FILE = PROJECT_ROOT / "var" / "session-secret"
@@ -100,11 +102,18 @@ def end(request: Request, session: Session) -> None:
     """Sign out on the server: the session's cookie, and every copy of it, no longer signs anyone in."""
     page = read(request)
     if page is not None and page.key is not None:
-        session.execute(
+        ended = session.execute(
             update(PageSessionRow)
             .where(PageSessionRow.key_hash == hash_token(page.key), PageSessionRow.ended_at.is_(None))
             .values(ended_at=utcnow())
-        )
+            .returning(PageSessionRow.token_id)
+        ).scalar()
+        if ended is not None:  # a password session's own token goes with it (a pasted token stays valid)
+            session.execute(
+                update(Token)
+                .where(Token.id == ended, Token.prefix == SIGN_IN_PREFIX, Token.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
 
 
 def save(request: Request, response: Response) -> None:

@@ -25,6 +25,8 @@ class Account(Base):
     operations: Mapped[list[str] | None] = mapped_column(JSON, comment="operation codes a vendor supplies")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True, comment="sign-in name, lower-cased")
+    password_hash: Mapped[str | None] = mapped_column(String(200), comment="argon2id; never the password")
 
 
 class Token(Base):

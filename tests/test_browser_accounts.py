@@ -1,0 +1,37 @@
+"""Signing in with an e-mail address and password in headless Chromium (issue 17), keyboard only; the sign-in
+page with its error is checked by axe-core like every other page."""
+
+import secrets
+
+import pytest
+
+from pmo.accounts import passwords, service
+from pmo.db import session_scope
+from tests.test_browser import Walk, browser, site, wait  # skips this module too without Chromium
+
+from selenium.webdriver.common.by import By  # isort: skip
+from selenium.webdriver.common.keys import Keys  # isort: skip
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_person_signs_in_with_the_keyboard_and_a_wrong_password_says_why(site, browser):
+    email, password = f"tokyo-{secrets.token_hex(3)}@metro.tokyo.lg.jp", "sakura passphrase 2026"
+    with session_scope() as session:
+        account = service.create_account(session, email.split("@")[0], "prefecture", "130001", actor="test")
+        passwords.set_password(session, account, email, password, actor="test")
+    walk = Walk(browser, site["base"])
+    walk.open("/login?next=/prefectures/130001", "login")
+    field = walk.driver.find_element(By.ID, "email")
+    field.send_keys(email)
+    field.send_keys(Keys.TAB)
+    walk.driver.switch_to.active_element.send_keys("not the password" + Keys.ENTER)  # Tab reached the password
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "login-error"))
+    walk.settle("login-wrong-password")
+    assert "メールアドレスまたはパスワードが正しくありません" in walk.text()
+    assert walk.driver.find_element(By.ID, "email").get_attribute("value") == email  # kept for the retry
+    walk.driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    wait(walk.driver, lambda d: "/prefectures/130001" in d.current_url)
+    walk.settle("prefecture-after-password-sign-in", charts=1)
+    assert "東京都" in walk.text()
+    assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"

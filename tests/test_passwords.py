@@ -1,0 +1,109 @@
+"""Personal sign-in by e-mail and password (issue 17): argon2id hashes, throttled failures with a temporary
+lockout that says so, server-side sessions that end on sign-out, on a new password and when the account is
+disabled. Through the pages' HTTP forms against the test database."""
+
+import secrets
+
+from sqlalchemy import select
+
+from pmo.accounts import passwords, service
+from pmo.db import session_scope
+from pmo.errors import InvalidInput
+from pmo.models import Account, Token
+from tests.test_dashboard import csrf_of
+
+PASSWORD = "correct horse battery staple"
+
+
+def person(role: str = "prefecture", body: str | None = "130001") -> tuple[str, str]:
+    """A fresh account with a sign-in e-mail and PASSWORD: (account name, e-mail)."""
+    name = f"{role}-{secrets.token_hex(4)}"
+    email = f"{name}@Example.LG.JP"
+    with session_scope() as session:
+        account = service.create_account(session, name, role, body, actor="test")
+        passwords.set_password(session, account, email, PASSWORD, actor="test")
+    return name, email
+
+
+def password_sign_in(client, email: str, password: str = PASSWORD):
+    client.cookies.clear()
+    form = client.get("/login")
+    return client.post(
+        "/login/password",
+        data={"email": email, "password": password, "csrf": csrf_of(form.text), "next": "/inquiries"},
+        follow_redirects=False,
+    )
+
+
+def test_a_person_signs_in_with_e_mail_and_password_and_only_a_hash_is_kept(client):
+    name, email = person()
+    r = password_sign_in(client, email.upper())  # the address in any case
+    assert r.status_code == 303 and r.headers["location"] == "/inquiries", r.text
+    page = client.get("/inquiries")
+    assert page.status_code == 200 and "問合せ" in page.text
+    with session_scope(read_only=True) as session:
+        account = session.scalar(select(Account).where(Account.name == name))
+        assert account.email == email.lower()
+        assert account.password_hash.startswith("$argon2id$") and PASSWORD not in account.password_hash
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_address_for_a_while(client):
+    _, email = person()
+    for _ in range(5):
+        r = password_sign_in(client, email, "not the password at all")
+        assert r.status_code == 401 and "メールアドレスまたはパスワードが正しくありません" in r.text
+    locked = password_sign_in(client, email)  # even the right password, while locked
+    assert locked.status_code == 429 and "秒後にもう一度お試しください" in locked.text
+    assert int(locked.headers["retry-after"]) > 0
+    unknown = password_sign_in(client, "nobody@example.lg.jp")
+    assert unknown.status_code == 401 and "メールアドレスまたはパスワードが正しくありません" in unknown.text
+
+
+def test_signing_out_ends_the_session_on_the_server(client):
+    _, email = person()
+    assert password_sign_in(client, email).status_code == 303
+    cookie = client.cookies.get("pmo_session")
+    page = client.get("/inquiries")
+    client.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    client.cookies.set("pmo_session", cookie)  # a copy of the cookie kept from before
+    again = client.get("/inquiries", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    with session_scope(read_only=True) as session:
+        live = session.scalars(
+            select(Token.id)
+            .join(Account, Account.id == Token.account_id)
+            .where(Account.email == email.lower(), Token.prefix == passwords.SIGN_IN_PREFIX, Token.revoked_at.is_(None))
+        ).all()
+        assert live == []  # the session's own sign-in token was revoked with it
+
+
+def test_a_new_password_or_a_disabled_account_ends_every_session(client):
+    name, email = person()
+    assert password_sign_in(client, email).status_code == 303
+    with session_scope() as session:
+        account = service.get_account(session, name)
+        passwords.set_password(session, account, email, "another long passphrase", actor="test")
+    assert client.get("/inquiries", follow_redirects=False).status_code == 303  # back to the sign-in form
+    assert password_sign_in(client, email).status_code == 401  # the old password no longer works
+    assert password_sign_in(client, email, "another long passphrase").status_code == 303
+    with session_scope() as session:
+        service.disable_account(session, name, actor="test")
+    assert client.get("/inquiries", follow_redirects=False).status_code == 303
+    disabled = password_sign_in(client, email, "another long passphrase")
+    assert disabled.status_code == 401 and "無効化" in disabled.text
+
+
+def test_password_rules_and_addresses_are_checked(database_url):
+    with session_scope() as session:
+        account = service.create_account(session, f"m-{secrets.token_hex(4)}", "municipality", "131016", actor="t")
+        for email, password, field in (
+            ("a@example.lg.jp", "short", "password"),
+            ("a@example.lg.jp", "aaaaaaaaaaaaaaaa", "password"),
+            ("not an address", PASSWORD, "email"),
+        ):
+            try:
+                passwords.set_password(session, account, email, password, actor="t")
+            except InvalidInput as exc:
+                assert exc.detail[0]["loc"] == [field]
+            else:
+                raise AssertionError(f"{email!r} / {password!r} was accepted")
