@@ -24,6 +24,8 @@ accounts_app = typer.Typer(help="Accounts (who may sign in, with which role).", 
 tokens_app = typer.Typer(help="Bearer tokens (shown once, stored only as a hash).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
+outbox_app = typer.Typer(help="Messages to people (e-mail over PMO_SMTP_URL).", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(tokens_app, name="tokens")
 
 CLI_ACTOR = "cli"
@@ -196,6 +198,19 @@ def accounts_set_password(
     except PmoError as exc:
         _fail(exc.message)
     typer.echo(chosen if password is None else f"password of {name} set")
+
+
+@outbox_app.command("deliver")
+def outbox_deliver(
+    limit: Annotated[int, typer.Option(help="send at most this many messages")] = 1000,
+) -> None:
+    """Send the outbox's due messages over PMO_SMTP_URL (safe to run from cron every minute)."""
+    from pmo.outbox.delivery import deliver
+
+    done = deliver(limit)
+    typer.echo(f"sent {done.sent}, failed {done.failed}, waiting {done.waiting}")
+    if done.failed:
+        raise typer.Exit(code=1)
 
 
 @tokens_app.command("issue")

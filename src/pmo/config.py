@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     auth_failures_per_account: int = Field(
         default=5, ge=1, description="Failed password sign-ins per minute for one e-mail address before it must wait."
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://[user:password@]host[:port] (STARTTLS when offered; smtps:// for TLS from the start). "
+        "Unset: messages stay in the outbox for admins to see (/outbox), nothing is sent.",
+    )
+    outbox_retry_seconds: int = Field(
+        default=60, ge=0, description="First retry after a failed delivery; doubled each time, at most 6 hours."
+    )
+    mail_from: str = Field(default="pmo <noreply@pmo.invalid>", description="The From: of every message.")
+    site_url: str = Field(
+        default="http://127.0.0.1:8000", description="The address people open the pages at (links in messages)."
+    )
     session_hours: int = Field(default=12, ge=1, le=720, description="Dashboards: hours a sign-in lasts.")
     timezone: str = Field(default="Asia/Tokyo", description="Time zone in which periods and deadlines are judged.")
 

@@ -15,6 +15,7 @@ from pmo.models.inquiries import (
     SavedFilter,
 )
 from pmo.models.notices import NOTICE_AUDIENCES, Notice, NoticeRead
+from pmo.models.outbox import OutboxMessage
 from pmo.models.reports import BodyCells, BodyPeriod, IdempotencyKey, ReportRevision, RevisionCells
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
 
@@ -47,6 +48,7 @@ __all__ = [
     "Notice",
     "NoticeRead",
     "Operation",
+    "OutboxMessage",
     "PageSession",
     "ReportRevision",
     "RevisionCells",

@@ -1,0 +1,135 @@
+"""Delivery of the outbox over SMTP (PMO_SMTP_URL). Each due message is first leased (its next attempt moved
+a few minutes ahead in a commit of its own), so two workers never send the same one and no transaction stays
+open while a server is slow; it is marked sent in the commit right after the server accepted it. A failure
+is retried with exponential backoff; when the server is down the run stops and the rest wait, untouched."""
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import func, select, update
+
+from pmo.config import get_settings
+from pmo.db import session_scope, utcnow
+from pmo.models import OutboxMessage
+
+LEASE = timedelta(minutes=5)
+LAST_RETRY = timedelta(hours=6)
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0  # still to send after this run (due later, or not tried because the server was down)
+
+
+def deliver(limit: int = 1000) -> Delivery:
+    """Send up to limit due messages; without PMO_SMTP_URL send nothing (they stay for the outbox page)."""
+    url = get_settings().smtp_url
+    result = Delivery()
+    if url:
+        with session_scope(read_only=True) as session:
+            due = list(
+                session.scalars(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= utcnow())
+                    .order_by(OutboxMessage.id)
+                    .limit(limit)
+                )
+            )
+        server: smtplib.SMTP | None = None
+        try:
+            for message_id in due:
+                message = _lease(message_id)
+                if message is None:
+                    continue  # another worker has it, or sent it
+                try:
+                    server = server or _connect(url)
+                    server.send_message(message)
+                except (smtplib.SMTPException, OSError) as exc:
+                    _failed(message_id, exc)
+                    result.failed += 1
+                    if server is not None:
+                        _quit(server)
+                    server = None
+                    break  # the server is down or refusing: the rest stay due for the next run
+                _sent(message_id)
+                result.sent += 1
+        finally:
+            if server is not None:
+                _quit(server)
+    with session_scope(read_only=True) as session:
+        result.waiting = session.scalar(select(func.count()).where(OutboxMessage.sent_at.is_(None))) or 0
+    return result
+
+
+def _lease(message_id: int) -> EmailMessage | None:
+    """Take the message for this run (None when someone else did); its e-mail, ready to send."""
+    now = utcnow()
+    with session_scope() as session:
+        taken = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= now)
+            .values(due_at=now + LEASE)
+        ).rowcount
+        if not taken:
+            return None
+        return _email(session.get_one(OutboxMessage, message_id))
+
+
+def _email(row: OutboxMessage) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = get_settings().mail_from
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Date"] = formatdate(row.created_at.timestamp(), localtime=False)
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="pmo")  # a resend keeps no secret
+    message["X-Pmo-Outbox-Id"] = str(row.id)  # the receiver's way to drop a resend after a crash
+    message.set_content(row.text)
+    message.add_alternative(row.html, subtype="html")
+    return message
+
+
+def _sent(message_id: int) -> None:
+    with session_scope() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(sent_at=utcnow()))
+
+
+def _failed(message_id: int, exc: Exception) -> None:
+    with session_scope() as session:
+        row = session.get_one(OutboxMessage, message_id)
+        row.attempts += 1
+        first = timedelta(seconds=get_settings().outbox_retry_seconds)
+        row.due_at = utcnow() + min(first * 2 ** (row.attempts - 1), LAST_RETRY)
+        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _connect(url: str) -> smtplib.SMTP:
+    """A connection to the URL's server: TLS from the start for smtps://, STARTTLS whenever offered."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    if parts.scheme == "smtps":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, parts.port or 465, timeout=20, context=ssl.create_default_context()
+        )
+    else:
+        server = smtplib.SMTP(host, parts.port or 25, timeout=20)
+        server.ehlo()
+        if server.has_extn("starttls"):
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
+    if parts.username:
+        server.login(unquote(parts.username), unquote(parts.password or ""))
+    return server
+
+
+def _quit(server: smtplib.SMTP) -> None:
+    try:
+        server.quit()
+    except (smtplib.SMTPException, OSError):
+        server.close()
