@@ -213,6 +213,30 @@ def outbox_deliver(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def remind(
+    at: Annotated[
+        str | None, typer.Option(help="as if at this ISO time (default now), e.g. to catch up a missed run")
+    ] = None,
+) -> None:
+    """Write the reminders due now into the outbox (report due soon / today; missing municipalities to their
+    prefecture); safe to run every hour: each is written once per period and person."""
+    from datetime import datetime
+
+    from pmo.db import session_scope, utcnow
+    from pmo.outbox.reminders import remind as write_reminders
+
+    try:
+        now = datetime.fromisoformat(at) if at else utcnow()
+    except ValueError:
+        _fail(f"--at {at!r} is not an ISO time (e.g. 2026-12-04T09:00+09:00)")
+    if now.tzinfo is None:
+        _fail("--at needs a time zone (e.g. +09:00)")
+    with session_scope() as session:
+        written = write_reminders(session, now)
+    typer.echo(", ".join(f"{kind} {n}" for kind, n in sorted(written.items())) or "no reminders due")
+
+
 @tokens_app.command("issue")
 def tokens_issue(
     name: Annotated[

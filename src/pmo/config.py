@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         description="smtp://[user:password@]host[:port] (STARTTLS when offered; smtps:// for TLS from the start). "
         "Unset: messages stay in the outbox for admins to see (/outbox), nothing is sent.",
     )
+    remind_business_days: int = Field(
+        default=3, ge=0, le=20, description="pmo remind: tell a body its report is due this many business days ahead."
+    )
     outbox_retry_seconds: int = Field(
         default=60, ge=0, description="First retry after a failed delivery; doubled each time, at most 6 hours."
     )

@@ -76,8 +76,9 @@ def _lease(message_id: int) -> EmailMessage | None:
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= now)
             .values(due_at=now + LEASE)
-        ).rowcount
-        if not taken:
+            .returning(OutboxMessage.id)
+        ).scalar()
+        if taken is None:
             return None
         return _email(session.get_one(OutboxMessage, message_id))
 
