@@ -107,3 +107,77 @@ def test_password_rules_and_addresses_are_checked(database_url):
                 assert exc.detail[0]["loc"] == [field]
             else:
                 raise AssertionError(f"{email!r} / {password!r} was accepted")
+
+
+def link_in(email: str) -> str:
+    """The path of the newest one-time link mailed to email (from the outbox)."""
+    from pmo.models import OutboxMessage
+
+    with session_scope(read_only=True) as session:
+        text = session.scalars(
+            select(OutboxMessage.text).where(OutboxMessage.recipient == email).order_by(OutboxMessage.id.desc())
+        ).first()
+    assert text, f"nothing mailed to {email}"
+    return "/password/set/" + text.split("/password/set/")[1].split()[0]
+
+
+def choose(client, path: str, password: str, confirm: str | None = None):
+    form = client.get(path)
+    assert form.status_code == 200, form.text
+    data = {"password": password, "confirm": confirm or password, "csrf": csrf_of(form.text)}
+    return client.post(path, data=data, follow_redirects=False)
+
+
+def test_an_invitation_sets_the_password_once(client):
+    from pmo.accounts import links
+
+    name = f"invited-{secrets.token_hex(4)}"
+    email = f"{name}@city.example.lg.jp"
+    with session_scope() as session:
+        account = service.create_account(session, name, "municipality", "131016", actor="test")
+        links.invite(session, account, email, actor="test")
+    path = link_in(email)
+    mismatch = choose(client, path, "a long enough passphrase", "a different passphrase")
+    assert mismatch.status_code == 422 and 'id="error-confirm"' in mismatch.text and "一致しません" in mismatch.text
+    short = choose(client, path, "short")
+    assert short.status_code == 422 and 'id="error-password"' in short.text and 'aria-invalid="true"' in short.text
+    done = choose(client, path, "a long enough passphrase")
+    assert done.status_code == 303 and done.headers["location"] == "/login?password_set=1"
+    assert "パスワードを設定しました" in client.get("/login?password_set=1").text
+    assert password_sign_in(client, email, "a long enough passphrase").status_code == 303
+    client.cookies.clear()
+    again = client.get(path)
+    assert again.status_code == 404 and "使用済みか、有効期限が切れています" in again.text
+
+
+def test_a_reset_is_mailed_only_to_a_known_address_and_says_the_same_either_way(client):
+    _, email = person()
+    answers = []
+    for address in (email, "nobody-here@example.lg.jp"):
+        client.cookies.clear()
+        form = client.get("/password/forgot")
+        r = client.post("/password/forgot", data={"email": address, "csrf": csrf_of(form.text)})
+        assert r.status_code == 200
+        answers.append(r.text.split('id="reset-sent">')[1].split("</p>")[0])
+    assert answers[0] == answers[1]  # nothing tells whether the address is known
+    path = link_in(email.lower())
+    assert choose(client, path, "my brand new passphrase").status_code == 303
+    assert password_sign_in(client, email).status_code == 401  # the old password is gone
+    assert password_sign_in(client, email, "my brand new passphrase").status_code == 303
+
+
+def test_a_link_expires(client):
+    from datetime import timedelta
+
+    from pmo.accounts import links
+    from pmo.models import AccountLink
+
+    _, email = person()
+    with session_scope() as session:
+        account = session.scalars(select(Account).where(Account.email == email.lower())).one()
+        links.request_reset(session, email, "203.0.113.9")
+        session.flush()
+        link = session.scalars(select(AccountLink).where(AccountLink.account_id == account.id)).one()
+        link.expires_at -= timedelta(hours=2)  # an hour-long link, two hours later
+    r = client.get(link_in(email.lower()))
+    assert r.status_code == 404 and "有効期限" in r.text

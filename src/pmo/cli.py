@@ -200,6 +200,23 @@ def accounts_set_password(
     typer.echo(chosen if password is None else f"password of {name} set")
 
 
+@accounts_app.command("invite")
+def accounts_invite(
+    name: str, email: Annotated[str, typer.Option(help="where the invitation goes (the sign-in e-mail)")]
+) -> None:
+    """Mail an account a one-time link (7 days) to set its password; prints the link too."""
+    from pmo.accounts import links, service
+    from pmo.db import session_scope
+    from pmo.errors import PmoError
+
+    try:
+        with session_scope() as session:
+            path = links.invite(session, service.get_account(session, name), email, actor=CLI_ACTOR)
+    except PmoError as exc:
+        _fail(exc.message)
+    typer.echo(get_settings().site_url.rstrip("/") + path)
+
+
 @outbox_app.command("deliver")
 def outbox_deliver(
     limit: Annotated[int, typer.Option(help="send at most this many messages")] = 1000,

@@ -41,6 +41,14 @@ def check_password_rules(password: str) -> None:
 def set_password(session: Session, account: Account, email: str, password: str, *, actor: str) -> None:
     """Give the account its sign-in e-mail and a new password; every page session it had ends."""
     check_password_rules(password)
+    address = claim_email(session, account, email)
+    account.password_hash = hasher.hash(password)
+    end_password_sessions(session, account.id)
+    audit.record(session, actor, "account.password", f"account:{account.name}", {"email": address})
+
+
+def claim_email(session: Session, account: Account, email: str) -> str:
+    """Make email the account's sign-in address (422 when malformed or another account's); the address."""
     address = normalized_email(email)
     if "@" not in address or len(address) > 254 or any(c.isspace() for c in address):
         raise InvalidInput.at(["email"], "メールアドレスの形式が正しくありません。")
@@ -48,9 +56,7 @@ def set_password(session: Session, account: Account, email: str, password: str, 
     if taken is not None:
         raise InvalidInput.at(["email"], "このメールアドレスは別のアカウントで使われています。")
     account.email = address
-    account.password_hash = hasher.hash(password)
-    end_password_sessions(session, account.id)
-    audit.record(session, actor, "account.password", f"account:{account.name}", {"email": address})
+    return address
 
 
 def end_password_sessions(session: Session, account_id: int) -> None:

@@ -1,6 +1,6 @@
 """Every table, imported here so that Base.metadata (and Alembic) sees them all."""
 
-from pmo.models.accounts import ROLES, Account, AuditEntry, PageSession, Token
+from pmo.models.accounts import ROLES, Account, AccountLink, AuditEntry, PageSession, Token
 from pmo.models.advisers import ADVISER_STATES, AdviserRequest, AdviserVisit
 from pmo.models.directory import BODY_KINDS, Body, Operation, Step
 from pmo.models.faqs import FAQ_STATUSES, Faq, FaqTerm
@@ -32,6 +32,7 @@ __all__ = [
     "TIERS",
     "VISIBILITIES",
     "Account",
+    "AccountLink",
     "AdviserRequest",
     "AdviserVisit",
     "AuditEntry",
