@@ -1,6 +1,6 @@
 """Setting a password through a one-time link (an invitation or a reset), and asking for a reset."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,12 +16,12 @@ router = APIRouter(include_in_schema=False)
 LinkToken = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _anonymous_form(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
+def _anonymous_form(request: Request, template: str, **context: Any) -> Response:
     """A form page for someone not signed in: it starts an anonymous session for the CSRF token if needed."""
     fresh = page_session.read(request) is None
     if fresh:
         page_session.start(request)
-    response = render(request, template, status_code=status_code, **context)
+    response = render(request, template, **context)
     if fresh:
         page_session.save(request, response)
     return response

@@ -551,7 +551,7 @@ def status_grid(cells: list[dict], op_names: dict[str, str], step_names: dict[st
         "hovertemplate": "%{y} %{x}<br>%{text}<extra></extra>",
     }
     statuses = [["—" if v is None else STATUS_LABELS[order[v]] for v in row] for row in z]
-    table = _named_grid(trace["y"], steps, step_names, statuses)
+    table = _named_grid([op_names.get(o, o) for o in ops], steps, step_names, statuses)
     counts = Counter(c["status"] for c in cells)
     said = "、".join(f"{STATUS_LABELS[s]} {counts[s]:,}" for s in STATUS_ORDER)
     return _json(
@@ -638,8 +638,11 @@ def summary(figure: str) -> str | None:
         cells = [(v, row[0], headers[j]) for row in rows for j, v in enumerate(row[1:], 1) if _number(v) is not None]
         if not cells:
             return "すべてのマスが秘匿または値なしです。"
-        low, high = min(cells, key=lambda c: _number(c[0]) or 0), max(cells, key=lambda c: _number(c[0]) or 0)
-        return f"最も低いのは {low[1]}・{low[2]}（{low[0]}）、最も高いのは {high[1]}・{high[2]}（{high[0]}）。"
+        lowest, highest = min(cells, key=lambda c: _number(c[0]) or 0), max(cells, key=lambda c: _number(c[0]) or 0)
+        return (
+            f"最も低いのは {lowest[1]}・{lowest[2]}（{lowest[0]}）、"
+            f"最も高いのは {highest[1]}・{highest[2]}（{highest[0]}）。"
+        )
     over_months = all(_DAY_JA.match(str(row[0])) for row in rows)
     parts = []
     for j, name in enumerate(headers[1 : 2 if over_months else 4], 1):  # a month series: its first line only
