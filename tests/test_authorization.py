@@ -15,6 +15,7 @@ prefecture, a municipality of the same prefecture, another prefecture's bodies, 
 without a body; rows (inquiries, follow-ups, FAQ, notices) are made per test through the API."""
 
 import re
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from pmo import periods
 from pmo.db import session_scope
@@ -313,6 +315,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{B}/follow-ups"): body(its_prefecture | roles("helpdesk", "admin"), lists="follow_up"),
     ("GET", f"{API}/follow-ups"): Rule(anyone_signed_in, lists="follow_up"),
     ("GET", f"{API}/follow-ups/{{follow_up_id}}"): rows("follow_up", follow_up_readers),
+    ("POST", f"{API}/follow-ups/{{follow_up_id}}/done"): rows(
+        "follow_up", follow_up_readers, its_prefecture, json={"note": "計画の再作成を確認した。"}
+    ),
     # inquiries: bodies file; each transition belongs to one party of the inquiry (admin only reads)
     ("POST", f"{API}/inquiries"): Rule(roles("municipality", "prefecture", "vendor"), json=QUESTION),
     ("GET", f"{API}/inquiries"): Rule(anyone_signed_in, lists="inquiry"),
@@ -371,6 +376,17 @@ RULES: dict[tuple[str, str], Rule] = {
     # dashboard pages (session cookie; forms carry the CSRF token; the same services decide)
     ("GET", "/login"): public(),
     ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
+    ("GET", "/outbox"): page(roles("admin")),
+    # one-time links to set a password: whoever holds the link (each call below gets a fresh one)
+    ("GET", "/password/forgot"): public(),
+    ("POST", "/password/forgot"): page(
+        anyone_signed_in, anonymous=None, form=lambda t: {"email": f"x-{secrets.token_hex(4)}@matrix.test"}
+    ),
+    ("GET", "/password/set/{token}"): public(),
+    ("POST", "/password/set/{token}"): page(
+        anyone_signed_in, anonymous=None, form=lambda t: {"password": MATRIX_PASSWORD, "confirm": MATRIX_PASSWORD}
+    ),
+    ("POST", "/login/password"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: no account
     ("POST", "/logout"): page(anyone_signed_in, anonymous=None, form=lambda t: {}),
     ("GET", "/"): page(anyone_signed_in),
     ("GET", "/prefectures/{code}"): page(owner | admin, target="prefecture"),
@@ -388,7 +404,61 @@ RULES: dict[tuple[str, str], Rule] = {
         handlers, target="inquiry", see=inquiry_readers, path={"action": "answer"}, form=lambda t: dict(TEXT)
     ),
     ("GET", "/faqs"): page(anyone_signed_in),
+    # helpdesk pages: bulk actions (the service decides per inquiry), saved filters (the owner's alone), FAQ drafting
+    ("POST", "/inquiries/bulk"): page(
+        asker, target="inquiry", see=inquiry_readers, form=lambda t: {"ids": str(t.id), "action": "close"}
+    ),
+    ("POST", "/inquiries/filters"): page(
+        anyone_signed_in, form=lambda t: {"name": "期限超過", "query": "overdue=true"}
+    ),
+    ("POST", "/inquiries/filters/{filter_id}/delete"): page(
+        Who("nobody", lambda c, t: False),  # the callers own no saved filter: anyone else's answers as missing
+        see=Who("the filter's owner", lambda c, t: False),
+        path={"filter_id": str(MISSING_ID)},
+        form=lambda t: {},
+    ),
+    ("GET", "/faqs/new"): page(roles("helpdesk"), gate=roles("helpdesk")),
+    ("POST", "/faqs/new"): page(
+        roles("helpdesk"),
+        target="inquiry",
+        gate=roles("helpdesk"),
+        see=inquiry_readers,
+        form=lambda t: {"from_inquiry": str(t.id)},  # unanswered: 409 for the helpdesk
+    ),
+    ("GET", "/faqs/{faq_id}/edit"): page(roles("helpdesk"), target="faq", gate=roles("helpdesk"), see=faq_readers),
+    ("POST", "/faqs/{faq_id}/edit"): page(
+        roles("helpdesk"),
+        target="faq",
+        gate=roles("helpdesk"),
+        see=faq_readers,
+        form=lambda t: {**FAQ, "status": t.facts["status"]},
+    ),
+    # follow-ups and adviser support as pages: the same services decide
+    ("GET", "/follow-ups"): page(anyone_signed_in),
+    ("POST", "/follow-ups"): page(its_prefecture, target="body", form=lambda t: {"body": t.code, **FOLLOW_UP}),
+    ("POST", "/follow-ups/{follow_up_id}/done"): page(
+        its_prefecture, target="follow_up", see=follow_up_readers, form=lambda t: {"note": "確認した。"}
+    ),
+    ("GET", "/adviser-requests"): page(anyone_signed_in),
+    ("POST", "/adviser-requests"): page(
+        owner | its_prefecture, target="body", form=lambda t: {"body": t.code, **ADVISER}
+    ),
+    ("GET", "/adviser-requests/{request_id}"): page(adviser_readers, target="adviser_request", see=adviser_readers),
+    ("POST", "/adviser-requests/{request_id}/{action}"): page(
+        national,
+        target="adviser_request",
+        see=adviser_readers,
+        path={"action": "assign"},
+        form=lambda t: {"adviser": "標準化アドバイザー 山田"},
+    ),
+    ("GET", "/bodies/{code}/systems"): page(body_readers, target="body"),
+    ("GET", "/bodies/{code}/systems/{operation}"): page(body_readers, target="body"),
+    ("POST", "/bodies/{code}/systems/{operation}"): page(
+        owner, target="body", form=lambda t: {"vendor": "株式会社サンプル情報システム"}
+    ),
     ("GET", "/notices"): page(anyone_signed_in),
+    ("POST", "/notices"): page(publishers, form=lambda t: dict(NOTICE)),
+    ("GET", "/notices/{notice_id}"): page(notice_readers, target="notice", see=notice_readers),
     ("POST", "/notices/{notice_id}/read"): page(
         roles("municipality", "prefecture"), target="notice", see=notice_readers, form=lambda t: {}
     ),
@@ -612,6 +682,7 @@ def fill(path: str, rule: Rule, c: Caller, t: Target) -> str:
         "faq_id": t.id,
         "notice_id": t.id,
         "request_id": t.id,
+        **({"token": fresh_link()} if "{token}" in path else {}),
         **rule.path,
     }
 
@@ -637,6 +708,8 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
             data = {"csrf": c.csrf, **data}
             if path == "/login":
                 data["token"] = c.token or "pmo_not-a-token"
+            if path == "/login/password":
+                data.update(email=password_of(c.token) if c.token else "nobody@matrix.test", password=MATRIX_PASSWORD)
     kwargs: dict[str, Any] = {"headers": headers, "params": rule.query, "follow_redirects": False}
     if rule.json is not None:
         kwargs["json"] = rule.json(t) if callable(rule.json) else rule.json
@@ -647,6 +720,34 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
     r = client.request("GET" if method == "MOUNT" else method, fill(path, rule, c, t), **kwargs)
     client.cookies.clear()
     return r
+
+
+MATRIX_PASSWORD = "matrix passphrase 2026"
+
+
+def fresh_link() -> str:
+    """The token of a new invitation link (for a new account): a link works once."""
+    from pmo.accounts import links, service
+
+    with session_scope() as session:
+        account = service.create_account(session, f"matrix-invited-{secrets.token_hex(4)}", "viewer", None, actor="t")
+        return links.invite(session, account, f"{account.name}@matrix.test", actor="test").rsplit("/", 1)[1]
+
+
+def password_of(token: str) -> str:
+    """Give the token's account a sign-in e-mail and MATRIX_PASSWORD (only for the password route: argon2
+    costs tens of milliseconds a hash); returns the e-mail."""
+    from pmo.accounts import passwords
+    from pmo.auth import hash_token
+    from pmo.models import Account, Token
+
+    with session_scope() as session:
+        account = session.scalars(
+            select(Account).join(Token, Token.account_id == Account.id).where(Token.token_hash == hash_token(token))
+        ).one()
+        email = f"{account.name}@matrix.test"
+        passwords.set_password(session, account, email, MATRIX_PASSWORD, actor="test")
+    return email
 
 
 ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}

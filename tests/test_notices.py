@@ -122,8 +122,8 @@ def test_only_senders_publish_and_only_recipients_mark_read(client, who, notices
 def test_a_notice_is_validated_field_by_field(client, who):
     base = {"title": "t", "body": "b", "category": "specification", "audience": "all"}
     cases = [
-        ({"audience": "prefecture_municipalities"}, ["body"], "prefecture"),
-        ({"prefecture": "13"}, ["body"], "prefecture"),
+        ({"audience": "prefecture_municipalities"}, ["body", "prefecture"], "prefecture"),  # located at the field
+        ({"prefecture": "13"}, ["body", "prefecture"], "prefecture"),
         ({"audience": "prefecture_municipalities", "prefecture": "48"}, ["body", "prefecture"], None),
         ({"category": "memo"}, ["body", "category"], None),
         ({"operation": "nope"}, ["body", "operation"], None),

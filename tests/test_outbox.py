@@ -166,3 +166,19 @@ def test_admins_see_the_outbox_on_a_page(client, token_for, monkeypatch):
     assert email in page.text and "問合せに回答がありました" in page.text and "未送信" in page.text
     sign_in(client, token_for("helpdesk"))
     assert client.get("/outbox").status_code == 403
+
+
+def test_a_notice_is_mailed_to_its_audience_only(client, token_for, smtp):
+    _, chiyoda = asker(token_for)  # 千代田区, a municipality of 東京都
+    token_for("municipality", "271004")  # 大阪市: not in the audience
+    osaka = f"osaka-{secrets.token_hex(3)}@city.osaka.lg.jp"
+    with session_scope() as session:
+        account = session.scalars(select(Account).order_by(Account.id.desc()).limit(1)).one()
+        passwords.set_password(session, account, osaka, "osaka passphrase 1", actor="test")
+    notice = {"title": "東京都内の説明会", "body": "日程をお知らせします。", "category": "event"}
+    notice |= {"audience": "prefecture_municipalities", "prefecture": "13"}
+    r = client.post("/api/v1/notices", json=notice, headers=token_for("helpdesk"))
+    assert r.status_code == 201, r.text
+    [mail] = outbox_of(chiyoda)
+    assert mail.kind == "notice.published" and f"/notices/{r.json()['id']}" in mail.text
+    assert outbox_of(osaka) == []

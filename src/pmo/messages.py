@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pmo.directory.codes import code_problem
+from pmo.periods import PERIOD_PATTERN
 from pmo.text import control_problem
 
 VALIDATION_MESSAGES = {
@@ -27,6 +28,7 @@ VALIDATION_MESSAGES = {
     "extra_forbidden": "この項目は指定できません。",
     "date_from_datetime_parsing": "日付は YYYY-MM-DD で指定してください。",
 }
+MONTH_FORMAT = "年月は YYYY-MM（例 2025-04、月は 01〜12）で指定してください。"
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict]:
@@ -43,6 +45,8 @@ def field_errors(errors: Sequence[Any]) -> list[dict]:
             msg = str(ctx.get("error", err["msg"]))
         if err["type"] == "string_pattern_mismatch" and tuple(err["loc"]) == ("path", "code"):
             msg = code_problem(str(err["input"])) or msg  # say what is wrong with the code, not the pattern
+        elif err["type"] == "string_pattern_mismatch" and ctx.get("pattern") == PERIOD_PATTERN:
+            msg = MONTH_FORMAT
         elif err["type"] == "string_pattern_mismatch":
             msg = control_problem(str(ctx.get("pattern")), err.get("input")) or msg
         item = {"loc": list(err["loc"]), "msg": msg, "type": err["type"]}

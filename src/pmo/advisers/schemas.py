@@ -17,6 +17,7 @@ STATE_LABELS = {
     "completed": "完了",
     "cancelled": "取り下げ",
 }
+MODE_LABELS = {"onsite": "訪問", "online": "オンライン"}
 
 
 class AdviserRequestIn(BaseModel):

@@ -139,15 +139,28 @@ def list_visible(
     return fetch_page(session, query.order_by(AdviserRequest.id.desc()), page, lambda row: _out(session, *row))
 
 
+def _may_take(principal: Principal, body: Body, who: str) -> bool:
+    requester_side = principal.owns(body) or principal.oversees(body)
+    return principal.role in NATIONAL or (who == "requester_side_or_national" and requester_side)
+
+
+def available_actions(session: Session, principal: Principal, request_id: int) -> list[str]:
+    """The actions principal may take on the request in its present state (404 unless it may see it)."""
+    req, body = _load(session, principal, request_id)
+    return [
+        action
+        for action, (sources, _, who) in TRANSITIONS.items()
+        if req.state in sources and _may_take(principal, body, who)
+    ]
+
+
 def act(
     session: Session, principal: Principal, request_id: int, action: str, data: AssignIn | VisitIn | OutcomeIn
 ) -> AdviserRequestOut:
     """assign / visit / complete / cancel, checked against the state machine."""
     req, body = _load(session, principal, request_id, for_update=True)
     sources, target, who = TRANSITIONS[action]
-    national = principal.role in NATIONAL
-    requester_side = principal.owns(body) or principal.oversees(body)
-    if not (national or (who == "requester_side_or_national" and requester_side)):
+    if not _may_take(principal, body, who):
         raise Forbidden(
             "この操作は国（ヘルプデスク）が行います。"
             if who == "national"

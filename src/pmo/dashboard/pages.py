@@ -21,7 +21,8 @@ from pmo.notices import service as notices
 
 HERE = Path(__file__).parent
 NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
-PAGE_PREFIXES = ("/login", "/logout", "/prefectures/", "/bodies/", "/inquiries", "/faqs", "/notices", "/static/")
+PAGE_PREFIXES: tuple[str, ...] = ("/login", "/logout", "/prefectures/", "/bodies/", "/inquiries", "/faqs", "/notices")
+PAGE_PREFIXES += ("/static/", "/follow-ups", "/adviser-requests", "/outbox", "/password/")
 STATUS_TITLES = {
     400: "リクエストに誤りがあります",
     401: "ログインが必要です",
@@ -70,9 +71,15 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
         links.append((f"/bodies/{user.body_code}", "自団体の報告"))
     if user.role != "viewer":
         links.append(("/inquiries", "問合せ"))
+    if user.role in ("prefecture", "helpdesk", "admin"):
+        links.append(("/follow-ups", "フォローアップ"))
+    if user.role in ("municipality", "prefecture", "helpdesk", "admin"):
+        links.append(("/adviser-requests", "アドバイザー派遣"))
     links.append(("/faqs", "FAQ"))
-    if user.role in (*notices.READERS, *notices.SENDERS):
+    if user.role in (*notices.READERS, *notices.PUBLISHERS):
         links.append(("/notices", "お知らせ"))
+    if user.role == "admin":
+        links.append(("/outbox", "送信メッセージ"))
     return links
 
 

@@ -11,7 +11,16 @@ from starlette.datastructures import FormData, UploadFile
 from pmo.accounts import passwords
 from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
-from pmo.dashboard import assets, helpdesk_pages, inquiry_pages, register_pages, support_pages, views
+from pmo.dashboard import (
+    account_pages,
+    assets,
+    helpdesk_pages,
+    inquiry_pages,
+    outbox_pages,
+    register_pages,
+    support_pages,
+    views,
+)
 from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, text, validated
 from pmo.dashboard.pages import html_errors, render
@@ -33,12 +42,12 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
+def login_form(request: Request, next: str | None = None, password_set: bool = False) -> Response:
     """The sign-in form (a token issued by `pmo tokens issue`)."""
     fresh = page_session.read(request) is None
     if fresh:  # an anonymous session carries the form's CSRF token
         page_session.start(request)
-    response = render(request, "login.html", next=_safe_next(next), error=None)
+    response = render(request, "login.html", next=_safe_next(next), error=None, password_set=password_set)
     if fresh:
         page_session.save(request, response)
     return response
@@ -247,6 +256,8 @@ def install(app: FastAPI) -> None:
     app.include_router(inquiry_pages.router)
     app.include_router(support_pages.router)  # follow-ups, adviser requests
     app.include_router(register_pages.router)  # systems register, notice publishing
+    app.include_router(account_pages.router)  # setting a password through a one-time link
+    app.include_router(outbox_pages.router)  # messages, for admins
     app.include_router(helpdesk_pages.router)  # helpdesk bulk work, saved filters, FAQ drafting
     app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")
     html_errors(app)

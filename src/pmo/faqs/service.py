@@ -15,7 +15,7 @@ from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
-from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqUpdate
+from pmo.faqs.schemas import DraftedFaq, FaqCreate, FaqOut, FaqUpdate, Removed
 from pmo.faqs.scrub import Scrubber
 from pmo.faqs.text import needed_matches, query_terms, weighted_terms
 from pmo.inquiries.access import visible_to as inquiry_visible_to
@@ -366,3 +366,13 @@ def update(
     audit.record(session, principal, "faq.update", f"faq:{faq.id}", {"status": [before, faq.status]})
     session.flush()
     return _out(principal, faq, *_codes(session, [faq]))
+
+
+def removals(session: Session, principal: Principal, inquiry_id: int | None) -> list[Removed] | None:
+    """What drafting removes from the source inquiry as it stands (for the reviewer); None when it cannot be read."""
+    if inquiry_id is None:
+        return None
+    try:
+        return _draft_from_inquiry(session, principal, inquiry_id)[1].report()
+    except (NotFound, Conflict):  # reopened since, or out of the caller's sight
+        return None

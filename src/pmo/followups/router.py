@@ -8,7 +8,7 @@ from pmo.deps import BodyCode, BodyDep, CurrentUser, ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.followups import service
-from pmo.followups.schemas import FollowUpIn, FollowUpOut
+from pmo.followups.schemas import DoneIn, FollowUpIn, FollowUpOut
 from pmo.openapi import declare
 from pmo.pagination import Page, PageRequest, paging
 
@@ -37,12 +37,19 @@ def list_follow_ups(
     page: Annotated[PageRequest, paging(100)],
     shared: bool | None = None,
     prefecture: Annotated[str | None, Query(pattern=PREFECTURE_NUMBER_PATTERN)] = None,
+    done: Annotated[bool | None, Query(description="true: done only; false: open only")] = None,
 ) -> Page[FollowUpOut]:
     """The caller's follow-ups: a prefecture's own; for the helpdesk, those shared with the national tier."""
-    return service.list_visible(session, principal, shared=shared, prefecture=prefecture, page=page)
+    return service.list_visible(session, principal, shared=shared, prefecture=prefecture, page=page, done=done)
 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
 def get_follow_up(follow_up_id: FollowUpId, session: ReadSessionDep, principal: CurrentUser) -> FollowUpOut:
     """One follow-up (404 unless the caller may see it)."""
     return service.get(session, principal, follow_up_id)
+
+
+@router.post("/follow-ups/{follow_up_id}/done", response_model=FollowUpOut, responses=declare(403, 409))
+def mark_done(follow_up_id: FollowUpId, data: DoneIn, session: SessionDep, principal: CurrentUser) -> FollowUpOut:
+    """Mark a follow-up done once its agreed actions are confirmed (the prefecture that recorded it)."""
+    return service.mark_done(session, principal, follow_up_id, data.note)

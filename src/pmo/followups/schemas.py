@@ -55,6 +55,14 @@ class FollowUpIn(BaseModel):
         return self
 
 
+class DoneIn(BaseModel):
+    """Marking a follow-up done: the agreed actions were confirmed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str | None, Field(max_length=4000, description="how they were confirmed"), MultiLine] = None
+
+
 class FollowUpOut(BaseModel):
     id: int
     body: str
@@ -72,3 +80,6 @@ class FollowUpOut(BaseModel):
     delay_detail: str | None
     created_at: datetime
     created_by: str
+    done_at: datetime | None = None
+    done_by: str | None = None
+    done_note: str | None = None

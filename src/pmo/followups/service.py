@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from pmo import audit, periods
 from pmo.auth import Principal
 from pmo.db import utcnow
-from pmo.errors import Forbidden, InvalidInput, NotFound
+from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.followups.schemas import CAUSE_LABELS, CHANNEL_LABELS, FollowUpIn, FollowUpOut
 from pmo.models import Body, FollowUp
 from pmo.pagination import Page, PageRequest, fetch_page
@@ -41,6 +41,9 @@ def _out(f: FollowUp, body: Body) -> FollowUpOut:
         delay_detail=f.delay_detail,
         created_at=f.created_at,
         created_by=f.created_by,
+        done_at=f.done_at,
+        done_by=f.done_by,
+        done_note=f.done_note,
     )
 
 
@@ -86,14 +89,26 @@ def list_for_body(session: Session, principal: Principal, body: Body, page: Page
 
 
 def list_visible(
-    session: Session, principal: Principal, *, shared: bool | None, prefecture: str | None, page: PageRequest
+    session: Session,
+    principal: Principal,
+    *,
+    shared: bool | None,
+    prefecture: str | None,
+    page: PageRequest,
+    done: bool | None = None,
+    body: Body | None = None,
 ) -> Page[FollowUpOut]:
-    """The caller's follow-ups (a prefecture's own, the helpdesk's shared ones), newest first."""
+    """The caller's follow-ups (a prefecture's own, the helpdesk's shared ones), optionally open or done only
+    and of one body, newest first."""
     query = select(FollowUp, Body).join(Body, Body.id == FollowUp.body_id).where(visible_to(principal))
     if shared is not None:
         query = query.where(FollowUp.shared_with_national.is_(shared))
     if prefecture:
         query = query.where(FollowUp.prefecture_code == prefecture)
+    if done is not None:
+        query = query.where(FollowUp.done_at.is_not(None) if done else FollowUp.done_at.is_(None))
+    if body is not None:
+        query = query.where(FollowUp.body_id == body.id)
     return fetch_page(session, query.order_by(FollowUp.held_on.desc(), FollowUp.id.desc()), page, lambda r: _out(*r))
 
 
@@ -107,3 +122,25 @@ def get(session: Session, principal: Principal, follow_up_id: int) -> FollowUpOu
     if row is None:
         raise NotFound(f"フォローアップ記録 {follow_up_id} はありません。")
     return _out(*row)
+
+
+def mark_done(session: Session, principal: Principal, follow_up_id: int, note: str | None) -> FollowUpOut:
+    """Mark a follow-up done (its agreed actions confirmed): the prefecture that recorded it, once."""
+    query = (
+        select(FollowUp, Body)
+        .join(Body, Body.id == FollowUp.body_id)
+        .where(FollowUp.id == follow_up_id, visible_to(principal))
+        .with_for_update(of=FollowUp)
+    )
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"フォローアップ記録 {follow_up_id} はありません。")
+    f, body = row[0], row[1]
+    if not principal.oversees(body):
+        raise Forbidden("フォローアップを完了にできるのは、記録した都道府県のアカウントだけです。")
+    if f.done_at is not None:
+        raise Conflict(f"このフォローアップは {f.done_by} が既に完了にしています。")
+    f.done_at, f.done_by, f.done_note = utcnow(), principal.name, note
+    session.flush()
+    audit.record(session, principal, "follow_up.done", f"follow_up:{f.id}", {"body": body.code})
+    return _out(f, body)

@@ -176,3 +176,21 @@ class Similar(BaseModel):
 
 class FiledInquiry(InquiryOut):
     similar: Similar = Field(description="published FAQ entries and own open inquiries that look alike")
+
+
+class SavedFilterIn(BaseModel):
+    """A queue filter to keep under a name (the same name replaces the one kept before)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=60, examples=["期限超過（住民記録）"]), SingleLine]
+    query: Annotated[
+        str, Field(max_length=1000, description="the queue's query string, e.g. status=active&overdue=true"), SingleLine
+    ]
+
+
+class SavedFilterOut(BaseModel):
+    id: int
+    name: str
+    query: str
+    created_at: datetime

@@ -44,6 +44,7 @@ from pmo.inquiries.schemas import (
     Visibility,
 )
 from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
+from pmo.outbox import service as outbox
 from pmo.pagination import Page
 
 ACTIVE = ("open", "awaiting_asker")
@@ -467,6 +468,7 @@ def act(
         note = text
     inq.updated_at = now
     _event(session, inq, principal, t.action, from_state, from_tier, note, now)
+    outbox.inquiry_event(session, inq, action, now)  # in this transaction: the message exists iff the change does
     audit.record(
         session,
         principal,
@@ -543,6 +545,8 @@ def queue(
     tier: str | None = None,
     category: str | None = None,
     operation: str | None = None,
+    prefecture: str | None = None,
+    text: str | None = None,
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
@@ -571,6 +575,11 @@ def queue(
                 input=operation,
             )
         where.append(Inquiry.operation_id == op_id)
+    if prefecture:
+        where.append(Inquiry.prefecture_code == prefecture)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(Inquiry.title.ilike(pattern, escape="\\"), Inquiry.question.ilike(pattern, escape="\\")))
     total = session.scalar(select(func.count()).select_from(Inquiry).where(*where)) or 0
     ids = list(
         session.scalars(

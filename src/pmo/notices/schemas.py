@@ -1,9 +1,9 @@
 """Notice payloads and views."""
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pmo.directory.codes import PREFECTURE_NUMBER_PATTERN
 from pmo.text import MultiLine, SingleLine
@@ -44,6 +44,7 @@ class NoticeIn(BaseModel):
         Field(
             pattern=PREFECTURE_NUMBER_PATTERN,
             description="2-digit prefecture number (prefecture_municipalities only)",
+            validate_default=True,  # the audience rule also runs when it is left out, naming this field
         ),
     ] = None
     operation: Annotated[str | None, Field(max_length=40), SingleLine] = None
@@ -55,15 +56,17 @@ class NoticeIn(BaseModel):
         SingleLine,
     ] = None
 
-    @model_validator(mode="after")
-    def _prefecture_with_audience(self) -> Self:
-        if self.audience == "prefecture_municipalities" and self.prefecture is None:
+    @field_validator("prefecture")
+    @classmethod
+    def _prefecture_with_audience(cls, value: str | None, info: ValidationInfo) -> str | None:
+        audience = info.data.get("audience")  # absent when audience itself is invalid (and reported)
+        if audience == "prefecture_municipalities" and value is None:
             raise ValueError(
                 "audience が prefecture_municipalities のときは prefecture（都道府県番号 01〜47）を指定してください。"
             )
-        if self.audience != "prefecture_municipalities" and self.prefecture is not None:
+        if audience not in (None, "prefecture_municipalities") and value is not None:
             raise ValueError("prefecture は audience が prefecture_municipalities のときだけ指定できます。")
-        return self
+        return value
 
 
 class NoticeOut(BaseModel):

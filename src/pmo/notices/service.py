@@ -21,6 +21,7 @@ from pmo.notices.schemas import (
     Readers,
     ReadOut,
 )
+from pmo.outbox import service as outbox
 from pmo.pagination import Page
 
 SENDERS = ("helpdesk", "admin")
@@ -112,6 +113,8 @@ def publish(session: Session, principal: Principal, data: NoticeIn, *, now: date
     from pmo.accounts.service import ministries
     from pmo.inquiries import service as inquiries
 
+    if principal.role not in PUBLISHERS:  # the API gates the route too; pages reach this directly
+        raise Forbidden("お知らせを発信できるのはヘルプデスク・管理者・府省のアカウントだけです。")
     now = now or utcnow()
     op = None
     if data.operation:
@@ -179,8 +182,23 @@ def publish(session: Session, principal: Principal, data: NoticeIn, *, now: date
         f"notice:{notice.id}",
         {"audience": data.audience, "prefecture": data.prefecture, "category": data.category},
     )
+    _mail_audience(session, notice)
     sizes = _audience_sizes(session)
     return _out(notice, data.operation, n_recipients=_size(sizes, notice), n_read=0)
+
+
+def _mail_audience(session: Session, notice: Notice) -> None:
+    """A message to each person of the audience who has a sign-in e-mail (written with the notice itself)."""
+    if notice.audience == "vendors":
+        people = select(Account).where(Account.role == "vendor")
+    else:
+        people = select(Account).join(Body, Body.id == Account.body_id).where(recipients(notice))
+    lines = [f"{notice.publisher}からお知らせが発信されました。", f"「{notice.title}」"]
+    for account in session.scalars(people.where(Account.email.is_not(None), Account.disabled_at.is_(None))):
+        key = f"notice:{notice.id}:{account.id}"
+        outbox.enqueue(
+            session, account, "notice.published", key, f"お知らせ：{notice.title}"[:190], lines, f"/notices/{notice.id}"
+        )
 
 
 def _operation_codes(session: Session) -> dict[int | None, str]:

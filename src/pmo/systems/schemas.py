@@ -1,9 +1,9 @@
 """Systems register payloads and views."""
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from pmo.reports.schemas import Month
 from pmo.text import MultiLine, SingleLine
@@ -25,19 +25,24 @@ class SystemIn(BaseModel):
     vendor: Annotated[str | None, Field(max_length=120, examples=["株式会社サンプル情報システム"]), SingleLine] = None
     planned_go_live: Month | None = None
     deferred: StrictBool = Field(False, description="特定移行支援システム (migration deferred past FY2025)")
-    deferral_reason: DeferralReason | None = None
-    deferral_target: Month | None = Field(None, description="month the migration is now aimed at")
+    # validate_default: the rule below also runs on a field left out, so its error names that field
+    deferral_reason: DeferralReason | None = Field(None, validate_default=True)
+    deferral_target: Month | None = Field(
+        None, description="month the migration is now aimed at", validate_default=True
+    )
     note: Annotated[str | None, Field(max_length=1000), MultiLine] = None
 
-    @model_validator(mode="after")
-    def _deferral_fields(self) -> Self:
-        if self.deferred and (self.deferral_reason is None or self.deferral_target is None):
-            raise ValueError(
-                "特定移行支援システムには deferral_reason（理由）と deferral_target（移行目標月）が必要です。"
-            )
-        if not self.deferred and (self.deferral_reason or self.deferral_target):
-            raise ValueError("deferral_reason と deferral_target は deferred が true のときだけ指定できます。")
-        return self
+    @field_validator("deferral_reason", "deferral_target")
+    @classmethod
+    def _deferral_fields(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "deferred" not in info.data:  # deferred itself is invalid and reported
+            return value
+        label = "理由" if info.field_name == "deferral_reason" else "移行目標月"
+        if info.data["deferred"] and value is None:
+            raise ValueError(f"特定移行支援システムには {info.field_name}（{label}）が必要です。")
+        if not info.data["deferred"] and value is not None:
+            raise ValueError(f"{info.field_name}（{label}）は deferred が true のときだけ指定できます。")
+        return value
 
 
 class SystemOut(BaseModel):
