@@ -1,11 +1,12 @@
 """HTML pages: sign-in, the national, prefecture and body dashboards, report forms, plotly.js (not in OpenAPI)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from pmo.accounts import passwords
@@ -63,21 +64,10 @@ def login(
 ) -> Response:
     """Check the token and start a new session, kept on the server: the cookie holds its key, never the token."""
     try:
-        principal = sign_in(session, token.strip(), client_address(request))
+        token_id = sign_in(session, token.strip(), client_address(request)).token_id
     except (Unauthenticated, TooManyRequests) as exc:
-        return render(
-            request,
-            "login.html",
-            status_code=exc.status_code,
-            next=_safe_next(next),
-            error=exc.message,
-            token_error=True,
-            headers=exc.headers,
-        )
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    page_session.start(request, session, principal.token_id)
-    page_session.save(request, response)
-    return response
+        return _refused(request, exc, next, token_error=True)
+    return _signed_in(request, session, token_id, next)
 
 
 @router.post("/login/password")
@@ -94,15 +84,21 @@ def login_with_password(
         token_id = passwords.sign_in(session, email, password, client_address(request))
     except (Unauthenticated, TooManyRequests) as exc:
         session.rollback()
-        return render(
-            request,
-            "login.html",
-            status_code=exc.status_code,
-            next=_safe_next(next),
-            error=exc.message,
-            email=email,
-            headers=exc.headers,
-        )
+        return _refused(request, exc, next, email=email)
+    return _signed_in(request, session, token_id, next)
+
+
+def _refused(request: Request, exc: Unauthenticated | TooManyRequests, next: str, **context: Any) -> Response:
+    """The sign-in form again, saying why (429 carries Retry-After)."""
+    page = render(
+        request, "login.html", status_code=exc.status_code, next=_safe_next(next), error=exc.message, **context
+    )
+    page.headers.update(exc.headers or {})
+    return page
+
+
+def _signed_in(request: Request, session: Session, token_id: int | None, next: str) -> Response:
+    """A new server-side session for the token, and on to where the person was going."""
     response = RedirectResponse(_safe_next(next), status_code=303)
     page_session.start(request, session, token_id)
     page_session.save(request, response)
