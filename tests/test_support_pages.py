@@ -69,7 +69,11 @@ def test_invalid_follow_ups_are_shown_beside_the_field_and_nothing_is_stored(cli
     assert field_error(ill_formed.text, "held_on") == "日付は YYYY-MM-DD で指定してください。"
     assert field_error(ill_formed.text, "learned") == "必須項目です。"
     unshared = post_form(client, "/follow-ups", "/follow-ups", {**FOLLOW_UP, "shared_with_national": "on"})
-    assert unshared.status_code == 422 and "delay_cause（遅延の原因）が必要です" in unshared.text
+    assert unshared.status_code == 422 and "delay_cause（遅延の原因）が必要です" in field_error(
+        unshared.text, "delay_cause"
+    )
+    backwards = post_form(client, "/follow-ups", "/follow-ups", {**FOLLOW_UP, "next_check_on": "2022-01-04"})
+    assert backwards.status_code == 422 and "held_on（実施日）以降" in field_error(backwards.text, "next_check_on")
     outside = post_form(client, "/follow-ups", "/follow-ups", {**FOLLOW_UP, "body": "011002"})  # 札幌市
     assert outside.status_code == 403 and "その都道府県のアカウントだけです" in outside.text
     unknown = post_form(client, "/follow-ups", "/follow-ups", {**FOLLOW_UP, "body": "999999"})

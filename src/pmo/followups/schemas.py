@@ -1,9 +1,9 @@
 """Follow-up payloads and views."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from pmo.periods import PlausibleDate
 from pmo.text import MultiLine
@@ -43,16 +43,25 @@ class FollowUpIn(BaseModel):
     shared_with_national: StrictBool = Field(
         False, description="share this record (with its cause of delay) with the national tier"
     )
-    delay_cause: DelayCause | None = None
+    # validate_default: the rule below also runs when the cause is left out, so its error names the field
+    delay_cause: DelayCause | None = Field(None, validate_default=True)
     delay_detail: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.next_check_on and self.next_check_on < self.held_on:
+    # Each rule sits on the field it is about, so a form shows its message beside that field.
+    @field_validator("next_check_on")
+    @classmethod
+    def _after_held(cls, value: date | None, info: ValidationInfo) -> date | None:
+        held = info.data.get("held_on")
+        if value is not None and held is not None and value < held:
             raise ValueError("next_check_on（次回確認日）は held_on（実施日）以降の日付にしてください。")
-        if self.shared_with_national and self.delay_cause is None:
+        return value
+
+    @field_validator("delay_cause")
+    @classmethod
+    def _cause_when_shared(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("shared_with_national") and value is None:
             raise ValueError("国と共有する記録には delay_cause（遅延の原因）が必要です。")
-        return self
+        return value
 
 
 class DoneIn(BaseModel):
