@@ -35,3 +35,43 @@ def test_a_person_signs_in_with_the_keyboard_and_a_wrong_password_says_why(site,
     walk.settle("prefecture-after-password-sign-in", charts=1)
     assert "東京都" in walk.text()
     assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"
+
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link_and_admins_see_the_outbox(site, browser):
+    from sqlalchemy import select
+
+    from pmo.models import OutboxMessage
+
+    email = f"chiyoda-{secrets.token_hex(3)}@city.chiyoda.lg.jp"
+    with session_scope() as session:
+        account = service.create_account(session, email.split("@")[0], "municipality", "131016", actor="test")
+        passwords.set_password(session, account, email, "forgotten passphrase", actor="test")
+    walk = Walk(browser, site["base"])
+    walk.open("/login", "login-before-reset")
+    walk.driver.find_element(By.LINK_TEXT, "パスワードを忘れた場合").click()
+    wait(walk.driver, lambda d: "/password/forgot" in d.current_url)
+    walk.settle("password-forgot")
+    walk.driver.find_element(By.ID, "email").send_keys(email + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "reset-sent"))
+    walk.settle("password-forgot-sent")
+    with session_scope(read_only=True) as session:
+        text = session.scalars(select(OutboxMessage.text).where(OutboxMessage.recipient == email)).one()
+    path = "/password/set/" + text.split("/password/set/")[1].split()[0]
+    walk.open(path, "password-set")
+    walk.driver.find_element(By.ID, "password").send_keys("a brand new passphrase")
+    walk.driver.find_element(By.ID, "confirm").send_keys("another passphrase" + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "error-confirm"))
+    walk.settle("password-set-mismatch")
+    assert "確認用のパスワードが一致しません" in walk.text()
+    walk.driver.find_element(By.ID, "password").send_keys("a brand new passphrase")
+    walk.driver.find_element(By.ID, "confirm").send_keys("a brand new passphrase" + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "password-set"))
+    walk.settle("login-after-reset")
+    walk.driver.find_element(By.ID, "email").send_keys(email)
+    walk.driver.find_element(By.ID, "password").send_keys("a brand new passphrase" + Keys.ENTER)
+    wait(walk.driver, lambda d: "/login" not in d.current_url)
+
+    walk.sign_in(site["tokens"]["admin"], "/outbox")
+    walk.settle("outbox")
+    assert email in walk.text() and "パスワードの再設定" in walk.text()
+    assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"
