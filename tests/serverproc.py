@@ -84,8 +84,9 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
+        said = self.output()[-3000:]  # before stop() closes the log
         self.stop()
-        raise RuntimeError(f"pmo serve did not start:\n{self.output()[-3000:]}")
+        raise RuntimeError(f"pmo serve did not start within 60 s (exit code {self.process.returncode}):\n{said}")
 
     def output(self) -> str:
         """What the server has logged so far."""

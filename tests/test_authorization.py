@@ -141,6 +141,7 @@ def roles(*names: str) -> Who:
 
 
 anyone_signed_in = Who("anyone_signed_in", lambda c, t: True)
+NOT_YOURS = Who("nobody: another account's row", lambda c, t: False)
 admin = roles("admin")
 owner = Who("owner", lambda c, t: c.body is not None and c.body == t.code)
 its_prefecture = Who("its_prefecture", lambda c, t: c.role == "prefecture" and not t.is_prefecture and t.pref == c.pref)
@@ -377,6 +378,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): public(),
     ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
     ("GET", "/outbox"): page(roles("admin")),
+    # your own account: anyone signed in, about their own rows only (someone else's id is a 404)
+    ("GET", "/account"): page(anyone_signed_in),
+    ("POST", "/account/tokens"): page(anyone_signed_in, form=lambda t: {"label": "集計スクリプト", "days": "30"}),
+    ("POST", "/account/sessions/{session_id}/end"): page(
+        anyone_signed_in, see=NOT_YOURS, path={"session_id": "2147483000"}, form=lambda t: {}
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): page(
+        anyone_signed_in, see=NOT_YOURS, path={"token_id": "2147483000"}, form=lambda t: {}
+    ),
+    ("POST", "/account/password"): page(  # the caller is given MATRIX_PASSWORD first, and keeps it
+        anyone_signed_in,
+        form=lambda t: {"current": MATRIX_PASSWORD, "password": MATRIX_PASSWORD, "confirm": MATRIX_PASSWORD},
+    ),
     # one-time links to set a password: whoever holds the link (each call below gets a fresh one)
     ("GET", "/password/forgot"): public(),
     ("POST", "/password/forgot"): page(
@@ -708,6 +722,8 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
             data = {"csrf": c.csrf, **data}
             if path == "/login":
                 data["token"] = c.token or "pmo_not-a-token"
+            if path == "/account/password" and c.token:
+                password_of(c.token)
             if path == "/login/password":
                 data.update(email=password_of(c.token) if c.token else "nobody@matrix.test", password=MATRIX_PASSWORD)
     kwargs: dict[str, Any] = {"headers": headers, "params": rule.query, "follow_redirects": False}

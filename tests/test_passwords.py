@@ -2,6 +2,7 @@
 lockout that says so, server-side sessions that end on sign-out, on a new password and when the account is
 disabled. Through the pages' HTTP forms against the test database."""
 
+import re
 import secrets
 
 from sqlalchemy import select
@@ -181,3 +182,75 @@ def test_a_link_expires(client):
         link.expires_at -= timedelta(hours=2)  # an hour-long link, two hours later
     r = client.get(link_in(email.lower()))
     assert r.status_code == 404 and "有効期限" in r.text
+
+
+def test_the_account_page_lists_your_sessions_and_ends_one_elsewhere(client):
+    from fastapi.testclient import TestClient
+
+    from pmo.app import create_app
+
+    _, email = person()
+    assert password_sign_in(client, email).status_code == 303
+    with TestClient(create_app()) as other:  # a second browser
+        assert password_sign_in(other, email).status_code == 303
+        page = client.get("/account")
+        assert page.status_code == 200 and page.text.count("/end") == 2 and "このブラウザー" in page.text
+        elsewhere = re.findall(r'action="/account/sessions/(\d+)/end"', page.text)
+        current = re.search(r'このブラウザー.*?action="/account/sessions/(\d+)/end"', page.text, re.S).group(1)
+        [theirs] = [i for i in elsewhere if i != current]
+        r = client.post(f"/account/sessions/{theirs}/end", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+        assert r.status_code == 303
+        assert other.get("/account", follow_redirects=False).status_code == 303  # that browser is signed out
+        assert client.get("/account").status_code == 200  # this one is not
+
+
+def test_a_personal_token_is_shown_once_works_and_can_be_revoked(client):
+    _, email = person()
+    password_sign_in(client, email)
+    page = client.get("/account")
+    blank = client.post("/account/tokens", data={"label": "", "days": "30", "csrf": csrf_of(page.text)})
+    assert blank.status_code == 422 and 'id="error-label"' in blank.text
+    too_long = client.post("/account/tokens", data={"label": "集計", "days": "400", "csrf": csrf_of(page.text)})
+    assert too_long.status_code == 422 and 'id="error-days"' in too_long.text
+    made = client.post("/account/tokens", data={"label": "集計スクリプト", "days": "30", "csrf": csrf_of(page.text)})
+    token = re.search(r'id="new-token-text" type="text" readonly value="(pmo_[^"]+)"', made.text).group(1)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    again = client.get("/account")
+    assert token not in again.text and "集計スクリプト" in again.text  # shown once
+    token_id = re.search(r'action="/account/tokens/(\d+)/revoke"', again.text).group(1)
+    client.post(f"/account/tokens/{token_id}/revoke", data={"csrf": csrf_of(again.text)})
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_changing_the_password_needs_the_current_one(client):
+    _, email = person()
+    password_sign_in(client, email)
+    page = client.get("/account")
+    wrong = client.post(
+        "/account/password",
+        data={
+            "current": "not it at all",
+            "password": "a newer passphrase",
+            "confirm": "a newer passphrase",
+            "csrf": csrf_of(page.text),
+        },
+    )
+    assert (
+        wrong.status_code == 422
+        and "現在のパスワードが正しくありません" in wrong.text
+        and 'id="error-current"' in wrong.text
+    )
+    done = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "password": "a newer passphrase",
+            "confirm": "a newer passphrase",
+            "csrf": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login?password_set=1"
+    assert password_sign_in(client, email).status_code == 401
+    assert password_sign_in(client, email, "a newer passphrase").status_code == 303

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pmo import audit
-from pmo.auth import hash_token, new_token
+from pmo.auth import Principal, hash_token, new_token
 from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.errors import InvalidInput, Unauthenticated
@@ -38,7 +38,7 @@ def check_password_rules(password: str) -> None:
         raise InvalidInput.at(["password"], "同じ文字の繰り返しなど、推測されやすいパスワードは使えません。")
 
 
-def set_password(session: Session, account: Account, email: str, password: str, *, actor: str) -> None:
+def set_password(session: Session, account: Account, email: str, password: str, *, actor: Principal | str) -> None:
     """Give the account its sign-in e-mail and a new password; every page session it had ends."""
     check_password_rules(password)
     address = claim_email(session, account, email)

@@ -22,7 +22,7 @@ from pmo.notices import service as notices
 HERE = Path(__file__).parent
 NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 PAGE_PREFIXES: tuple[str, ...] = ("/login", "/logout", "/prefectures/", "/bodies/", "/inquiries", "/faqs", "/notices")
-PAGE_PREFIXES += ("/static/", "/follow-ups", "/adviser-requests", "/outbox", "/password/")
+PAGE_PREFIXES += ("/static/", "/follow-ups", "/adviser-requests", "/outbox", "/password/", "/account")
 STATUS_TITLES = {
     400: "リクエストに誤りがあります",
     401: "ログインが必要です",

@@ -18,6 +18,7 @@ from pmo.dashboard import (
     helpdesk_pages,
     inquiry_pages,
     outbox_pages,
+    own_pages,
     register_pages,
     support_pages,
     views,
@@ -253,6 +254,7 @@ def install(app: FastAPI) -> None:
     app.include_router(support_pages.router)  # follow-ups, adviser requests
     app.include_router(register_pages.router)  # systems register, notice publishing
     app.include_router(account_pages.router)  # setting a password through a one-time link
+    app.include_router(own_pages.router)  # your account: sessions, personal tokens, password
     app.include_router(outbox_pages.router)  # messages, for admins
     app.include_router(helpdesk_pages.router)  # helpdesk bulk work, saved filters, FAQ drafting
     app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")

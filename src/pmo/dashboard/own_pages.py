@@ -1,0 +1,95 @@
+"""The account page: who you are signed in as, your sessions, your personal tokens, your password."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from pmo.accounts import own, passwords
+from pmo.auth import Principal
+from pmo.dashboard import session as page_session
+from pmo.dashboard.forms import CsrfForm, attempt, text, validated
+from pmo.dashboard.pages import render
+from pmo.deps import ReadSessionDep, SessionDep
+from pmo.errors import InvalidInput
+from pmo.models import Account
+
+router = APIRouter(include_in_schema=False)
+SignedIn = Annotated[Principal, Depends(page_session.require_user)]
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+def _page(request: Request, session: Session, user: Principal, status_code: int = 200, **context: Any) -> Response:
+    account = session.get_one(Account, user.account_id)
+    return render(
+        request,
+        "account.html",
+        status_code=status_code,
+        account=account,
+        sessions=own.sessions(session, user, user.token_id),
+        tokens=own.tokens(session, user),
+        **{"token_errors": None, "password_errors": None, "new_token": None, **context},
+    )
+
+
+@router.get("/account")
+def account_page(request: Request, session: ReadSessionDep, user: SignedIn, done: str | None = None) -> Response:
+    """Your account: sessions to end, personal tokens to make or revoke, your password."""
+    return _page(request, session, user, done=done)
+
+
+@router.post("/account/sessions/{session_id}/end")
+def end_session(session_id: RowId, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
+    """End one of your sessions (another browser, or this one)."""
+    own.end_session(session, user, session_id)
+    return RedirectResponse("/account?done=session#sessions", status_code=303)
+
+
+@router.post("/account/tokens")
+def create_token(request: Request, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
+    """Make a personal token: its text is shown on this page once."""
+    made: list[str] = []
+    errors = attempt(
+        session,
+        lambda: made.append(
+            own.create_token(
+                session, user, validated(own.TokenIn, {"label": text(form, "label") or "", "days": text(form, "days")})
+            )
+        ),
+    )
+    if errors:
+        return _page(request, session, user, status_code=422, token_errors=errors, form=form)
+    return _page(request, session, user, new_token=made[0])
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(token_id: RowId, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
+    """Revoke one of your tokens."""
+    own.revoke_token(session, user, token_id)
+    return RedirectResponse("/account?done=token#tokens", status_code=303)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    user: SignedIn,
+    form: CsrfForm,
+    current: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+    confirm: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+) -> Response:
+    """Change your password (every password session ends; signed in by password, you sign in again)."""
+
+    def change() -> None:
+        if password != confirm:
+            raise InvalidInput.at(["confirm"], "確認用のパスワードが一致しません。")
+        own.change_password(session, user, current, password)
+
+    errors = attempt(session, change)
+    if errors:
+        return _page(request, session, user, status_code=422, password_errors=errors)
+    if own.signed_in_by_password(session, user):  # that session ended with the old password: sign in again
+        return RedirectResponse("/login?password_set=1", status_code=303)
+    return RedirectResponse("/account?done=password#password", status_code=303)
