@@ -11,6 +11,7 @@ as cron runs them. Results: bench/results/outbox-<db>.json."""
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -75,9 +76,11 @@ def run(db: str, people: int) -> dict:
     out = subprocess.run([PMO, "remind", "--at", REMIND_AT], env=env, check=True, capture_output=True, text=True)
     remind_s = time.perf_counter() - started
     inbox = Counting()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    port = controller.server.sockets[0].getsockname()[1]
     try:
         started = time.perf_counter()
         sent = subprocess.run(
