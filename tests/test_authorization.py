@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pmo import periods
-from pmo.db import session_scope
+from pmo.db import session_scope, utcnow
 from pmo.directory.codes import prefecture_body_code
 
 CHIYODA, CHUO, TOKYO, SAPPORO, HOKKAIDO = (
@@ -400,6 +400,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/password/set/{token}"): page(
         anyone_signed_in, anonymous=None, form=lambda t: {"password": MATRIX_PASSWORD, "confirm": MATRIX_PASSWORD}
     ),
+    ("POST", "/login/code"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: no ticket
     ("POST", "/login/password"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: no account
     ("POST", "/logout"): page(anyone_signed_in, anonymous=None, form=lambda t: {}),
     ("GET", "/"): page(anyone_signed_in),
@@ -724,6 +725,8 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
                 data["token"] = c.token or "pmo_not-a-token"
             if path == "/account/password" and c.token:
                 password_of(c.token)
+            if path == "/login/code":
+                data.update(second_factor_of(c.token, c.csrf) if c.token else {"ticket": "none", "code": "000000"})
             if path == "/login/password":
                 data.update(email=password_of(c.token) if c.token else "nobody@matrix.test", password=MATRIX_PASSWORD)
     kwargs: dict[str, Any] = {"headers": headers, "params": rule.query, "follow_redirects": False}
@@ -739,6 +742,28 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
 
 
 MATRIX_PASSWORD = "matrix passphrase 2026"
+
+
+def second_factor_of(token: str, csrf: str | None) -> dict[str, str]:
+    """A ticket (as the password step gives this browser) and a current code, for the token's account,
+    which is given an enabled TOTP key first."""
+    import pyotp
+    from itsdangerous import URLSafeTimedSerializer
+
+    from pmo.auth import hash_token
+    from pmo.config import get_settings
+    from pmo.dashboard import session as page_session
+    from pmo.models import Account, Token
+
+    with session_scope() as session:
+        account = session.scalars(
+            select(Account).join(Token, Token.account_id == Account.id).where(Token.token_hash == hash_token(token))
+        ).one()
+        account.totp_secret, account.totp_enabled_at, account.totp_last_step = pyotp.random_base32(), utcnow(), 0
+        secret, account_id = account.totp_secret, account.id
+    key = get_settings().session_secret or page_session._file_secret(page_session.SECRET_FILE)
+    ticket = URLSafeTimedSerializer(key, salt="pmo-second-factor").dumps({"a": account_id, "c": csrf})
+    return {"ticket": ticket, "code": pyotp.TOTP(secret).now()}
 
 
 def fresh_link() -> str:

@@ -3,6 +3,7 @@ page with its error is checked by axe-core like every other page."""
 
 import secrets
 
+import pyotp
 import pytest
 
 from pmo.accounts import passwords, service
@@ -31,6 +32,15 @@ def test_a_person_signs_in_with_the_keyboard_and_a_wrong_password_says_why(site,
     assert "メールアドレスまたはパスワードが正しくありません" in walk.text()
     assert walk.driver.find_element(By.ID, "email").get_attribute("value") == email  # kept for the retry
     walk.driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "totp-secret"))  # a prefecture enrols a second factor
+    walk.settle("second-factor-enrol")
+    assert walk.driver.find_elements(By.CSS_SELECTOR, ".qr svg"), "the QR code is drawn by the app itself"
+    secret = walk.driver.find_element(By.ID, "totp-secret").text
+    walk.driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).now() + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "recovery-codes"))
+    walk.settle("recovery-codes")
+    assert len(walk.driver.find_elements(By.CSS_SELECTOR, "#recovery-codes li")) == 10
+    walk.driver.find_element(By.LINK_TEXT, "続ける").click()
     wait(walk.driver, lambda d: "/prefectures/130001" in d.current_url)
     walk.settle("prefecture-after-password-sign-in", charts=1)
     assert "東京都" in walk.text()

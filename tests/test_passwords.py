@@ -16,7 +16,7 @@ from tests.test_dashboard import csrf_of
 PASSWORD = "correct horse battery staple"
 
 
-def person(role: str = "prefecture", body: str | None = "130001") -> tuple[str, str]:
+def person(role: str = "municipality", body: str | None = "131016") -> tuple[str, str]:
     """A fresh account with a sign-in e-mail and PASSWORD: (account name, e-mail)."""
     name = f"{role}-{secrets.token_hex(4)}"
     email = f"{name}@Example.LG.JP"
@@ -254,3 +254,51 @@ def test_changing_the_password_needs_the_current_one(client):
     assert done.status_code == 303 and done.headers["location"] == "/login?password_set=1"
     assert password_sign_in(client, email).status_code == 401
     assert password_sign_in(client, email, "a newer passphrase").status_code == 303
+
+
+def code_step(client, page_text: str, code: str):
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page_text).group(1)
+    data = {"ticket": ticket, "code": code, "csrf": csrf_of(page_text), "next": "/inquiries"}
+    return client.post("/login/code", data=data, follow_redirects=False)
+
+
+def test_a_prefecture_enrols_a_second_factor_at_its_first_sign_in_and_needs_it_after(client):
+    import pyotp
+
+    _, email = person("prefecture", "130001")
+    first = password_sign_in(client, email)
+    assert first.status_code == 200 and "二段階認証の設定" in first.text and "<svg" in first.text
+    assert client.get("/inquiries", follow_redirects=False).status_code == 303  # not signed in yet
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', first.text).group(1)
+    wrong = code_step(client, first.text, "000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    assert wrong.status_code == 422 and 'id="error-code"' in wrong.text and "確認コードが正しくありません" in wrong.text
+    code = pyotp.TOTP(secret).now()
+    enrolled = code_step(client, wrong.text, code)
+    assert enrolled.status_code == 200 and "二段階認証を設定しました" in enrolled.text
+    recovery = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", enrolled.text)
+    assert len(recovery) == 10
+    assert client.get("/inquiries").status_code == 200  # signed in
+
+    again = password_sign_in(client, email)
+    assert again.status_code == 200 and "確認コードの入力" in again.text and "<svg" not in again.text
+    assert code_step(client, again.text, code).status_code == 422  # a code's time step is accepted once
+    assert code_step(client, again.text, recovery[0]).status_code == 303  # a recovery code instead
+    third = password_sign_in(client, email)
+    assert code_step(client, third.text, recovery[0]).status_code == 422  # once only
+    with session_scope(read_only=True) as session:
+        account = session.scalars(select(Account).where(Account.email == email.lower())).one()
+        assert account.totp_enabled_at and secret == account.totp_secret and len(account.recovery_hashes) == 9
+
+
+def test_a_second_factor_ticket_works_only_in_the_browser_that_gave_the_password(client):
+    from fastapi.testclient import TestClient
+
+    from pmo.app import create_app
+
+    _, email = person("helpdesk", None)
+    first = password_sign_in(client, email)
+    ticket = re.search(r'name="ticket" value="([^"]+)"', first.text).group(1)
+    with TestClient(create_app()) as other:
+        form = other.get("/login")
+        r = other.post("/login/code", data={"ticket": ticket, "code": "123456", "csrf": csrf_of(form.text)})
+        assert r.status_code == 401 and "確認の期限" in r.text

@@ -68,9 +68,9 @@ def end_password_sessions(session: Session, account_id: int) -> None:
     )
 
 
-def sign_in(session: Session, email: str, password: str, client: str | None) -> int:
-    """The id of a new sign-in token for the account whose e-mail and password these are. Failures are
-    counted per client and per address; past the limit the attempt is refused for a while (429)."""
+def check(session: Session, email: str, password: str, client: str | None) -> Account:
+    """The enabled account whose e-mail and password these are. Failures are counted per client and per
+    address; past the limit the attempt is refused for a while (429), even with the right password."""
     settings = get_settings()
     address = normalized_email(email)
     keys = {
@@ -92,15 +92,25 @@ def sign_in(session: Session, email: str, password: str, client: str | None) -> 
         raise Unauthenticated("このアカウントは無効化されています。管理者にお問い合わせください。")
     if hasher.check_needs_rehash(stored):
         account.password_hash = hasher.hash(password)
+    return account
+
+
+def open_session(session: Session, account: Account) -> int:
+    """A new sign-in token for a page session of the account (once every factor is checked); its id."""
     now = utcnow()
     token = Token(
         account_id=account.id,
         token_hash=hash_token(new_token()),  # never shown: the page session is the only way to use it
         prefix=SIGN_IN_PREFIX,
         created_at=now,
-        expires_at=now + timedelta(hours=settings.session_hours),
+        expires_at=now + timedelta(hours=get_settings().session_hours),
     )
     session.add(token)
     session.flush()
     audit.record(session, account.name, "account.sign_in", f"account:{account.name}", {"token_id": token.id})
     return token.id
+
+
+def sign_in(session: Session, email: str, password: str, client: str | None) -> int:
+    """check, then open_session: for an account without a second factor."""
+    return open_session(session, check(session, email, password, client))

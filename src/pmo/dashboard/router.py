@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from pmo.accounts import passwords
+from pmo.accounts import passwords, second_factor
 from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
 from pmo.dashboard import (
@@ -24,12 +24,13 @@ from pmo.dashboard import (
     views,
 )
 from pmo.dashboard import session as page_session
-from pmo.dashboard.forms import CsrfForm, text, validated
+from pmo.dashboard.forms import CsrfForm, attempt, text, validated
 from pmo.dashboard.pages import html_errors, render
 from pmo.deps import ReadSessionDep, SessionDep, StatsSessionDep, client_address
 from pmo.directory import service as directory
 from pmo.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from pmo.http import conditional
+from pmo.models import Account
 from pmo.reports import service as reports
 from pmo.reports import spreadsheet
 from pmo.reports.schemas import ReportIn, SubmitOut
@@ -82,11 +83,61 @@ def login_with_password(
 ) -> Response:
     """Sign in with an e-mail address and password: a new server-side session, as with a token."""
     try:
-        token_id = passwords.sign_in(session, email, password, client_address(request))
+        account = passwords.check(session, email, password, client_address(request))
     except (Unauthenticated, TooManyRequests) as exc:
         session.rollback()
         return _refused(request, exc, next, email=email)
-    return _signed_in(request, session, token_id, next)
+    if account.totp_enabled_at is None and not second_factor.required(account):
+        return _signed_in(request, session, passwords.open_session(session, account), next)
+    second_factor.begin(account)  # a first sign-in of a role that needs one: enrol now
+    return _second_factor_form(request, account, next)
+
+
+def _second_factor_form(request: Request, account: Account, next: str, **context: Any) -> Response:
+    """The code form after the password (with the QR code to enrol when the account has no factor yet)."""
+    enrol = account.totp_enabled_at is None
+    return render(
+        request,
+        "login_code.html",
+        status_code=422 if context.get("errors") else 200,
+        ticket=page_session.second_factor_ticket(request, account.id),
+        next=_safe_next(next),
+        enrol=enrol,
+        qr=second_factor.qr_svg(account) if enrol else None,
+        secret=account.totp_secret if enrol else None,
+        **{"errors": None, **context},
+    )
+
+
+@router.post("/login/code")
+def login_code(
+    request: Request,
+    session: SessionDep,
+    form: CsrfForm,
+    ticket: Annotated[str, Form(max_length=500)],
+    code: Annotated[str, Form(max_length=40)],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """The second factor: a code from the authenticator (enrolling it on a first sign-in) or a recovery code."""
+    account_id = page_session.read_ticket(request, ticket)
+    account = session.get(Account, account_id) if account_id is not None else None
+    if account is None or account.disabled_at is not None:
+        expired = "確認の期限（5分）が切れました。もう一度メールアドレスとパスワードでログインしてください。"
+        return _refused(request, Unauthenticated(expired), next)
+    recovery: list[str] = []
+    if account.totp_enabled_at is None:
+        errors = attempt(session, lambda: recovery.extend(second_factor.confirm(session, account, code)))
+    else:
+        errors = attempt(session, lambda: second_factor.verify(session, account, code, client_address(request)))
+    if errors:
+        return _second_factor_form(request, session.get_one(Account, account.id), next, errors=errors)
+    token_id = passwords.open_session(session, account)
+    if not recovery:
+        return _signed_in(request, session, token_id, next)
+    page_session.start(request, session, token_id)  # signed in; first the recovery codes, shown this once
+    response = render(request, "recovery_codes.html", codes=recovery, next=_safe_next(next))
+    page_session.save(request, response)
+    return response
 
 
 def _refused(request: Request, exc: Unauthenticated | TooManyRequests, next: str, **context: Any) -> Response:

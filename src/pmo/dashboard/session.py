@@ -58,6 +58,28 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="pmo-dashboard-session")
 
 
+TICKET_SECONDS = 300  # between the password and the second factor
+
+
+def second_factor_ticket(request: Request, account_id: int) -> str:
+    """Proof that this browser gave the account's password a moment ago (bound to its CSRF token)."""
+    secret = get_settings().session_secret or _file_secret(SECRET_FILE)
+    signer = URLSafeTimedSerializer(secret, salt="pmo-second-factor")
+    return signer.dumps({"a": account_id, "c": csrf_token(request)})
+
+
+def read_ticket(request: Request, ticket: str) -> int | None:
+    """The account a ticket of this browser names, while it is fresh; None otherwise."""
+    secret = get_settings().session_secret or _file_secret(SECRET_FILE)
+    try:
+        data = URLSafeTimedSerializer(secret, salt="pmo-second-factor").loads(ticket, max_age=TICKET_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("c") != csrf_token(request) or not isinstance(data.get("a"), int):
+        return None
+    return int(data["a"])
+
+
 def serializer() -> URLSafeTimedSerializer:
     """The cookie signer keyed by PMO_SESSION_SECRET, or by the key file."""
     return _serializer(get_settings().session_secret or _file_secret(SECRET_FILE))

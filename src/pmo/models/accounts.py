@@ -27,6 +27,10 @@ class Account(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email: Mapped[str | None] = mapped_column(String(254), unique=True, comment="sign-in name, lower-cased")
     password_hash: Mapped[str | None] = mapped_column(String(200), comment="argon2id; never the password")
+    totp_secret: Mapped[str | None] = mapped_column(String(64), comment="TOTP key (in use once totp_enabled_at)")
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, comment="a code's time step is accepted once")
+    recovery_hashes: Mapped[list[str] | None] = mapped_column(JSON, comment="SHA-256 of unused recovery codes")
 
 
 class Token(Base):
