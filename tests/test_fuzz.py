@@ -186,6 +186,21 @@ ALLOWED = {
         ),
         ("helpdesk",),
     ),
+    # audience and prefecture must agree (a field rule since #16): random pairs seldom do
+    "POST /api/v1/notices": Allowed(
+        {},
+        (
+            {"title": "説明会のお知らせ", "body": "日程をお知らせします。", "category": "event", "audience": "all"},
+            {
+                "title": "都内の説明会",
+                "body": "会場をお知らせします。",
+                "category": "event",
+                "audience": "prefecture_municipalities",
+                "prefecture": "13",
+            },
+        ),
+        ("helpdesk", "admin"),
+    ),
 }
 
 

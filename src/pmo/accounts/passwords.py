@@ -110,7 +110,3 @@ def open_session(session: Session, account: Account) -> int:
     audit.record(session, account.name, "account.sign_in", f"account:{account.name}", {"token_id": token.id})
     return token.id
 
-
-def sign_in(session: Session, email: str, password: str, client: str | None) -> int:
-    """check, then open_session: for an account without a second factor."""
-    return open_session(session, check(session, email, password, client))
