@@ -109,4 +109,3 @@ def open_session(session: Session, account: Account) -> int:
     session.flush()
     audit.record(session, account.name, "account.sign_in", f"account:{account.name}", {"token_id": token.id})
     return token.id
-
