@@ -11,6 +11,7 @@ import segno
 from sqlalchemy.orm import Session
 
 from pmo import audit
+from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.errors import InvalidInput
 from pmo.models import Account
@@ -66,7 +67,11 @@ def confirm(session: Session, account: Account, code: str) -> list[str]:
 def verify(session: Session, account: Account, code: str, client: str | None) -> None:
     """Accept a current TOTP code (each time step once) or an unused recovery code; 422 otherwise, with
     failures counted against the account like wrong passwords."""
-    keys = {f"client:{client or '-'}": 60, f"second-factor:{account.id}": 5}
+    settings = get_settings()
+    keys = {
+        f"client:{client or '-'}": settings.auth_failures_per_client,
+        f"second-factor:{account.id}": settings.auth_failures_per_account,
+    }
     failures.check(keys)
     code = code.strip().lower()
     step = _code_step(account.totp_secret or "", code) if account.totp_enabled_at else None
