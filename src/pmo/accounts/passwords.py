@@ -4,6 +4,7 @@ backed by a sign-in token of its own, so every existing rule (expiry, revocation
 role and scope of the account) applies to it unchanged."""
 
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,13 +22,26 @@ from pmo.throttle import failures
 hasher = PasswordHasher()
 SIGN_IN_PREFIX = "signin"  # Token.prefix of a page session's own token (a real token starts with pmo_)
 MIN_LENGTH, MAX_LENGTH = 12, 128
-_DUMMY_HASH = hasher.hash("a password nobody has")  # verified against when no account matches: equal timing
 WRONG = "メールアドレスまたはパスワードが正しくありません。"
 
 
 def normalized_email(email: str) -> str:
     """The sign-in name as stored: trimmed and lower-cased (addresses differ in case only by mistake)."""
     return email.strip().lower()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when no account matches, so that a wrong address costs what a wrong password does
+    (made on first use: an argon2 hash at import would slow every CLI command and worker start)."""
+    return hasher.hash("a password nobody has")
+
+
+def check_new_password(password: str, confirm: str) -> None:
+    """422 unless the two entries of a new password agree and the password keeps the rules."""
+    if password != confirm:
+        raise InvalidInput.at(["confirm"], "確認用のパスワードが一致しません。")
+    check_password_rules(password)
 
 
 def check_password_rules(password: str) -> None:
@@ -79,10 +93,11 @@ def check(session: Session, email: str, password: str, client: str | None) -> Ac
     }
     failures.check(keys)
     account = session.scalar(select(Account).where(Account.email == address)) if address else None
-    stored = account.password_hash if account is not None and account.password_hash else _DUMMY_HASH
+    dummy = _dummy_hash()
+    stored = account.password_hash if account is not None and account.password_hash else dummy
     try:
         hasher.verify(stored, password)
-        ok = account is not None and stored is not _DUMMY_HASH
+        ok = account is not None and stored is not dummy
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or account is None:

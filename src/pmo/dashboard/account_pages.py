@@ -10,7 +10,6 @@ from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, attempt
 from pmo.dashboard.pages import render
 from pmo.deps import ReadSessionDep, SessionDep, client_address
-from pmo.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
 LinkToken = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -62,8 +61,7 @@ def set_password(
     link = links.open_link(session, token)
 
     def choose() -> None:
-        if password != confirm:
-            raise InvalidInput.at(["confirm"], "確認用のパスワードが一致しません。")
+        passwords.check_new_password(password, confirm)
         links.use_link(session, token, password)
 
     errors = attempt(session, choose)

@@ -12,7 +12,6 @@ from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, attempt, text, validated
 from pmo.dashboard.pages import render
 from pmo.deps import ReadSessionDep, SessionDep
-from pmo.errors import InvalidInput
 from pmo.models import Account
 
 router = APIRouter(include_in_schema=False)
@@ -83,8 +82,7 @@ def change_password(
     """Change your password (every password session ends; signed in by password, you sign in again)."""
 
     def change() -> None:
-        if password != confirm:
-            raise InvalidInput.at(["confirm"], "確認用のパスワードが一致しません。")
+        passwords.check_new_password(password, confirm)
         own.change_password(session, user, current, password)
 
     errors = attempt(session, change)
