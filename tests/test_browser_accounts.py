@@ -80,6 +80,16 @@ def test_a_forgotten_password_is_reset_through_the_mailed_link_and_admins_see_th
     walk.driver.find_element(By.ID, "email").send_keys(email)
     walk.driver.find_element(By.ID, "password").send_keys("a brand new passphrase" + Keys.ENTER)
     wait(walk.driver, lambda d: "/login" not in d.current_url)
+    walk.open("/account", "account")
+    assert "ログイン中のセッション" in walk.text() and "このブラウザー" in walk.text()
+    walk.driver.find_element(By.ID, "label").send_keys("   " + Keys.ENTER)  # blank once trimmed: beside the field
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "error-label"))
+    walk.settle("account-token-error")
+    walk.driver.find_element(By.ID, "label").clear()
+    walk.driver.find_element(By.ID, "label").send_keys("集計スクリプト" + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "new-token-text"))
+    walk.settle("account-token-made")
+    assert walk.driver.find_element(By.ID, "new-token-text").get_attribute("value").startswith("pmo_")
 
     walk.sign_in(site["tokens"]["admin"], "/outbox")
     walk.settle("outbox")
