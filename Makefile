@@ -67,6 +67,8 @@ run: venv
 	signin viewer       demo-viewer   --email viewer@demo.pmo.example; \
 	signin prefecture   demo-tokyo    --email tokyo@demo.pmo.example; \
 	signin municipality demo-chiyoda  --email chiyoda@demo.pmo.example; \
+	signin 'account admin' demo-chiyoda-admin --email demo-chiyoda-admin@demo.pmo.example; \
+	echo "  (admin, helpdesk, prefecture and account administrators set up a second factor at their first sign-in)"; \
 	echo; \
 	echo "Try:  curl -H 'Authorization: Bearer <token>' http://$(HOST):$(PORT)/api/v1/me"; \
 	echo "      curl -H 'Authorization: Bearer <token>' 'http://$(HOST):$(PORT)/api/v1/bodies?prefecture=13&kind=special_ward'"; \

@@ -72,6 +72,7 @@ def token_for(database_url) -> Callable[..., dict[str, str]]:
         days: int = 30,
         organization: str | None = None,
         operations: list[str] | None = None,
+        administrator: bool = False,
     ) -> dict[str, str]:
         if role in ("vendor", "ministry") and organization is None:
             organization = "総務省" if role == "ministry" else "テスト情報システム株式会社"
@@ -84,6 +85,7 @@ def token_for(database_url) -> Callable[..., dict[str, str]]:
                 actor="test",
                 organization=organization,
                 operations=operations,
+                administrator=administrator,
             )
             issued = service.issue_token(session, account, actor="test", ttl_days=days)
         return {"Authorization": f"Bearer {issued.token}"}

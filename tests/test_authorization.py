@@ -51,6 +51,7 @@ class Role:
 
     body: str | None = None
     account: dict = field(default_factory=dict)
+    role: str | None = None  # the account's role when the entry's name is not one (an administrator)
 
 
 # Adding a role is one line here; every rule refuses it until the rule names it.
@@ -62,6 +63,9 @@ ROLES: dict[str, Role] = {
     "viewer": Role(),
     "vendor": Role(account={"organization": "みらい情報システム株式会社", "operations": ["koseki"]}),
     "ministry": Role(account={"organization": "総務省"}),
+    # bodies' account administrators: their role's rights, and the accounts of their scope
+    "prefecture administrator": Role(body=TOKYO, role="prefecture", account={"administrator": True}),
+    "municipality administrator": Role(body=CHIYODA, role="municipality", account={"administrator": True}),
 }
 
 
@@ -76,6 +80,7 @@ class Caller:
     token: str | None = None
     cookie: str | None = None
     csrf: str | None = None
+    administrator: bool = False
 
     @property
     def pref(self) -> str | None:
@@ -188,6 +193,24 @@ addressed = Who(
 notice_readers = publishers | addressed
 # Adviser requests: the body, its prefecture, the national tier.
 adviser_readers = owner | its_prefecture | national
+# Accounts: the national admin manages national accounts and prefectures' administrators; a body's
+# administrator its own staff, and a prefecture's also its municipalities' administrators.
+NATIONAL_ROLES = ("admin", "helpdesk", "viewer", "vendor", "ministry")
+account_admins = admin | Who("a body's account administrator", lambda c, t: c.administrator)
+
+
+def _manages(c: Caller, t: Target) -> bool:
+    role, marked = t.facts["role"], t.facts["administrator"]
+    if c.role == "admin":
+        return role in NATIONAL_ROLES or (role == "prefecture" and marked)
+    if not c.administrator:
+        return False
+    if role == c.role and t.code == c.body:
+        return not marked
+    return c.role == "prefecture" and role == "municipality" and marked and t.pref == c.pref
+
+
+manages = Who("manages the account", _manages)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -278,6 +301,12 @@ ADVISER = {"topic": "移行計画の見直しとベンダー調整"}
 API = "/api/v1"
 B, P, INQ = f"{API}/bodies/{{code}}", f"{API}/prefectures/{{code}}", f"{API}/inquiries/{{inquiry_id}}"
 ADV = f"{API}/adviser-requests/{{request_id}}"
+ACC = f"{API}/accounts/{{account_id}}"
+
+
+def _invitation(t: Target) -> dict:
+    return {"email": f"invited-{secrets.token_hex(4)}@matrix.test", "display_name": "招待 太郎"}
+
 
 RULES: dict[tuple[str, str], Rule] = {
     # health, metrics (the scrape token only), the OpenAPI document and its viewers
@@ -294,6 +323,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", B): body(anyone_signed_in),
     ("GET", f"{API}/me"): Rule(anyone_signed_in),
     ("GET", f"{API}/audit"): Rule(admin),
+    # delegated administration: each administrator its own scope (another's account is a 404)
+    ("GET", f"{API}/accounts"): Rule(account_admins, lists="account"),
+    ("POST", f"{API}/accounts"): Rule(account_admins, json=_invitation),  # its own staff (admin: a viewer)
+    ("GET", ACC): rows("account", manages, gate=account_admins),
+    ("PATCH", ACC): rows("account", manages, gate=account_admins, json={"display_name": "異動 太郎"}),
+    ("POST", f"{ACC}/link"): rows("account", manages, gate=account_admins),
+    ("POST", f"{ACC}/second-factor/reset"): rows("account", manages, gate=account_admins),
+    ("GET", "/accounts"): page(account_admins),
+    ("POST", "/accounts"): page(account_admins, form=_invitation),
+    ("GET", "/accounts/{account_id}"): page(manages, target="account", see=manages, gate=account_admins),
+    ("POST", "/accounts/{account_id}"): page(
+        manages, target="account", see=manages, gate=account_admins, form=lambda t: {"display_name": "異動 太郎"}
+    ),
+    **{
+        ("POST", f"/accounts/{{account_id}}/{action}"): page(
+            manages, target="account", see=manages, gate=account_admins, form=lambda t: {}
+        )
+        for action in ("link", "second-factor/reset")
+    },
     # reports: only the body writes; the body, its prefecture and admin read
     ("PUT", f"{B}/reports/{{period}}"): body(owner, json={}),
     ("GET", f"{B}/reports/{{period}}"): body(body_readers),
@@ -379,6 +427,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/login"): page(anyone_signed_in, anonymous=401, form=lambda t: {}),  # anonymous: a wrong token
     ("GET", "/outbox"): page(roles("admin")),
     # your own account: anyone signed in, about their own rows only (someone else's id is a 404)
+    ("GET", f"{API}/notifications"): Rule(anyone_signed_in),
+    ("POST", f"{API}/notifications/read"): Rule(anyone_signed_in),
+    ("POST", f"{API}/notifications/{{notification_id}}/read"): Rule(
+        anyone_signed_in, see=NOT_YOURS, path={"notification_id": "2147483000"}
+    ),
+    ("GET", f"{API}/notifications/preferences"): Rule(anyone_signed_in),
+    ("PUT", f"{API}/notifications/preferences"): Rule(anyone_signed_in, json={"modes": {"notices": "digest"}}),
+    ("GET", "/notifications"): page(anyone_signed_in),
+    ("POST", "/notifications/read"): page(anyone_signed_in, form=lambda t: {}),
+    ("POST", "/notifications/preferences"): page(anyone_signed_in, form=lambda t: {"notices": "digest"}),
+    ("POST", "/notifications/{notification_id}/open"): page(
+        anyone_signed_in, see=NOT_YOURS, path={"notification_id": "2147483000"}, form=lambda t: {}
+    ),
     ("GET", "/account"): page(anyone_signed_in),
     ("POST", "/account/tokens"): page(anyone_signed_in, form=lambda t: {"label": "集計スクリプト", "days": "30"}),
     ("POST", "/account/sessions/{session_id}/end"): page(
@@ -513,15 +574,24 @@ ROUTES = _collect()
 class World:
     """Callers and, on demand, rows of every kind in every scope, made through the API."""
 
-    ROW_KINDS = ("inquiry", "follow_up", "faq", "notice", "adviser_request")
+    ROW_KINDS = ("inquiry", "follow_up", "faq", "notice", "adviser_request", "account")
 
     def __init__(self, client: TestClient, make_token: Callable[..., str]):
         self.client, self.make_token = client, make_token
         self.callers = [Caller("anonymous", None)] + [
-            Caller(name, name, r.body, r.account.get("organization"), make_token(name, r.body, **r.account))
+            Caller(
+                name,
+                r.role or name,
+                r.body,
+                r.account.get("organization"),
+                make_token(r.role or name, r.body, **r.account),
+                administrator=r.account.get("administrator", False),
+            )
             for name, r in ROLES.items()
         ]
-        self._tokens: dict[tuple[str, str | None], str] = {(c.role, c.body): c.token for c in self.callers if c.role}
+        self._tokens: dict[tuple[str, str | None], str] = {
+            (c.role, c.body): c.token for c in self.callers if c.role and c.token and not c.administrator
+        }
         self._rows: dict[str, list[Target]] = {}
 
     def auth(self, role: str, code: str | None = None) -> dict[str, str]:
@@ -645,6 +715,52 @@ class World:
             )
         return out
 
+    def _make_account(self) -> list[Target]:
+        from pmo.accounts import passwords, service
+
+        out = []
+        for role, code, marked in (
+            ("viewer", None, False),
+            ("vendor", None, False),
+            ("prefecture", TOKYO, True),
+            ("prefecture", TOKYO, False),
+            ("prefecture", HOKKAIDO, True),
+            ("prefecture", HOKKAIDO, False),
+            ("municipality", CHIYODA, True),
+            ("municipality", CHIYODA, False),
+            ("municipality", CHUO, True),
+            ("municipality", CHUO, False),
+            ("municipality", SAPPORO, True),
+            ("municipality", SAPPORO, False),
+        ):
+            name = f"row-{role}-{code}-{int(marked)}"
+            extra = {"organization": "東和データサービス株式会社"} if role == "vendor" else {}
+            with session_scope() as session:
+                made = service.create_account(session, name, role, code, actor="t", administrator=marked, **extra)
+                passwords.claim_email(session, made, f"{name}@matrix.test")
+                account_id = made.id
+            label = f"account {role}{' ' + code if code else ''}{' administrator' if marked else ''}"
+            out.append(Target("account", label, code, account_id, {"role": role, "administrator": marked}))
+        return out
+
+    def callers_accounts(self) -> list[Target]:
+        """The callers' own accounts, as rows a list of accounts may hold (never targets: writes would change them)."""
+        from pmo.auth import hash_token
+        from pmo.models import Account, Body, Token
+
+        tokens = {hash_token(c.token): c for c in self.callers if c.token}
+        with session_scope(read_only=True) as session:
+            found = session.execute(
+                select(Token.token_hash, Account.id, Account.role, Account.administrator, Body.code)
+                .join(Account, Account.id == Token.account_id)
+                .outerjoin(Body, Body.id == Account.body_id)
+                .where(Token.token_hash.in_(tokens))
+            ).all()
+        return [
+            Target("account", f"{tokens[h].name}'s own", code, i, {"role": role, "administrator": marked})
+            for h, i, role, marked, code in found
+        ]
+
     def targets(self, rule: Rule) -> list[Target]:
         if rule.target == "national":
             return [Target("national", "national")]
@@ -697,6 +813,7 @@ def fill(path: str, rule: Rule, c: Caller, t: Target) -> str:
         "faq_id": t.id,
         "notice_id": t.id,
         "request_id": t.id,
+        "account_id": t.id,
         **({"token": fresh_link()} if "{token}" in path else {}),
         **rule.path,
     }
@@ -909,13 +1026,13 @@ SEES = {
     "faq": faq_readers,
     "notice": notice_readers,
     "adviser_request": adviser_readers,
+    "account": manages,
 }
 
 
 def _visible_ids(world: World, rule: Rule, c: Caller, t: Target) -> set[int]:
-    return {
-        row.id for row in world.rows(rule.lists) if SEES[rule.lists](c, row) and (t.code is None or row.code == t.code)
-    }
+    rows = world.rows(rule.lists) + (world.callers_accounts() if rule.lists == "account" else [])
+    return {row.id for row in rows if SEES[rule.lists](c, row) and (t.code is None or row.code == t.code)}
 
 
 def _same_as_missing(world: World, method: str, path: str, rule: Rule, c: Caller, t: Target, refused) -> str | None:

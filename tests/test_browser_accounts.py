@@ -95,3 +95,38 @@ def test_a_forgotten_password_is_reset_through_the_mailed_link_and_admins_see_th
     walk.settle("outbox")
     assert email in walk.text() and "パスワードの再設定" in walk.text()
     assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"
+
+
+def test_a_prefecture_administrator_invites_a_municipality_administrator_and_disables_an_account(site, browser):
+    from selenium.webdriver.support.ui import Select
+
+    with session_scope() as session:
+        manager = service.create_account(
+            session, f"tokyo-admin-{secrets.token_hex(3)}", "prefecture", "130001", actor="test", administrator=True
+        )
+        token = service.issue_token(session, manager, actor="test", ttl_days=1).token
+        taken = service.create_account(session, f"sapporo-{secrets.token_hex(3)}", "municipality", "011002", actor="t")
+        passwords.claim_email(session, taken, f"{taken.name}@city.sapporo.lg.jp")
+        taken_email = taken.email
+    walk = Walk(browser, site["base"])
+    walk.sign_in(token, "/accounts")
+    walk.settle("accounts")
+    assert "アカウント管理" in walk.text()
+    walk.driver.find_element(By.ID, "invite-email").send_keys(taken_email)  # another prefecture's person
+    walk.driver.find_element(By.ID, "invite-name").send_keys("中央 花子")
+    Select(walk.driver.find_element(By.ID, "invite-target")).select_by_visible_text("中央区のアカウント管理者")
+    walk.driver.find_element(By.ID, "invite-name").send_keys(Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "error-email"))
+    walk.settle("accounts-invite-error")
+    assert "このメールアドレスは別のアカウントで使われています" in walk.text()
+    field = walk.driver.find_element(By.ID, "invite-email")
+    field.clear()
+    field.send_keys(f"chuo-{secrets.token_hex(3)}@city.chuo.lg.jp" + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "flash"))
+    walk.settle("managed-account")
+    assert "招待メールを送りました" in walk.text() and "中央区" in walk.text()
+    walk.driver.find_element(By.XPATH, "//button[starts-with(., '無効にする')]").click()
+    wait(walk.driver, lambda d: "無効にしました" in d.find_element(By.ID, "flash").text)
+    walk.settle("managed-account-disabled")
+    assert "有効に戻す" in walk.text()
+    assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"

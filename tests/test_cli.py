@@ -33,7 +33,13 @@ def test_create_account_then_issue_a_token_that_works(pmo, client):
     token = pmo("tokens", "issue", "hokkaido").stdout.strip()
     assert token.startswith("pmo_") and "\n" not in token
     me = client.get(f"{API}/me", headers=_bearer(token)).json()
-    assert me == {"name": "hokkaido", "role": "prefecture", "body_code": "010006", "prefecture_code": "01"}
+    assert me == {
+        "name": "hokkaido",
+        "role": "prefecture",
+        "body_code": "010006",
+        "prefecture_code": "01",
+        "administrator": False,
+    }
 
 
 def test_issue_with_role_creates_the_account_in_one_step(pmo, client):

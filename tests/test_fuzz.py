@@ -52,7 +52,7 @@ CALLERS = {  # name → (role, body, account fields); None: no token
     "ministry": ("ministry", None, {"organization": "総務省"}),
 }
 SCRAPE_TOKEN = "fuzz-scrape-token"  # PMO_METRICS_TOKEN of the fuzzed app; "scrape" sends it
-ROW_IDS = ("inquiry_id", "follow_up_id", "faq_id", "notice_id", "request_id")
+ROW_IDS = ("inquiry_id", "follow_up_id", "faq_id", "notice_id", "request_id", "account_id")
 
 schema = schemathesis.openapi.from_path(PROJECT_ROOT / "openapi" / "openapi.json")
 schema.config.phases.coverage.enabled = os.environ.get("PMO_FUZZ_COVERAGE", "0") == "1"  # boundary values (slow)
@@ -123,6 +123,10 @@ YESTERDAY = (periods.today() - timedelta(days=1)).isoformat()
 READERS = ("municipality", "prefecture", "admin")  # of 千代田区's rows
 ALLOWED = {
     "GET /api/v1/audit": Allowed({}, (), ("admin",)),
+    "GET /api/v1/accounts/{account_id}": Allowed({"account_id": "managed"}, (), ("admin",)),
+    "POST /api/v1/accounts": Allowed(
+        {}, ({"email": "fuzz-invited@example.lg.jp", "display_name": "招待 太郎", "role": "helpdesk"},), ("admin",)
+    ),
     "GET /metrics": Allowed({}, (), ("scrape",)),
     "GET /api/v1/bodies/{code}/reports/{period}": Allowed(
         {"code": CHIYODA, "period": _recent_periods()[1]}, (), READERS
@@ -219,7 +223,8 @@ def _allowed(operation) -> Allowed | None:
 
 
 def _known_path(allowed: Allowed) -> dict:
-    return {k: WORLD["w"].assigned_request_id if v == "assigned" else v for k, v in allowed.path.items()}
+    known = {"assigned": WORLD["w"].assigned_request_id, "managed": WORLD["w"].ids["account_id"][0]}
+    return {k: known.get(v, v) for k, v in allowed.path.items()}
 
 
 @schema.hook("flatmap_path_parameters")
@@ -371,6 +376,9 @@ def build_world(app) -> FuzzWorld:
     )
     ids["request_id"].append(post(f"/bodies/{CHUO}/adviser-requests", "prefecture", {"topic": "ベンダー調整"})["id"])
     post(f"/adviser-requests/{ids['request_id'][1]}/assign", "helpdesk", {"adviser": "標準化アドバイザー"}, 200)
+    ids["account_id"].append(
+        post("/accounts", "admin", {"email": "fuzz-viewer@example.lg.jp", "display_name": "閲覧 花子"})["id"]
+    )
     return FuzzWorld(app, headers, ids, assigned_request_id=ids["request_id"][1])
 
 

@@ -31,6 +31,7 @@ from pmo.logs import configure_logging
 from pmo.messages import field_errors
 from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 from pmo.notices.router import router as notices_router
+from pmo.notifications.router import router as notifications_router
 from pmo.openapi import TAGS, declare_responses, operation_id
 from pmo.reports.router import router as reports_router
 from pmo.review.router import router as review_router
@@ -171,6 +172,7 @@ def create_app() -> FastAPI:
         inquiries_router,
         faqs_router,
         notices_router,
+        notifications_router,
         stats_router,
     ):
         declare_responses(router)

@@ -27,6 +27,7 @@ class Principal:
     prefecture_code: str | None = None
     token_id: int | None = None
     organization: str | None = None  # a vendor's company or a ministry (総務省 …)
+    administrator: bool = False  # manages the accounts of its scope (pmo.accounts.administration)
 
     def owns(self, body: Body) -> bool:
         """True when the caller is the body itself."""
@@ -57,6 +58,7 @@ _ACCOUNT_OF_TOKEN = (
         Account.role,
         Account.disabled_at,
         Account.organization,
+        Account.administrator,
         Body.id,
         Body.code,
         Body.prefecture_code,
@@ -95,7 +97,20 @@ def _principal(session: Session, query: Executable, key: str | int) -> Principal
     row = session.connection().execute(query, {"key": key}).first()
     if row is None:
         raise Unauthenticated("アクセストークンが正しくありません。")
-    token_id, revoked_at, expires_at, account_id, name, role, disabled_at, organization, body_id, code, pref = row
+    (
+        token_id,
+        revoked_at,
+        expires_at,
+        account_id,
+        name,
+        role,
+        disabled_at,
+        organization,
+        administrator,
+        body_id,
+        code,
+        pref,
+    ) = row
     if revoked_at is not None:
         raise Unauthenticated("このアクセストークンは失効しています。")
     if expires_at <= utcnow():
@@ -111,4 +126,5 @@ def _principal(session: Session, query: Executable, key: str | int) -> Principal
         prefecture_code=pref,
         token_id=token_id,
         organization=organization,
+        administrator=administrator,
     )

@@ -130,6 +130,7 @@ def accounts_create(
     organization: Annotated[str | None, typer.Option(help="vendor company, or ministry (総務省 …)")] = None,
     operations: Annotated[str | None, typer.Option(help="vendor: comma-separated operation codes it supplies")] = None,
     display_name: Annotated[str | None, typer.Option()] = None,
+    administrator: Annotated[bool, typer.Option(help="it manages its body's accounts (a body's role only)")] = False,
 ) -> None:
     """Create an account bound to its role (and body or organisation)."""
     from pmo.accounts import service
@@ -147,6 +148,7 @@ def accounts_create(
                 display_name=display_name,
                 organization=organization,
                 operations=[o.strip() for o in operations.split(",") if o.strip()] if operations else None,
+                administrator=administrator,
             )
     except PmoError as exc:
         _fail(exc.message)
@@ -346,6 +348,7 @@ def demo(
 
     from pmo.db import session_scope
     from pmo.demo import inquiries as inquiries_demo
+    from pmo.demo import people as people_demo
     from pmo.demo import review as review_demo
     from pmo.demo.reports import generate
     from pmo.models import ReportRevision
@@ -359,11 +362,12 @@ def demo(
             _fail("the database already holds reports; demo data goes only into an empty database")
         result = generate(session, seed=seed_value, months=months)
         n_systems, n_follow_ups = review_demo.generate(session, seed=seed_value)
+        people = people_demo.generate(session)
         asked = inquiries_demo.generate(session, seed=seed_value)
     typer.echo(
         f"demo: {result.bodies} bodies, {result.revisions} reports, {result.cell_versions} cell versions, "
         f"{result.first_period}–{result.last_period}, {n_systems} systems, {n_follow_ups} follow-ups, "
-        f"{asked.inquiries} inquiries, {asked.faqs} FAQ entries, {asked.notices} notices "
+        f"{asked.inquiries} inquiries, {asked.faqs} FAQ entries, {asked.notices} notices, {people} people "
         f"in {time.perf_counter() - started:.1f} s"
     )
 

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     outbox_retry_seconds: int = Field(
         default=60, ge=0, description="First retry after a failed delivery; doubled each time, at most 6 hours."
     )
+    digest_hour: int = Field(
+        default=8, ge=0, le=23, description="Hour (Japan time) the daily digest of held messages is mailed."
+    )
     mail_from: str = Field(default="pmo <noreply@pmo.invalid>", description="The From: of every message.")
     site_url: str = Field(
         default="http://127.0.0.1:8000", description="The address people open the pages at (links in messages)."

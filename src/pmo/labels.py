@@ -27,6 +27,26 @@ ROLE_LABELS = {
     "vendor": "事業者",
     "ministry": "府省",
 }
+AUDIT_LABELS = {  # what happened to an account, as its administrator reads the record
+    "account.create": "アカウントの作成",
+    "account.invite": "招待メールの送付",
+    "account.password": "パスワードの設定",
+    "account.sign_in": "ログイン",
+    "account.second_factor": "二要素認証の設定",
+    "account.recovery_code": "回復コードでのログイン",
+    "account.second_factor_reset": "二要素認証のリセット",
+    "account.reset_requested": "パスワード再設定の申込み",
+    "account.reset_sent": "パスワード再設定メールの送付",
+    "account.disable": "無効化",
+    "account.enable": "有効化",
+    "account.administrator": "アカウント管理者の指定の変更",
+    "account.role": "ロールの変更",
+    "account.rename": "氏名の変更",
+    "token.issue": "トークンの発行",
+    "token.create": "個人用トークンの作成",
+    "token.revoke": "トークンの失効",
+    "session.end": "セッションの終了",
+}
 REPORT_STATUS_LABELS = {"on_time": "期限内", "late": "期限後", "missing": "未報告", "pending": "受付中"}
 
 

@@ -16,7 +16,7 @@ from pmo.errors import ErrorOut
 TAGS = [
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics for operators."},
     {"name": "directory", "description": "The 20 operations, the 40 migration steps and the 1,788 local bodies."},
-    {"name": "accounts", "description": "The caller's own account, and the audit log for administrators."},
+    {"name": "accounts", "description": "The caller's own account, accounts its administrators manage, the audit log."},
     {"name": "reports", "description": "Each body's monthly step status: submit, read, history, Excel/CSV."},
     {"name": "systems", "description": "Each body's system per operation: vendor, planned go-live, deferral."},
     {"name": "prefecture review", "description": "A prefecture's view of its municipalities: rates, laggards."},
@@ -25,6 +25,7 @@ TAGS = [
     {"name": "inquiries", "description": "Questions from bodies and vendors, answered tier by tier within a due time."},
     {"name": "faq", "description": "Published answers, searchable in Japanese, drafted from answered inquiries."},
     {"name": "notices", "description": "Notices to bodies, and who has read them."},
+    {"name": "notifications", "description": "Your notifications in the app, and how each topic reaches you by mail."},
     {"name": "statistics", "description": "Aggregate-only figures for every signed-in role (anyone if public)."},
 ]
 UNTAGGED = "pages"  # the HTML pages have no tag (and are not in the document)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pmo import audit
 from pmo.accounts import passwords
-from pmo.auth import hash_token
+from pmo.auth import Principal, hash_token
 from pmo.config import get_settings
 from pmo.db import utcnow
 from pmo.errors import NotFound
@@ -62,11 +62,18 @@ def _issue(session: Session, account: Account, purpose: str) -> str:
     return path
 
 
-def invite(session: Session, account: Account, email: str, *, actor: str) -> str:
+def invite(session: Session, account: Account, email: str, *, actor: Principal | str) -> str:
     """Give the account its sign-in e-mail and mail it a link to set its password; the link's path."""
     passwords.claim_email(session, account, email)
     path = _issue(session, account, "invite")
     audit.record(session, actor, "account.invite", f"account:{account.name}", {"email": account.email})
+    return path
+
+
+def send_reset(session: Session, account: Account, *, actor: Principal) -> str:
+    """Mail the account a reset link at an administrator's request (a forgotten password); the link's path."""
+    path = _issue(session, account, "reset")
+    audit.record(session, actor, "account.reset_sent", f"account:{account.name}")
     return path
 
 

@@ -37,6 +37,13 @@ def _dummy_hash() -> str:
     return hasher.hash("a password nobody has")
 
 
+def email_problem(address: str) -> str | None:
+    """Why address cannot be a sign-in name, in Japanese; None when it can."""
+    if "@" not in address.strip("@") or len(address) > 254 or any(c.isspace() for c in address):
+        return "メールアドレスの形式が正しくありません。"
+    return None
+
+
 def check_new_password(password: str, confirm: str) -> None:
     """422 unless the two entries of a new password agree and the password keeps the rules."""
     if password != confirm:
@@ -64,8 +71,9 @@ def set_password(session: Session, account: Account, email: str, password: str, 
 def claim_email(session: Session, account: Account, email: str) -> str:
     """Make email the account's sign-in address (422 when malformed or another account's); the address."""
     address = normalized_email(email)
-    if "@" not in address or len(address) > 254 or any(c.isspace() for c in address):
-        raise InvalidInput.at(["email"], "メールアドレスの形式が正しくありません。")
+    problem = email_problem(address)
+    if problem:
+        raise InvalidInput.at(["email"], problem)
     taken = session.scalar(select(Account.id).where(Account.email == address, Account.id != account.id))
     if taken is not None:
         raise InvalidInput.at(["email"], "このメールアドレスは別のアカウントで使われています。")

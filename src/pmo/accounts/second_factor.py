@@ -24,8 +24,9 @@ WRONG = "確認コードが正しくありません。認証アプリの6桁の�
 
 
 def required(account: Account) -> bool:
-    """Whether the account must have a second factor to sign in with a password."""
-    return account.role in REQUIRED_ROLES
+    """Whether the account must have a second factor to sign in with a password (also every body's account
+    administrator: it can invite and disable people)."""
+    return account.role in REQUIRED_ROLES or account.administrator
 
 
 def begin(account: Account) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from pmo import audit, messages
 from pmo.accounts.schemas import AuditOut
-from pmo.auth import hash_token, new_token
+from pmo.auth import Principal, hash_token, new_token
 from pmo.db import utcnow
 from pmo.directory import service as directory
 from pmo.errors import Conflict, InvalidInput, NotFound
@@ -69,13 +69,17 @@ def create_account(
     role: str,
     body_code: str | None,
     *,
-    actor: str,
+    actor: Principal | str,
     display_name: str | None = None,
     organization: str | None = None,
     operations: list[str] | None = None,
+    administrator: bool = False,
 ) -> Account:
     """A new account: municipality and prefecture roles bound to a body of that kind, vendor and ministry
-    roles to an organisation (a vendor also to the operations it supplies)."""
+    roles to an organisation (a vendor also to the operations it supplies). administrator: it manages its
+    body's accounts (pmo.accounts.administration)."""
+    if administrator and role not in BODY_ROLES:
+        raise InvalidInput.at(["administrator"], "アカウント管理者にできるのは都道府県と市区町村のアカウントです。")
     if role not in ROLES:
         raise InvalidInput.at(["role"], f"ロールは {', '.join(ROLES)} のいずれかです（{role!r}）。")
     if not name or len(name) > 80:
@@ -106,6 +110,7 @@ def create_account(
         created_at=utcnow(),
         organization=organization if role in ORGANIZATION_ROLES else None,
         operations=supplied,
+        administrator=administrator,
     )
     session.add(account)
     session.flush()
@@ -114,7 +119,7 @@ def create_account(
         actor,
         "account.create",
         f"account:{name}",
-        {"role": role, "body": body_code, "organization": account.organization},
+        {"role": role, "body": body_code, "organization": account.organization, "administrator": administrator},
     )
     return account
 

@@ -20,6 +20,7 @@ from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.models import AdviserRequest, AdviserVisit, Body, FollowUp, Operation
+from pmo.outbox import events
 from pmo.pagination import Page, PageRequest, fetch_page
 
 NATIONAL = ("helpdesk", "admin")
@@ -189,4 +190,5 @@ def act(
     req.state, req.updated_at = target, now
     session.flush()
     audit.record(session, principal, f"adviser.{action}", f"adviser_request:{req.id}", {"state": target})
+    events.adviser_event(session, req, action, now)
     return _out(session, req, body)

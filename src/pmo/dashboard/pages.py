@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pmo import labels
+from pmo.accounts import administration
 from pmo.auth import Principal
 from pmo.dashboard import figures
 from pmo.dashboard import session as page_session
@@ -22,7 +23,7 @@ from pmo.notices import service as notices
 HERE = Path(__file__).parent
 NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 PAGE_PREFIXES: tuple[str, ...] = ("/login", "/logout", "/prefectures/", "/bodies/", "/inquiries", "/faqs", "/notices")
-PAGE_PREFIXES += ("/static/", "/follow-ups", "/adviser-requests", "/outbox", "/password/", "/account")
+PAGE_PREFIXES += ("/static/", "/follow-ups", "/adviser-requests", "/outbox", "/password/", "/account", "/notifications")
 STATUS_TITLES = {
     400: "リクエストに誤りがあります",
     401: "ログインが必要です",
@@ -53,6 +54,7 @@ env.filters.update(
     kind_ja=lambda k: labels.KIND_LABELS.get(k, k),
     status_ja=lambda s: labels.STATUS_LABELS.get(s, s),
     role_ja=lambda r: labels.ROLE_LABELS.get(r, r),
+    audit_ja=lambda a: labels.AUDIT_LABELS.get(a, a),
     report_status_ja=lambda s: labels.REPORT_STATUS_LABELS.get(s, s),
     data_table=figures.data_table,
     chart_summary=figures.summary,
@@ -78,6 +80,8 @@ def nav(user: Principal | None) -> list[tuple[str, str]]:
     links.append(("/faqs", "FAQ"))
     if user.role in (*notices.READERS, *notices.PUBLISHERS):
         links.append(("/notices", "お知らせ"))
+    if administration.administers(user):
+        links.append(("/accounts", "アカウント管理"))
     if user.role == "admin":
         links.append(("/outbox", "送信メッセージ"))
     return links
@@ -94,6 +98,7 @@ def render(
         nav=nav(user),
         path=request.url.path,
         csrf=page_session.csrf_token(request),
+        unread=getattr(request.state, "unread", 0),
         printed_at=utcnow(),
         **context,
     )

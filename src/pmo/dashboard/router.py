@@ -14,9 +14,11 @@ from pmo.auth import Principal, sign_in
 from pmo.config import get_settings
 from pmo.dashboard import (
     account_pages,
+    administration_pages,
     assets,
     helpdesk_pages,
     inquiry_pages,
+    notification_pages,
     outbox_pages,
     own_pages,
     register_pages,
@@ -306,6 +308,8 @@ def install(app: FastAPI) -> None:
     app.include_router(register_pages.router)  # systems register, notice publishing
     app.include_router(account_pages.router)  # setting a password through a one-time link
     app.include_router(own_pages.router)  # your account: sessions, personal tokens, password
+    app.include_router(administration_pages.router)  # accounts an administrator manages
+    app.include_router(notification_pages.router)  # your notifications and how messages reach you
     app.include_router(outbox_pages.router)  # messages, for admins
     app.include_router(helpdesk_pages.router)  # helpdesk bulk work, saved filters, FAQ drafting
     app.mount("/static", StaticFiles(directory=assets.STATIC_DIR), name="static")

@@ -24,6 +24,7 @@ from pmo.db import lookup_scope, utcnow
 from pmo.errors import Forbidden, PmoError, Unauthenticated
 from pmo.models import PageSession as PageSessionRow
 from pmo.models import Token
+from pmo.notifications import service as notifications
 
 COOKIE = "pmo_session"
 SECRET_FILE = PROJECT_ROOT / "var" / "session-secret"
@@ -190,6 +191,8 @@ def page_user(request: Request) -> Principal | None:
                     )
                 )
                 principal = None if token_id is None else principal_for_token_id(session, token_id)
+                if principal is not None:
+                    request.state.unread = notifications.unread_count(session, principal.account_id)
         except PmoError:
             principal = None
     request.state.page_user = principal

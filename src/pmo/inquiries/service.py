@@ -44,7 +44,7 @@ from pmo.inquiries.schemas import (
     Visibility,
 )
 from pmo.models import INQUIRY_STATES, Account, Body, Inquiry, InquiryEvent, InquiryMessage, Operation, Step
-from pmo.outbox import service as outbox
+from pmo.outbox import events
 from pmo.pagination import Page
 
 ACTIVE = ("open", "awaiting_asker")
@@ -378,6 +378,7 @@ def file(session: Session, principal: Principal, data: InquiryIn, *, now: dateti
     session.flush()
     _event(session, inq, principal, "file", None, None, None, now)
     audit.record(session, principal, "inquiry.file", f"inquiry:{inq.id}", {"tier": tier, "category": data.category})
+    events.inquiry_event(session, inq, "file", now)
     session.flush()
     suggestions = similar(session, principal, f"{data.title}", exclude_id=inq.id)
     inq, labels = _load(session, principal, inq.id)
@@ -468,7 +469,7 @@ def act(
         note = text
     inq.updated_at = now
     _event(session, inq, principal, t.action, from_state, from_tier, note, now)
-    outbox.inquiry_event(session, inq, action, now)  # in this transaction: the message exists iff the change does
+    events.inquiry_event(session, inq, action, now)  # in this transaction: the message exists iff the change does
     audit.record(
         session,
         principal,

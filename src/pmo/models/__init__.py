@@ -15,7 +15,7 @@ from pmo.models.inquiries import (
     SavedFilter,
 )
 from pmo.models.notices import NOTICE_AUDIENCES, Notice, NoticeRead
-from pmo.models.outbox import OutboxMessage
+from pmo.models.outbox import DELIVERIES, NotificationPreference, OutboxMessage
 from pmo.models.reports import BodyCells, BodyPeriod, IdempotencyKey, ReportRevision, RevisionCells
 from pmo.models.systems import DEFERRAL_REASONS, System, SystemVersion
 
@@ -25,6 +25,7 @@ __all__ = [
     "CHANNELS",
     "DEFERRAL_REASONS",
     "DELAY_CAUSES",
+    "DELIVERIES",
     "FAQ_STATUSES",
     "INQUIRY_STATES",
     "NOTICE_AUDIENCES",
@@ -48,6 +49,7 @@ __all__ = [
     "InquiryMessage",
     "Notice",
     "NoticeRead",
+    "NotificationPreference",
     "Operation",
     "OutboxMessage",
     "PageSession",

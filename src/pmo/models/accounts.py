@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmo.db import Base, UTCDateTime
@@ -31,6 +31,12 @@ class Account(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, comment="a code's time step is accepted once")
     recovery_hashes: Mapped[list[str] | None] = mapped_column(JSON, comment="SHA-256 of unused recovery codes")
+    administrator: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="manages the accounts of its body (a prefecture: also its municipalities' administrators)",
+    )
 
 
 class Token(Base):

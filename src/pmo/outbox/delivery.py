@@ -6,16 +6,19 @@ is retried with exponential backoff; when the server is down the run stops and t
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from itertools import groupby
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select, update
 
 from pmo.config import get_settings
 from pmo.db import session_scope, utcnow
-from pmo.models import OutboxMessage
+from pmo.models import Account, OutboxMessage
+from pmo.notifications import service as notifications
+from pmo.outbox.service import enqueue
 
 LEASE = timedelta(minutes=5)
 LAST_RETRY = timedelta(hours=6)
@@ -28,16 +31,56 @@ class Delivery:
     waiting: int = 0  # still to send after this run (due later, or not tried because the server was down)
 
 
+def gather_digests(now: datetime) -> int:
+    """Gather each person's messages held for the daily digest, once due, into one digest message (in one
+    transaction: the digest exists exactly when its messages are marked sent with it); how many were made."""
+    with session_scope() as session:
+        held = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.delivery == "digest", OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= now)
+            .order_by(OutboxMessage.account_id, OutboxMessage.id)
+        ).all()
+        site, made = get_settings().site_url.rstrip("/"), 0
+        for account_id, rows in groupby(held, key=lambda row: row.account_id):
+            items = list(rows)
+            account = session.get(Account, account_id) if account_id is not None else None
+            if account is not None and account.disabled_at is None:
+                lines = [f"前回のまとめ以降の通知が {len(items)} 件あります。"]
+                for row in items:
+                    lines += ["", f"■ {row.subject.removeprefix('[pmo] ')}", row.text.split("\n\n詳しくはこちら", 1)[0]]
+                    lines += [f"{site}{row.path}"] if row.path else []
+                key = f"{notifications.DIGEST}:{account_id}:{items[-1].id}"
+                enqueue(
+                    session,
+                    account,
+                    notifications.DIGEST,
+                    key,
+                    f"通知のまとめ（{len(items)}件）",
+                    lines,
+                    "/notifications",
+                )
+                made += 1
+            for row in items:
+                row.sent_at = now
+    return made
+
+
 def deliver(limit: int = 1000) -> Delivery:
-    """Send up to limit due messages; without PMO_SMTP_URL send nothing (they stay for the outbox page)."""
+    """Gather the digests that are due, then send up to limit due messages; without PMO_SMTP_URL send nothing
+    (they stay for the outbox page)."""
     url = get_settings().smtp_url
     result = Delivery()
+    gather_digests(utcnow())
     if url:
         with session_scope(read_only=True) as session:
             due = list(
                 session.scalars(
                     select(OutboxMessage.id)
-                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= utcnow())
+                    .where(
+                        OutboxMessage.sent_at.is_(None),
+                        OutboxMessage.delivery == "immediate",
+                        OutboxMessage.due_at <= utcnow(),
+                    )
                     .order_by(OutboxMessage.id)
                     .limit(limit)
                 )
@@ -64,7 +107,12 @@ def deliver(limit: int = 1000) -> Delivery:
             if server is not None:
                 _quit(server)
     with session_scope(read_only=True) as session:
-        result.waiting = session.scalar(select(func.count()).where(OutboxMessage.sent_at.is_(None))) or 0
+        result.waiting = (
+            session.scalar(
+                select(func.count()).where(OutboxMessage.sent_at.is_(None), OutboxMessage.delivery != "none")
+            )
+            or 0
+        )
     return result
 
 

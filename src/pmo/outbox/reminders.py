@@ -1,7 +1,7 @@
-"""Reminders about monthly reports (`pmo remind`, safe to run every hour: each reminder is written once per
-period and person, by its dedupe key): to a body whose report is due within PMO_REMIND_BUSINESS_DAYS business
-days and not in yet, to a body on the due day itself, and to a prefecture its municipalities still missing
-once the due time has passed."""
+"""Reminders (`pmo remind`, safe to run every hour: each reminder is written once per period or due time and
+person, by its dedupe key): to a body whose report is due within PMO_REMIND_BUSINESS_DAYS business days and
+not in yet, to a body on the due day itself, to a prefecture its municipalities still missing once the due
+time has passed; to an inquiry's tier the business day before its answer is due, and once it is overdue."""
 
 from collections import Counter
 from collections.abc import Sequence
@@ -12,16 +12,35 @@ from sqlalchemy.orm import Session
 
 from pmo import periods
 from pmo.config import get_settings
-from pmo.inquiries.calendar import business_days_between
+from pmo.inquiries.calendar import add_business_days, business_days_between
 from pmo.labels import month_ja
-from pmo.models import Account, Body, BodyPeriod
+from pmo.models import Account, Body, BodyPeriod, Inquiry
+from pmo.outbox import events
 from pmo.outbox.service import enqueue
 
 LISTED = 30  # municipalities named in a prefecture's reminder (the page has them all)
 
 
 def remind(session: Session, now: datetime) -> Counter[str]:
-    """Write the reminders due at now; how many of each kind were written (or already were)."""
+    """Write the reminders due at now — reports, and inquiries' deadlines; how many of each kind were written
+    (or already were)."""
+    return _reports(session, now) + _inquiry_deadlines(session, now)
+
+
+def _inquiry_deadlines(session: Session, now: datetime) -> Counter[str]:
+    """Every inquiry whose clock runs (not answered, closed or paused for the asker): its tier is told the
+    business day before its due time, and again once it has passed."""
+    written: Counter[str] = Counter()
+    tomorrow = add_business_days(now, 1)
+    running = select(Inquiry).where(Inquiry.due_at <= tomorrow, Inquiry.paused_at.is_(None)).order_by(Inquiry.id)
+    for inq in session.scalars(running):
+        if inq.due_at is not None:
+            kind = "inquiry.overdue" if inq.due_at <= now else "inquiry.due_tomorrow"
+            written[kind] += events.inquiry_deadline(session, inq, kind, inq.due_at)
+    return written
+
+
+def _reports(session: Session, now: datetime) -> Counter[str]:
     period = periods.add_months(periods.current(now), -1)  # the month being reported now
     reported = set(session.scalars(select(BodyPeriod.body_id).where(BodyPeriod.period == period)))
     people = session.execute(
