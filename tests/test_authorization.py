@@ -448,6 +448,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/account/tokens/{token_id}/revoke"): page(
         anyone_signed_in, see=NOT_YOURS, path={"token_id": "2147483000"}, form=lambda t: {}
     ),
+    ("POST", "/account/second-factor"): page(anyone_signed_in, form=lambda t: {}),
+    ("POST", "/account/second-factor/confirm"): page(anyone_signed_in, form=lambda t: {}),  # a pending key's code
+    ("POST", "/account/second-factor/off"): page(anyone_signed_in, form=lambda t: {}),  # 409 where it is required
     ("POST", "/account/password"): page(  # the caller is given MATRIX_PASSWORD first, and keeps it
         anyone_signed_in,
         form=lambda t: {"current": MATRIX_PASSWORD, "password": MATRIX_PASSWORD, "confirm": MATRIX_PASSWORD},
@@ -842,6 +845,8 @@ def send(client: TestClient, method: str, path: str, rule: Rule, c: Caller, t: T
                 data["token"] = c.token or "pmo_not-a-token"
             if path == "/account/password" and c.token:
                 password_of(c.token)
+            if path in ("/account/second-factor/confirm", "/account/second-factor/off"):
+                data["code"] = code_of(c.token, enabled=path.endswith("off"))[0] if c.token else "000000"
             if path == "/login/code":
                 data.update(second_factor_of(c.token, c.csrf) if c.token else {"ticket": "none", "code": "000000"})
             if path == "/login/password":
@@ -864,23 +869,31 @@ MATRIX_PASSWORD = "matrix passphrase 2026"
 def second_factor_of(token: str, csrf: str | None) -> dict[str, str]:
     """A ticket (as the password step gives this browser) and a current code, for the token's account,
     which is given an enabled TOTP key first."""
-    import pyotp
     from itsdangerous import URLSafeTimedSerializer
 
-    from pmo.auth import hash_token
     from pmo.config import get_settings
     from pmo.dashboard import session as page_session
+
+    code, account_id = code_of(token, enabled=True)
+    key = get_settings().session_secret or page_session._file_secret(page_session.SECRET_FILE)
+    ticket = URLSafeTimedSerializer(key, salt="pmo-second-factor").dumps({"a": account_id, "c": csrf})
+    return {"ticket": ticket, "code": code}
+
+
+def code_of(token: str, *, enabled: bool) -> tuple[str, int]:
+    """A current code of a new TOTP key given to the token's account (enabled, or pending enrolment)."""
+    import pyotp
+
+    from pmo.auth import hash_token
     from pmo.models import Account, Token
 
     with session_scope() as session:
         account = session.scalars(
             select(Account).join(Token, Token.account_id == Account.id).where(Token.token_hash == hash_token(token))
         ).one()
-        account.totp_secret, account.totp_enabled_at, account.totp_last_step = pyotp.random_base32(), utcnow(), 0
-        secret, account_id = account.totp_secret, account.id
-    key = get_settings().session_secret or page_session._file_secret(page_session.SECRET_FILE)
-    ticket = URLSafeTimedSerializer(key, salt="pmo-second-factor").dumps({"a": account_id, "c": csrf})
-    return {"ticket": ticket, "code": pyotp.TOTP(secret).now()}
+        account.totp_secret, account.totp_last_step = pyotp.random_base32(), 0
+        account.totp_enabled_at = utcnow() if enabled else None
+        return pyotp.TOTP(account.totp_secret).now(), account.id
 
 
 def fresh_link() -> str:

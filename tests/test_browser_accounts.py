@@ -130,3 +130,49 @@ def test_a_prefecture_administrator_invites_a_municipality_administrator_and_dis
     walk.settle("managed-account-disabled")
     assert "有効に戻す" in walk.text()
     assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"
+
+
+def test_a_person_reads_notifications_chooses_a_digest_and_turns_on_the_optional_second_factor(site, browser):
+    import httpx
+
+    email, password = f"chuo-{secrets.token_hex(3)}@city.chuo.lg.jp", "chuo passphrase 2026"
+    with session_scope() as session:
+        account = service.create_account(session, email.split("@")[0], "municipality", "131024", actor="test")
+        passwords.set_password(session, account, email, password, actor="test")
+        asker = service.issue_token(session, account, actor="test", ttl_days=1).token
+        tokyo = service.create_account(session, f"tokyo-{secrets.token_hex(3)}", "prefecture", "130001", actor="t")
+        answerer = service.issue_token(session, tokyo, actor="test", ttl_days=1).token
+    question = {"title": "移行時期の考え方", "question": "移行時期の考え方を教えてください。", "category": "schedule"}
+    filed = httpx.post(f"{site['base']}/api/v1/inquiries", json=question, headers={"Authorization": f"Bearer {asker}"})
+    r = httpx.post(
+        f"{site['base']}/api/v1/inquiries/{filed.json()['id']}/answer",
+        json={"text": "標準仕様書のとおりです。"},
+        headers={"Authorization": f"Bearer {answerer}"},
+    )
+    assert r.status_code == 200, r.text
+    walk = Walk(browser, site["base"])
+    walk.open("/login?next=/notifications", "login-for-notifications")
+    walk.driver.find_element(By.ID, "email").send_keys(email)
+    walk.driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    wait(walk.driver, lambda d: "/notifications" in d.current_url)
+    walk.settle("notifications")
+    assert "問合せに回答がありました" in walk.text()
+    assert walk.driver.find_element(By.CSS_SELECTOR, ".who-notifications .count").text.startswith("1")
+    walk.driver.find_element(By.CSS_SELECTOR, "input[name='inquiries'][value='digest']").click()
+    walk.driver.find_element(By.XPATH, "//button[.='保存する']").click()
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "flash"))
+    walk.settle("notifications-saved")
+    assert walk.driver.find_element(By.CSS_SELECTOR, "input[name='inquiries'][value='digest']").is_selected()
+    walk.driver.find_element(By.CSS_SELECTOR, "button.subject").click()
+    wait(walk.driver, lambda d: "/inquiries/" in d.current_url)
+    assert not walk.driver.find_elements(By.CSS_SELECTOR, ".who-notifications .count")  # read now
+
+    walk.open("/account", "account-second-factor-offered")
+    walk.driver.find_element(By.XPATH, "//button[.='二段階認証を設定する']").click()
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "totp-secret"))
+    walk.settle("account-second-factor-enrol")
+    secret = walk.driver.find_element(By.ID, "totp-secret").text
+    walk.driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).now() + Keys.ENTER)
+    wait(walk.driver, lambda d: d.find_elements(By.ID, "recovery-codes"))
+    walk.settle("account-second-factor-recovery")
+    assert walk.violations == {}, f"WCAG 2.1 AA violations (axe-core): {walk.violations}"

@@ -182,3 +182,27 @@ def test_a_notice_is_mailed_to_its_audience_only(client, token_for, smtp):
     [mail] = outbox_of(chiyoda)
     assert mail.kind == "notice.published" and f"/notices/{r.json()['id']}" in mail.text
     assert outbox_of(osaka) == []
+
+
+def test_the_servers_own_loop_delivers_when_asked_to(token_for, smtp, monkeypatch):
+    """PMO_OUTBOX_DELIVER_SECONDS: each worker delivers by itself, no cron needed."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from pmo.app import create_app
+
+    monkeypatch.setenv("PMO_OUTBOX_DELIVER_SECONDS", "1")
+    get_settings.cache_clear()
+    inbox = Inbox()
+    controller = start(smtp, inbox)
+    try:
+        with TestClient(create_app()) as client:
+            email, _ = answered(client, token_for, 1)
+            deadline = time.time() + 15
+            while not inbox.messages and time.time() < deadline:
+                time.sleep(0.2)
+    finally:
+        controller.stop()
+    assert [m["To"] for m in inbox.messages] == [email]
+    assert outbox_of(email)[0].sent_at is not None

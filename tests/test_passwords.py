@@ -302,3 +302,45 @@ def test_a_second_factor_ticket_works_only_in_the_browser_that_gave_the_password
         form = other.get("/login")
         r = other.post("/login/code", data={"ticket": ticket, "code": "123456", "csrf": csrf_of(form.text)})
         assert r.status_code == 401 and "確認の期限" in r.text
+
+
+def test_a_municipality_turns_the_optional_second_factor_on_and_off_on_its_account_page(client):
+    import pyotp
+
+    _, email = person("municipality", "131016")
+    assert password_sign_in(client, email).status_code == 303  # optional: no code asked yet
+    page = client.get("/account")
+    assert "任意ですが、設定をおすすめします" in page.text
+    started = client.post("/account/second-factor", data={"csrf": csrf_of(page.text)})
+    assert started.status_code == 200 and "<svg" in started.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text).group(1)
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    refused = client.post("/account/second-factor/confirm", data={"csrf": csrf_of(started.text), "code": wrong})
+    assert refused.status_code == 422 and 'id="error-code"' in refused.text
+    code = pyotp.TOTP(secret).now()
+    done = client.post("/account/second-factor/confirm", data={"csrf": csrf_of(refused.text), "code": code})
+    assert done.status_code == 200 and len(re.findall(r"<li><code>[0-9a-f]{10}</code></li>", done.text)) == 10
+
+    asked = password_sign_in(client, email)  # from now on the code is asked for
+    assert asked.status_code == 200 and "確認コードの入力" in asked.text
+    recovery = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", done.text)
+    assert code_step(client, asked.text, recovery[0]).status_code == 303
+    page = client.get("/account")
+    off = client.post(
+        "/account/second-factor/off", data={"csrf": csrf_of(page.text), "code": recovery[1]}, follow_redirects=False
+    )
+    assert off.status_code == 303 and off.headers["location"].startswith("/account?done=second_factor_off")
+    assert password_sign_in(client, email).status_code == 303  # no code any more
+    with session_scope(read_only=True) as session:
+        account = session.scalars(select(Account).where(Account.email == email.lower())).one()
+        assert account.totp_secret is None and account.recovery_hashes is None
+
+
+def test_a_role_that_requires_the_second_factor_cannot_turn_it_off(client, token_for):
+    from tests.test_dashboard import sign_in
+
+    headers = token_for("helpdesk")
+    sign_in(client, headers)
+    page = client.get("/account")
+    r = client.post("/account/second-factor/off", data={"csrf": csrf_of(page.text), "code": "123456"})
+    assert r.status_code == 409 and "必須" in r.text

@@ -33,6 +33,7 @@ from pmo.middleware import ObservabilityMiddleware, RequestLimitsMiddleware
 from pmo.notices.router import router as notices_router
 from pmo.notifications.router import router as notifications_router
 from pmo.openapi import TAGS, declare_responses, operation_id
+from pmo.outbox.delivery import keep_delivering
 from pmo.reports.router import router as reports_router
 from pmo.review.router import router as review_router
 from pmo.route_index import index_routes, prepare_routes
@@ -137,9 +138,15 @@ def _warm_up(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if get_settings().warm_cache:
+    settings = get_settings()
+    if settings.warm_cache:
         threading.Thread(target=_warm_up, args=(app,), name="pmo-warm-up", daemon=True).start()
+    stop = threading.Event()
+    if settings.outbox_deliver_seconds:
+        loop = (settings.outbox_deliver_seconds, stop)
+        threading.Thread(target=keep_delivering, args=loop, name="pmo-outbox", daemon=True).start()
     yield
+    stop.set()
 
 
 def create_app() -> FastAPI:

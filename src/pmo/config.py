@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     outbox_retry_seconds: int = Field(
         default=60, ge=0, description="First retry after a failed delivery; doubled each time, at most 6 hours."
     )
+    outbox_deliver_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="When above 0, each server worker runs `pmo outbox deliver` this often itself (else use cron).",
+    )
     digest_hour: int = Field(
         default=8, ge=0, le=23, description="Hour (Japan time) the daily digest of held messages is mailed."
     )

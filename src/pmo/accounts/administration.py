@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from pmo import audit
-from pmo.accounts import links, passwords
+from pmo.accounts import links, passwords, second_factor
 from pmo.accounts import service as accounts
 from pmo.accounts.passwords import SIGN_IN_PREFIX
 from pmo.accounts.schemas import ManagedAccountChange, ManagedAccountIn, ManagedAccountOut
@@ -280,7 +280,7 @@ def reset_second_factor(session: Session, principal: Principal, account_id: int)
     sign-in, and every session it had ends."""
     account = _managed(session, principal, account_id)
     _not_self(principal, account)
-    account.totp_secret = account.totp_enabled_at = account.totp_last_step = account.recovery_hashes = None
+    second_factor.clear(account)
     _end_sessions(session, account)
     audit.record(session, principal, "account.second_factor_reset", f"account:{account.name}")
     return _out(session, account)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pmo import audit
 from pmo.config import get_settings
 from pmo.db import utcnow
-from pmo.errors import InvalidInput
+from pmo.errors import Conflict, InvalidInput
 from pmo.models import Account
 from pmo.throttle import failures
 
@@ -86,6 +86,20 @@ def verify(session: Session, account: Account, code: str, client: str | None) ->
         return
     failures.fail(keys)
     raise InvalidInput.at(["code"], WRONG)
+
+
+def clear(account: Account) -> None:
+    """Forget the account's key and recovery codes (it enrols again at its next password sign-in if required)."""
+    account.totp_secret = account.totp_enabled_at = account.totp_last_step = account.recovery_hashes = None
+
+
+def turn_off(session: Session, account: Account, code: str, client: str | None) -> None:
+    """Stop using the second factor, confirmed with a current code; 409 for the roles that require one."""
+    if required(account):
+        raise Conflict("このアカウントは二段階認証が必須のため、解除できません。")
+    verify(session, account, code, client)
+    clear(account)
+    audit.record(session, account.name, "account.second_factor", f"account:{account.name}", {"enabled": False})
 
 
 def _hash(code: str) -> str:

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from pmo.accounts import own, passwords
+from pmo.accounts import own, passwords, second_factor
 from pmo.auth import Principal
 from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, attempt, text, validated
 from pmo.dashboard.pages import render
-from pmo.deps import ReadSessionDep, SessionDep
+from pmo.deps import ReadSessionDep, SessionDep, client_address
 from pmo.models import Account
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,8 @@ def _page(request: Request, session: Session, user: Principal, status_code: int 
         account=account,
         sessions=own.sessions(session, user, user.token_id),
         tokens=own.tokens(session, user),
-        **{"token_errors": None, "password_errors": None, "new_token": None, **context},
+        second_factor_required=second_factor.required(account),
+        **{"token_errors": None, "password_errors": None, "factor_errors": None, "new_token": None, **context},
     )
 
 
@@ -91,3 +92,57 @@ def change_password(
     if own.signed_in_by_password(session, user):  # that session ended with the old password: sign in again
         return RedirectResponse("/login?password_set=1", status_code=303)
     return RedirectResponse("/account?done=password#password", status_code=303)
+
+
+def _enrolment(request: Request, session: Session, user: Principal, status_code: int = 200, **context: Any) -> Response:
+    account = session.get_one(Account, user.account_id)
+    return _page(
+        request,
+        session,
+        user,
+        status_code,
+        enrol=True,
+        qr=second_factor.qr_svg(account),
+        secret=account.totp_secret,
+        **context,
+    )
+
+
+@router.post("/account/second-factor")
+def begin_second_factor(request: Request, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
+    """Start setting up a second factor: a new key, shown as a QR code and as text, waiting for a code."""
+    second_factor.begin(session.get_one(Account, user.account_id))
+    return _enrolment(request, session, user)
+
+
+@router.post("/account/second-factor/confirm")
+def confirm_second_factor(
+    request: Request,
+    session: SessionDep,
+    user: SignedIn,
+    form: CsrfForm,
+    code: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Turn the second factor on with a code from the app; the recovery codes are shown once."""
+    account = session.get_one(Account, user.account_id)
+    codes: list[str] = []
+    errors = attempt(session, lambda: codes.extend(second_factor.confirm(session, account, code)))
+    if errors:
+        return _enrolment(request, session, user, 422, factor_errors=errors)
+    return render(request, "recovery_codes.html", codes=codes, next="/account#second-factor")
+
+
+@router.post("/account/second-factor/off")
+def second_factor_off(
+    request: Request,
+    session: SessionDep,
+    user: SignedIn,
+    form: CsrfForm,
+    code: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Stop using the second factor (only where the role does not require one), with a current code."""
+    account = session.get_one(Account, user.account_id)
+    errors = attempt(session, lambda: second_factor.turn_off(session, account, code, client_address(request)))
+    if errors:
+        return _page(request, session, user, 422, factor_errors=errors)
+    return RedirectResponse("/account?done=second_factor_off#second-factor", status_code=303)

@@ -3,8 +3,10 @@ a few minutes ahead in a commit of its own), so two workers never send the same 
 open while a server is slow; it is marked sent in the commit right after the server accepted it. A failure
 is retried with exponential backoff; when the server is down the run stops and the rest wait, untouched."""
 
+import logging
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -20,6 +22,7 @@ from pmo.models import Account, OutboxMessage
 from pmo.notifications import service as notifications
 from pmo.outbox.service import enqueue
 
+logger = logging.getLogger("pmo.outbox")
 LEASE = timedelta(minutes=5)
 LAST_RETRY = timedelta(hours=6)
 
@@ -182,3 +185,13 @@ def _quit(server: smtplib.SMTP) -> None:
         server.quit()
     except (smtplib.SMTPException, OSError):
         server.close()
+
+
+def keep_delivering(every_seconds: float, stop: threading.Event) -> None:
+    """The server's background loop (PMO_OUTBOX_DELIVER_SECONDS): deliver, then wait, until stop is set. Each
+    worker may run one; leasing keeps them from sending a message twice. A failed run is logged and retried."""
+    while not stop.wait(every_seconds):
+        try:
+            deliver()
+        except Exception:  # the database away for a moment, say: the next run tries again
+            logger.exception("outbox delivery run failed")
