@@ -95,7 +95,8 @@ async def client_loop(base: str, tokens: dict, codes: list[str], until: float, l
                 if r.status_code >= 400:
                     errors.append(f"{r.status_code} {r.request.url.path}")
             except httpx.HTTPError as exc:
-                errors.append(type(exc).__name__)
+                where = exc.request.url.path if isinstance(exc, httpx.RequestError) else ""
+                errors.append(f"{type(exc).__name__} {where} after {time.perf_counter() - started:.1f} s")
             latencies.append((time.perf_counter() - started) * 1000)
 
 
