@@ -275,6 +275,7 @@ def test_a_prefecture_enrols_a_second_factor_at_its_first_sign_in_and_needs_it_a
     code = pyotp.TOTP(secret).now()
     enrolled = code_step(client, wrong.text, code)
     assert enrolled.status_code == 200 and "二段階認証を設定しました" in enrolled.text
+    assert 'class="who-name"' in enrolled.text and 'href="/login">ログイン' not in enrolled.text  # signed in already
     recovery = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", enrolled.text)
     assert len(recovery) == 10
     assert client.get("/inquiries").status_code == 200  # signed in

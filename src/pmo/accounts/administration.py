@@ -207,10 +207,6 @@ def _not_self(principal: Principal, account: Account) -> None:
         raise Conflict("自分のアカウントはここでは変更できません。「アカウント」のページから変更してください。")
 
 
-def _end_sessions(session: Session, account: Account) -> None:
-    passwords.end_password_sessions(session, account.id)
-
-
 def _set_administrator(
     session: Session, principal: Principal, account: Account, administrator: bool
 ) -> ManagedAccountOut:
@@ -221,7 +217,7 @@ def _set_administrator(
     _not_self(principal, account)
     if account.administrator != administrator:
         account.administrator = administrator
-        _end_sessions(session, account)
+        passwords.end_password_sessions(session, account.id)
         audit.record(
             session, principal, "account.administrator", f"account:{account.name}", {"administrator": administrator}
         )
@@ -244,7 +240,7 @@ def change(session: Session, principal: Principal, account_id: int, data: Manage
             session, principal, "account.role", f"account:{account.name}", {"from": account.role, "to": data.role}
         )
         account.role = data.role
-        _end_sessions(session, account)
+        passwords.end_password_sessions(session, account.id)
     if data.display_name is not None and data.display_name != account.display_name:
         account.display_name = data.display_name
         audit.record(
@@ -253,7 +249,7 @@ def change(session: Session, principal: Principal, account_id: int, data: Manage
     if data.disabled is not None and data.disabled != (account.disabled_at is not None):
         account.disabled_at = utcnow() if data.disabled else None
         if data.disabled:
-            _end_sessions(session, account)
+            passwords.end_password_sessions(session, account.id)
         audit.record(
             session, principal, "account.disable" if data.disabled else "account.enable", f"account:{account.name}"
         )
@@ -281,6 +277,6 @@ def reset_second_factor(session: Session, principal: Principal, account_id: int)
     account = _managed(session, principal, account_id)
     _not_self(principal, account)
     second_factor.clear(account)
-    _end_sessions(session, account)
+    passwords.end_password_sessions(session, account.id)
     audit.record(session, principal, "account.second_factor_reset", f"account:{account.name}")
     return _out(session, account)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from pmo.accounts import passwords, second_factor
-from pmo.auth import Principal, sign_in
+from pmo.auth import Principal, principal_for_token_id, sign_in
 from pmo.config import get_settings
 from pmo.dashboard import (
     account_pages,
@@ -137,6 +137,7 @@ def login_code(
     if not recovery:
         return _signed_in(request, session, token_id, next)
     page_session.start(request, session, token_id)  # signed in; first the recovery codes, shown this once
+    request.state.page_user = principal_for_token_id(session, token_id)  # the header shows who, not 「ログイン」
     response = render(request, "recovery_codes.html", codes=recovery, next=_safe_next(next))
     page_session.save(request, response)
     return response
