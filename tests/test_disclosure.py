@@ -15,12 +15,14 @@ change; the test stays independent of the app's grouping code, so it judges what
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import get_args
 
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from pmo import periods
+from pmo.stats.schemas import SystemsBy
 
 K = 3
 LAST = periods.add_months(periods.current(), -1)
@@ -264,13 +266,13 @@ def leaks(figures: list[Figure], known: dict[tuple, dict[int, int]] | None = Non
 def _register(client, headers, bodies) -> dict[tuple, tuple]:
     """Every systems-register figure: (members, reason) → (deferred systems, bodies with one)."""
     figures = {}
-    for by in ("none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"):
+    for by in get_args(SystemsBy):  # every split the endpoint offers, the progress-based track included
         r = client.get("/api/v1/stats/systems", headers=headers, params={"by": by})
         assert r.status_code == 200, r.text
         for c in r.json()["cells"]:
             if not c["suppressed"]:
                 members = _resolve(bodies, None, c.get("prefecture"), c.get("kind"), None, c.get("n_bodies"))
-                label = c.get("reason") or (f"target:{c['target']}" if c.get("target") else None)
+                label = c.get("reason") or next((f"{d}:{c[d]}" for d in ("target", "track") if c.get(d)), None)
                 figures[(members, label)] = (c["deferred_systems"], c["bodies_with_deferred"])
     return figures
 

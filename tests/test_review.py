@@ -387,3 +387,45 @@ def test_the_prefecture_page_downloads_its_tables_headed_as_on_the_page(client, 
     assert listing.status_code == 200 and listing.content[:2] == b"PK"
     sign_in(client, token_for("municipality", KAMIICHI))
     assert client.get(f"/prefectures/{TOYAMA}/export", params={"format": "csv"}).status_code == 403
+
+
+def test_a_deferred_system_is_at_risk_near_its_target_until_its_operation_is_nearly_done(client, token_for):
+    """stats/systems by track: late once its own target month has passed; at risk when the target is within 6
+    months and the body has completed under 80 % of that operation's steps; on track otherwise."""
+    kamiichi = token_for("municipality", KAMIICHI)
+    near = periods.fmt(periods.add_months(NOW, 3))
+    r = client.put(
+        f"/api/v1/bodies/{KAMIICHI}/systems/koseki",
+        headers=kamiichi,
+        json={"deferred": True, "deferral_reason": "vendor_resources", "deferral_target": near},
+    )
+    assert r.status_code == 200, r.text
+    viewer = token_for("viewer")
+
+    def tracks() -> dict[str, int]:
+        cells = client.get("/api/v1/stats/systems", params={"by": "prefecture,track"}, headers=viewer).json()["cells"]
+        return {c["track"]: c["deferred_systems"] for c in cells if c["prefecture"] == "16"}
+
+    assert tracks() == {"on_track": 0, "at_risk": 1, "late": 0, "no_target": 0}  # nothing reported yet
+    from tests.test_dashboard import sign_in
+
+    sign_in(client, token_for("prefecture", TOYAMA))
+    page = client.get(f"/prefectures/{TOYAMA}").text
+    outlook = page.split('id="deferred-outlook"')[1].split("</section>")[0]
+    assert "特定移行支援システムの移行見込み（1件）" in outlook and "要注意" in outlook and "上市町" in outlook
+    assert "要注意 1 件" in client.get("/").text  # the national page's post-deadline figure
+    being_reported = periods.fmt(periods.add_months(NOW, -1))
+    cells = [{"operation": "koseki", "step": f"S{i:02d}", "status": "done"} for i in range(1, 33)]  # 32 of 40
+    r = client.put(f"/api/v1/bodies/{KAMIICHI}/reports/{being_reported}", headers=kamiichi, json={"cells": cells})
+    assert r.status_code == 200, r.text
+    assert tracks() == {"on_track": 1, "at_risk": 0, "late": 0, "no_target": 0}  # 80 % done: on track
+    later = periods.fmt(periods.add_months(NOW, 12))
+    assert (
+        client.put(
+            f"/api/v1/bodies/{KAMIICHI}/systems/jumin_kiroku",
+            headers=kamiichi,
+            json={"deferred": True, "deferral_reason": "mainframe", "deferral_target": later},
+        ).status_code
+        == 200
+    )
+    assert tracks() == {"on_track": 2, "at_risk": 0, "late": 0, "no_target": 0}  # far off: on track

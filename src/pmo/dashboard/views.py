@@ -20,6 +20,7 @@ from pmo.models import Body, System
 from pmo.notices import service as notices
 from pmo.pagination import PageRequest
 from pmo.reports import service as reports
+from pmo.review import outlook
 from pmo.review import service as review
 from pmo.stats import service as stats
 from pmo.stats.groups import check_combination, parse_kind
@@ -138,12 +139,12 @@ def national(
             else stats.systems(session, "reason")["cells"]
         ),
     )
-    by_target = cache.remember(
-        ("dashboard", "deferred-targets", f.prefecture, periods.current(), *version),
-        f.period,
+    by_track = cache.remember(  # on track or not moves with reports of the month being reported too
+        ("dashboard", "deferred-tracks", f.prefecture, periods.current(), *version),
+        periods.add_months(periods.current(), -1),
         lambda: {
-            c["target"]: c["deferred_systems"]
-            for c in stats.systems(session, "prefecture,target" if f.prefecture else "target")["cells"]
+            c["track"]: c["deferred_systems"]
+            for c in stats.systems(session, "prefecture,track" if f.prefecture else "track")["cells"]
             if c.get("prefecture") == f.prefecture
         },
     )
@@ -160,7 +161,7 @@ def national(
         "k": k,
         "target_period": figures.TARGET_PERIOD,
         "target_months": periods.months_between(f.period, figures.TARGET_PERIOD),
-        "by_target": by_target,
+        "by_track": by_track,
         "remaining_bodies": cached("remaining", lambda: _remaining_bodies(session, f)),
         "deferred_total": None
         if any(c["suppressed"] for c in deferred)
@@ -219,6 +220,8 @@ def prefecture(
         "op_names": op_names,
         "inquiries": inquiries_of(session, principal, pref.prefecture_code, active=True),
         "periods": list(reversed(periods.span(periods.TRACKING_START, periods.current()))),
+        "outlook": outlook.deferred_outlook(session, pref),
+        "outlook_period": periods.add_months(periods.current(), -1),
     }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from pmo import caching, periods
 from pmo.config import get_settings
 from pmo.models import Body, BodyPeriod, ReportRevision
-from pmo.reports.grid import N_STEPS, Catalog, decode_grid, grid_template, load_catalog
+from pmo.reports.grid import DONE, N_STEPS, NOT_APPLICABLE, Catalog, decode_grid, grid_template, load_catalog
 from pmo.stats.groups import STATS_KIND_OF
 from pmo.stats.summary import Atoms, PeriodSummary, RowChange, patched, summarize
 
@@ -52,6 +52,11 @@ class PeriodMatrix:
     reported: np.ndarray  # bool per body: submitted a report for this very period
     on_time: np.ndarray  # bool per body: its first report for the period came by the due time
     as_of: datetime | None  # newest submission included
+
+    def operation_done(self, row: int, op_id: int) -> float:
+        """The share of an operation's steps the body in row had completed (完了済み or 対象外)."""
+        steps = self.statuses[row, (op_id - 1) * N_STEPS : op_id * N_STEPS]
+        return float(((steps == DONE) | (steps == NOT_APPLICABLE)).mean())
 
 
 def load_directory(session: Session) -> Directory:

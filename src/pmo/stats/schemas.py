@@ -8,9 +8,22 @@ from pydantic import BaseModel, Field
 # Kept for the contract; always null since every published group is a union of atoms of more than k
 # bodies (groups.py): no figure needs hiding.
 Suppressed = Literal["primary", "secondary"] | None
-SystemsBy = Literal["none", "reason", "target", "prefecture", "kind", "prefecture,reason", "prefecture,target"]
+SystemsBy = Literal[
+    "none",
+    "reason",
+    "target",
+    "track",
+    "prefecture",
+    "kind",
+    "prefecture,reason",
+    "prefecture,target",
+    "prefecture,track",
+]
 # Where a deferred system's own target month stands against the month the register is read at.
 TargetState = Literal["passed", "within_6_months", "later", "no_target"]
+# Whether a deferred system will make its own target month: late (passed), at risk (within 6 months and its
+# operation under 80 % complete at the body), on track (otherwise), or no target month.
+TrackState = Literal["on_track", "at_risk", "late", "no_target"]
 
 
 class ProgressCell(BaseModel):
@@ -105,6 +118,9 @@ class SystemsCell(BaseModel):
     reason: str | None = None
     target: TargetState | None = Field(
         None, description="where the systems' own target month stands against the month read (by=…target)"
+    )
+    track: TrackState | None = Field(
+        None, description="on track / at risk / late for its own target month, by the body's progress (by=…track)"
     )
     prefecture: str | None = None
     kind: str | None = None

@@ -25,7 +25,7 @@ from pmo.stats.groups import (
     parse_kind,
 )
 from pmo.stats.matrix import Directory, cache
-from pmo.stats.schemas import SystemsBy, TargetState
+from pmo.stats.schemas import SystemsBy, TargetState, TrackState
 from pmo.stats.summary import PeriodSummary
 from pmo.systems.schemas import REASON_LABELS
 
@@ -357,18 +357,22 @@ def reporting(session: Session, period: int, by: str) -> tuple[dict, int]:
 
 SYSTEM_BY = get_args(SystemsBy)
 TARGET_STATES = get_args(TargetState)
+TRACK_STATES = get_args(TrackState)
 SOON_MONTHS = 6
+AT_RISK_BELOW = 0.8  # share of the operation's steps 完了済み (or 対象外) under which a near target is at risk
 
-Deferred = tuple[int, str | None, int | None]  # body id, reason, target month
+Deferred = tuple[int, int, str | None, int | None]  # body id, operation id, reason, target month
 
 
 def _register(session: Session, period: int | None) -> tuple[list[Deferred], datetime | None]:
     """(body id, reason, target) of every deferred system, now or as of the end of period, and the newest change."""
     if period is None:
         rows = session.execute(
-            select(System.body_id, System.deferral_reason, System.deferral_target).where(System.deferred.is_(True))
+            select(System.body_id, System.operation_id, System.deferral_reason, System.deferral_target).where(
+                System.deferred.is_(True)
+            )
         ).all()
-        register: list[Deferred] = [(body_id, reason, target) for body_id, reason, target in rows]
+        register: list[Deferred] = [(body_id, op_id, reason, target) for body_id, op_id, reason, target in rows]
         return register, session.scalar(select(func.max(System.updated_at)))
     cutoff = periods.end_of(period)
     latest: dict[tuple[int, int], tuple[bool, str | None, int | None]] = {}
@@ -387,7 +391,7 @@ def _register(session: Session, period: int | None) -> tuple[list[Deferred], dat
     ):
         latest[(body_id, op_id)] = (deferred, reason, target)
         newest = max(filter(None, (newest, at)), default=None)
-    deferred_now = [(body_id, reason, target) for (body_id, _), (on, reason, target) in latest.items() if on]
+    deferred_now = [(body_id, op_id, reason, target) for (body_id, op_id), (on, reason, target) in latest.items() if on]
     return deferred_now, newest
 
 
@@ -400,27 +404,54 @@ def target_state(target: int | None, month: int) -> TargetState:
     return "within_6_months" if periods.months_between(month, target) < SOON_MONTHS else "later"
 
 
+def track_state(target: int | None, month: int, completion: float) -> TrackState:
+    """late (the target month has passed), at_risk (it is within 6 months and the body has completed under
+    80 % of the operation's steps), on_track, or no_target."""
+    if target is None:
+        return "no_target"
+    if target < month:
+        return "late"
+    near = periods.months_between(month, target) < SOON_MONTHS
+    return "at_risk" if near and completion < AT_RISK_BELOW else "on_track"
+
+
+def _completions(session: Session, directory: Directory, register: list[Deferred], period: int) -> list[float]:
+    """Each deferred system's operation: the share of its steps the body had completed in period."""
+    cache.sync(session)  # the register is read fresh; the progress beside it must be as fresh
+    matrix = cache.get_matrix(session, period)
+    rows = [directory.row_of.get(body_id) for body_id, _, _, _ in register]
+    return [
+        0.0 if row is None else matrix.operation_done(row, op_id)
+        for row, (_, op_id, _, _) in zip(rows, register, strict=True)
+    ]
+
+
 def systems(session: Session, by: str, period: int | None = None) -> dict:
     """特定移行支援システム: deferred systems and the bodies that have them, by reason, by where their own
-    target month stands (passed / within 6 months / later / none), by prefecture (its municipalities) or kind —
-    the register now, or as it stood at the end of a period."""
+    target month stands (passed / within 6 months / later / none), on track for it or not, by prefecture (its
+    municipalities) or kind — the register now (progress as reported for the month being reported), or as it
+    stood at the end of a period."""
     if by not in SYSTEM_BY:
         raise InvalidInput.at(["query", "by"], f"by は {' / '.join(SYSTEM_BY)} のいずれかです（{by!r}）。", input=by)
     directory = published(cache.get_directory(session))
     register, as_of = _register(session, period)
-    rows_of = np.array([directory.row_of.get(body_id, -1) for body_id, _, _ in register], dtype=np.int64)
+    rows_of = np.array([directory.row_of.get(body_id, -1) for body_id, _, _, _ in register], dtype=np.int64)
     month = period if period is not None else periods.current()
-    labels = {
-        "reason": np.array([str(reason) for _, reason, _ in register], dtype=object),
-        "target": np.array([target_state(target, month) for _, _, target in register], dtype=object),
-    }
     dims = [d for d in by.split(",") if d != "none"]
+    labels = {
+        "reason": np.array([str(reason) for _, _, reason, _ in register], dtype=object),
+        "target": np.array([target_state(target, month) for _, _, _, target in register], dtype=object),
+    }
+    if "track" in dims:
+        done = _completions(session, directory, register, period or periods.add_months(month, -1))
+        tracks = [track_state(target, month, c) for (_, _, _, target), c in zip(register, done, strict=True)]
+        labels["track"] = np.array(tracks, dtype=object)
     group_by = "prefecture" if "prefecture" in dims else ("kind" if "kind" in dims else "none")
     split_by = next((d for d in dims if d in labels), None)
     if split_by == "reason":
         split: list[str | None] = [*REASON_LABELS, *sorted(set(labels["reason"]) - set(REASON_LABELS))]
     else:
-        split = list(TARGET_STATES) if split_by == "target" else [None]
+        split = {"target": list(TARGET_STATES), "track": list(TRACK_STATES)}.get(split_by or "", [None])
     cells = []
     for keys, mask in _groups(directory, group_by):
         in_group = _members(mask, rows_of)
