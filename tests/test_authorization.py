@@ -538,6 +538,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/notices"): page(anyone_signed_in),
     ("POST", "/notices"): page(publishers, form=lambda t: dict(NOTICE)),
     ("GET", "/notices/{notice_id}"): page(notice_readers, target="notice", see=notice_readers),
+    ("GET", "/notices/{notice_id}/receipts"): page(senders, target="notice", see=notice_readers),
     ("POST", "/notices/{notice_id}/read"): page(
         roles("municipality", "prefecture"), target="notice", see=notice_readers, form=lambda t: {}
     ),

@@ -180,3 +180,29 @@ def test_read_receipts_are_shown_to_the_senders_only(client, token_for):
     assert client.get(url, params={"read": "nobody"}).status_code == 422
     sign_in(client, token_for("ministry", organization="総務省"))  # a publisher, but not a sender: no receipts
     assert "既読状況" not in client.get(url).text
+
+
+def test_read_receipts_page_by_prefecture_a_hundred_at_a_time_and_download(client, token_for):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.test_dashboard import sign_in
+
+    helpdesk = token_for("helpdesk")
+    notice = {"title": "事務連絡", "body": "別添のとおり。", "category": "other", "audience": "municipalities"}
+    made = client.post("/api/v1/notices", json=notice, headers=helpdesk)
+    assert made.status_code == 201, made.text
+    notice_id = made.json()["id"]
+    sign_in(client, helpdesk)
+    first = client.get(f"/notices/{notice_id}", params={"read": "all"}).text
+    assert first.count("<tr><td>") == 100 and "1〜100 件目" in first and "次の100団体" in first
+    hokkaido = client.get(f"/notices/{notice_id}", params={"read": "all", "pref": "01"}).text
+    assert "札幌市" in hokkaido and "千代田区" not in hokkaido
+    xlsx = client.get(f"/notices/{notice_id}/receipts", params={"read": "unread", "pref": "13"})
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert (
+        rows[0] == ("団体コード", "団体名", "区分", "既読日時", "既読にした人") and len(rows) == 1 + 62
+    )  # 東京都's 62
+    assert client.get(f"/notices/{notice_id}/receipts", params={"pref": "1"}).status_code == 422

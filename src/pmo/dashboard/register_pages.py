@@ -16,11 +16,13 @@ from pmo.deps import ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.errors import Forbidden
 from pmo.http import conditional
+from pmo.labels import KIND_LABELS, datetime_ja
 from pmo.models import Body
 from pmo.notices import service as notices
-from pmo.notices.schemas import AUDIENCE_LABELS, CATEGORY_LABELS, NoticeIn, NoticeOut
+from pmo.notices.schemas import AUDIENCE_LABELS, CATEGORY_LABELS, NoticeIn, NoticeOut, Readers
 from pmo.systems import service as systems
 from pmo.systems.schemas import REASON_LABELS, SystemDetail, SystemIn
+from pmo.tabular import Sheet, file_response
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_session.require_user)]
@@ -162,6 +164,21 @@ def publish_page(request: Request, session: SessionDep, user: SignedIn, form: Cs
     return RedirectResponse(f"/notices/{published[0].id}?published=1", status_code=303)
 
 
+RECEIPTS_PER_PAGE = 100
+PrefectureFilter = Annotated[str, Query(pattern=r"^([0-9]{2})?$", description="2-digit prefecture number")]
+
+
+def _receipts(session: Session, user: Principal, notice_id: int, read: str, pref: str) -> Readers | None:
+    """Who of the notice's audience has read it (senders only; None for everyone else), in one prefecture."""
+    try:
+        receipts = notices.readers(session, user, notice_id, read=READ_VALUES[read])
+    except Forbidden:  # the service decides who sees read receipts (the senders)
+        return None
+    if pref:
+        receipts.bodies = [b for b in receipts.bodies if b.prefecture_code == pref]
+    return receipts
+
+
 @router.get("/notices/{notice_id}")
 def notice_page(
     request: Request,
@@ -169,24 +186,51 @@ def notice_page(
     session: ReadSessionDep,
     user: SignedIn,
     read: Literal["unread", "read", "all"] = "unread",
+    pref: PrefectureFilter = "",
+    page: Annotated[int, Query(ge=1, le=100)] = 1,
     published: int | None = None,
 ) -> Response:
-    """One notice; for senders, who of its audience has read it and who has not."""
+    """One notice; for senders, who of its audience has read it and who has not (by prefecture, a page of
+    100 bodies at a time, and as a download)."""
     notice = notices.get(session, user, notice_id)
-    try:
-        receipts = notices.readers(session, user, notice_id, read=READ_VALUES[read])
-    except Forbidden:  # the service decides who sees read receipts (the senders)
-        receipts = None
+    receipts = _receipts(session, user, notice_id, read, pref)
+    shown = receipts.bodies[(page - 1) * RECEIPTS_PER_PAGE : page * RECEIPTS_PER_PAGE] if receipts else []
     return render(
         request,
         "notice.html",
         notice=notice,
         receipts=receipts,
+        shown=shown,
+        page=page,
+        per_page=RECEIPTS_PER_PAGE,
+        pref=pref,
+        prefectures=directory.list_bodies(session, prefecture=None, kind="prefecture", limit=100, offset=0)[0],
         read=read,
         read_filters=READ_FILTERS,
         is_body=user.role in notices.READERS and user.body_id,
         published=published,
     )
+
+
+@router.get("/notices/{notice_id}/receipts")
+def receipts_download(
+    notice_id: RowId,
+    session: ReadSessionDep,
+    user: SignedIn,
+    read: Literal["unread", "read", "all"] = "unread",
+    pref: PrefectureFilter = "",
+    format: Literal["csv", "xlsx"] = "xlsx",
+) -> Response:
+    """The read receipts as on the page (the filter chosen), as Excel or CSV (senders only)."""
+    receipts = _receipts(session, user, notice_id, read, pref)
+    if receipts is None:
+        raise Forbidden("既読状況を見られるのは送信側（ヘルプデスク・管理者）だけです。")
+    headers = ["団体コード", "団体名", "区分", "既読日時", "既読にした人"]
+    rows = [
+        [b.body, b.name, KIND_LABELS.get(b.kind, b.kind), datetime_ja(b.read_at) if b.read_at else "未読", b.read_by]
+        for b in receipts.bodies
+    ]
+    return file_response(Sheet(headers, rows, f"お知らせ{notice_id}_{READ_FILTERS[read]}"), format)
 
 
 @router.post("/notices/{notice_id}/read")
