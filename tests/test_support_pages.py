@@ -101,6 +101,14 @@ def test_a_prefecture_marks_a_follow_up_done(client, token_for):
     done = client.get("/follow-ups?state=done")
     assert "計画の再作成を確認した。" in done.text and "港区は順調。" not in done.text
     assert post_form(client, "/follow-ups", action, {}).status_code == 409  # once
+    token = csrf_of(client.get("/follow-ups").text)
+    for referer, back in (
+        ("http://testserver/follow-ups?state=open", '<a href="/follow-ups?state=open" id="back">元のページに戻る</a>'),
+        ("https://elsewhere.example/follow-ups", None),  # only this site's pages are offered
+    ):
+        again = client.post(action, data={"csrf": token}, headers={"Referer": referer}, follow_redirects=False)
+        assert again.status_code == 409, again.text
+        assert (back in again.text) if back else ('id="back"' not in again.text)
     sign_in(client, token_for("admin"))
     minato = next(f for f in api_follow_ups(client, tokyo) if f["body"] == MINATO)
     refused = post_form(client, "/follow-ups", f"/follow-ups/{minato['id']}/done", {})

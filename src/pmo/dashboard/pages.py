@@ -5,7 +5,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -143,11 +143,20 @@ def error_page(
         message=message,
         items=items,
         code=status,
+        back=_back_to(request),
     )
     for name, value in (headers or {}).items():
         if name.lower() != "www-authenticate":
             response.headers[name] = value
     return response
+
+
+def _back_to(request: Request) -> str | None:
+    """The page a refused form was posted from (this site's, by its Referer), to offer the way back."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if request.method != "POST" or referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def html_errors(app: FastAPI) -> None:
