@@ -17,6 +17,7 @@ from pmo.models import Account
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_session.require_user)]
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+FactorCode = Annotated[str, Form(max_length=40)]  # an authenticator's six digits, or a recovery code
 
 
 def _page(request: Request, session: Session, user: Principal, status_code: int = 200, **context: Any) -> Response:
@@ -121,7 +122,7 @@ def confirm_second_factor(
     session: SessionDep,
     user: SignedIn,
     form: CsrfForm,
-    code: Annotated[str, Form(max_length=40)] = "",
+    code: FactorCode = "",
 ) -> Response:
     """Turn the second factor on with a code from the app; the recovery codes are shown once."""
     account = session.get_one(Account, user.account_id)
@@ -138,7 +139,7 @@ def second_factor_off(
     session: SessionDep,
     user: SignedIn,
     form: CsrfForm,
-    code: Annotated[str, Form(max_length=40)] = "",
+    code: FactorCode = "",
 ) -> Response:
     """Stop using the second factor (only where the role does not require one), with a current code."""
     account = session.get_one(Account, user.account_id)

@@ -37,11 +37,13 @@ class Delivery:
 def gather_digests(now: datetime) -> int:
     """Gather each person's messages held for the daily digest, once due, into one digest message (in one
     transaction: the digest exists exactly when its messages are marked sent with it); how many were made."""
+    due = (OutboxMessage.delivery == "digest", OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= now)
+    with session_scope(read_only=True) as session:  # most runs find none: no write turn taken for nothing
+        if session.scalar(select(OutboxMessage.id).where(*due).limit(1)) is None:
+            return 0
     with session_scope() as session:
         held = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.delivery == "digest", OutboxMessage.sent_at.is_(None), OutboxMessage.due_at <= now)
-            .order_by(OutboxMessage.account_id, OutboxMessage.id)
+            select(OutboxMessage).where(*due).order_by(OutboxMessage.account_id, OutboxMessage.id)
         ).all()
         site, made = get_settings().site_url.rstrip("/"), 0
         for account_id, rows in groupby(held, key=lambda row: row.account_id):
