@@ -382,6 +382,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", f"{INQ}/close"): rows("inquiry", inquiry_readers, asker),
     ("POST", f"{INQ}/reopen"): rows("inquiry", inquiry_readers, asker, json=REASON),
+    ("POST", f"{INQ}/assign"): rows("inquiry", inquiry_readers, handlers, json={"assignee": "me"}),
     # FAQ: published entries for every signed-in caller, drafts and writing for the helpdesk
     ("GET", f"{API}/faqs"): Rule(anyone_signed_in, lists="faq"),
     ("GET", f"{API}/faqs/{{faq_id}}"): rows("faq", faq_readers),

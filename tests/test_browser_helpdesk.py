@@ -1,5 +1,5 @@
-"""The helpdesk's daily work in a real browser: route from the thread, bulk route (a refusal, then all), saved
-filters, an FAQ drafted from an answered inquiry, reviewed and published. axe-core checks every page opened."""
+"""The helpdesk's daily work in a real browser: route from the thread, bulk route (a refusal, then all), bulk
+assign to oneself and the queue of one's own, saved filters, an FAQ drafted from an answered inquiry, reviewed and published. axe-core checks every page opened."""
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -63,6 +63,15 @@ def test_helpdesk_work_on_pages(site, browser):
     wait(d, lambda d: d.find_elements(By.ID, "flash"))
     walk.settle("helpdesk-bulk-done")
     assert "2 件を所管府省へ回付しました。" in walk.text()
+
+    pick(walk, "千代田区の外字の移行")  # take it: the assign action, "自分" chosen by default
+    d.find_element(By.CSS_SELECTOR, "#bulk input[name=action][value=assign]").click()
+    submit(walk, "#bulk")
+    wait(d, lambda d: "done=assign" in d.current_url)
+    walk.settle("helpdesk-bulk-assigned")
+    assert "1 件の担当者を変更しました。" in walk.text()
+    walk.open("/inquiries?assignee=me", "helpdesk-mine")
+    assert "千代田区の外字の移行" in walk.text() and "（自分）" in walk.text() and "府省確認A" not in walk.text()
 
     walk.open("/inquiries?status=active&category=data_migration&q=外字", "helpdesk-queue-filtered")
     d.find_element(By.ID, "filter-name").send_keys("外字の相談")

@@ -13,7 +13,7 @@ from pmo.accounts.service import ministries
 from pmo.auth import Principal
 from pmo.dashboard import session as page_session
 from pmo.dashboard.forms import CsrfForm, FieldErrors, attempt, text, validated
-from pmo.dashboard.inquiry_pages import on_form, show_queue
+from pmo.dashboard.inquiry_pages import assignee_of, on_form, show_queue
 from pmo.dashboard.pages import render
 from pmo.deps import ReadSessionDep, SessionDep
 from pmo.directory import service as directory
@@ -59,26 +59,29 @@ def _ids(form: FormData) -> list[int]:
 
 def _run_bulk(session: Session, user: Principal, form: FormData) -> int:
     action, value = text(form, "action") or "", text(form, "text")
-    ministry = None
-    if action == "route":
+    ministry, assignee = None, None
+    if action == "assign":
+        assignee = assignee_of(form)
+    elif action == "route":
         route = validated(RouteIn, {"ministry": text(form, "ministry") or "", "reason": value or ""})
         value, ministry = route.reason, route.ministry
     elif action == "escalate":
         value = validated(ReasonIn, {"reason": value or ""}).reason
     elif action == "close":
         value = validated(CloseIn, {"note": value} if value else {}).note
-    return bulk.act_many(session, user, _ids(form), action, text=value, ministry=ministry)
+    return bulk.act_many(session, user, _ids(form), action, text=value, ministry=ministry, assignee=assignee)
 
 
 @router.post("/inquiries/bulk")
 def bulk_page(request: Request, session: SessionDep, user: SignedIn, form: CsrfForm) -> Response:
-    """One action (route, escalate, close) on every selected inquiry, all or none; a refusal names the inquiry."""
+    """One action (assign, route, escalate, close) on every selected inquiry, all or none; a refusal names it."""
     chosen, done = _back(form), 0
     values = {
         "ids": set(form.getlist("ids")),
         "action": text(form, "action") or "",
         "text": text(form, "text") or "",
         "ministry": text(form, "ministry") or "",
+        "assignee": text(form, "assignee") or "",
     }
 
     def run() -> None:

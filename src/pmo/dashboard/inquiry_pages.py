@@ -1,6 +1,6 @@
 """Inquiry queue and thread and FAQ search as pages — the same services as /api/v1 (notices: register_pages)."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -18,12 +18,13 @@ from pmo.deps import ReadSessionDep, SessionDep
 from pmo.directory import service as directory
 from pmo.errors import InvalidInput, NotFound
 from pmo.faqs import service as faqs
-from pmo.inquiries import filters
+from pmo.inquiries import assignment, filters
 from pmo.inquiries import service as inquiries
 from pmo.inquiries.schemas import (
     CATEGORY_LABELS,
     STATE_LABELS,
     TIER_LABELS,
+    AssignIn,
     CloseIn,
     InquiryIn,
     MessageIn,
@@ -46,13 +47,15 @@ ACTION_MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "reopen": (ReasonIn, "reason"),
     "close": (CloseIn, "note"),
 }
+ON_PAGE = (*ACTION_MODELS, "route", "comment", "assign")  # the actions the thread page's forms post
 STATUS_CHOICES = {"active": "対応中・回答待ち", "answered": "回答済み", "closed": "完了", "": "すべて"}
 TEXT_FIELDS = {"reason": "text", "note": "text"}  # the payload's field → the form's one text box
 NATIONAL_READERS = ("helpdesk", "ministry", "admin")  # see inquiries of many prefectures: filter by one
 # what each role may do to many inquiries at once (the service still decides for each one)
 BULK_ACTIONS: dict[str, tuple[str, ...]] = {
-    "helpdesk": ("route",),
-    "prefecture": ("escalate", "close"),
+    "helpdesk": ("route", "assign"),
+    "ministry": ("assign",),
+    "prefecture": ("escalate", "close", "assign"),
     "municipality": ("close",),
     "vendor": ("close",),
 }
@@ -96,6 +99,7 @@ def show_queue(
         operation=chosen.get("operation"),
         prefecture=chosen.get("prefecture"),
         text=chosen.get("q"),
+        assignee=chosen.get("assignee"),
         limit=50,
         offset=(page - 1) * 50,
     )
@@ -115,6 +119,7 @@ def show_queue(
         prefectures=_prefectures(session) if user.role in NATIONAL_READERS else [],
         saved_filters=filters.list_filters(session, user),
         bulk_actions=BULK_ACTIONS.get(user.role, ()),
+        colleagues=assignment.colleagues(session, user),
         action_labels=inquiries.ACTION_LABELS,
         ministries=ministries(session) if "route" in BULK_ACTIONS.get(user.role, ()) else [],
         **extra,
@@ -177,7 +182,7 @@ def show_thread(
         tier_labels=TIER_LABELS,
         op_names=dict(_operations(session)),
         can_note_internally=user.role in inquiries.INTERNAL_TO,
-        on_page=(*ACTION_MODELS, "route", "comment"),
+        on_page=ON_PAGE,
         ministries=ministries(session) if "route" in inquiry.allowed_actions else [],
         can_draft_faq=user.role in faqs.EDITORS and inquiry.state in ("answered", "closed"),
         **extra,
@@ -192,9 +197,21 @@ def thread_page(
     return show_thread(request, session, user, inquiry_id, filed=filed)
 
 
+def assignee_of(form: FormData) -> int | Literal["me"] | None:
+    """The form's choice of assignee ("me", an account id, or "none"), checked by the API's model."""
+    chosen: str | int | None = text(form, "assignee") or ""
+    if chosen == "none":
+        chosen = None
+    elif isinstance(chosen, str) and chosen.isascii() and chosen.isdigit() and len(chosen) <= 10:
+        chosen = int(chosen)
+    return validated(AssignIn, {"assignee": chosen}).assignee
+
+
 def _act(session: Session, user: Principal, inquiry_id: int, action: str, form: FormData) -> None:
     value = text(form, "text")
-    if action == "comment":
+    if action == "assign":
+        assignment.assign(session, user, inquiry_id, assignee_of(form))
+    elif action == "comment":
         message = validated(MessageIn, {"text": value or "", "internal": form.get("internal") == "on"})
         inquiries.add_message(session, user, inquiry_id, message)
     elif action == "route":
@@ -211,11 +228,11 @@ def act_page(
     request: Request, inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn, form: CsrfForm
 ) -> Response:
     """Take one action on the inquiry (answer, ask back, reply, escalate, route, close, reopen) or add a message."""
-    if action not in (*ACTION_MODELS, "route", "comment"):
+    if action not in ON_PAGE:
         raise NotFound(f"問合せの操作 {action!r} はありません。")
     errors = attempt(session, lambda: _act(session, user, inquiry_id, action, form))
     if errors:
-        values = {"text": text(form, "text") or "", "ministry": text(form, "ministry") or ""}
+        values = {key: text(form, key) or "" for key in ("text", "ministry", "assignee")}
         return show_thread(
             request,
             session,

@@ -1,9 +1,9 @@
-"""Who sees which inquiries: one rule, used by the inquiries and by FAQ drafting from an inquiry."""
+"""Who sees which inquiries (one rule, used by the inquiries and by FAQ drafting), and who works an inquiry's tier."""
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, Select, false, select, true
 
 from pmo.auth import Principal
-from pmo.models import Inquiry
+from pmo.models import Account, Body, Inquiry
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -21,3 +21,20 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.role == "ministry" and principal.organization:
         return Inquiry.routed_to == principal.organization
     return false()
+
+
+def tier_accounts(inq: Inquiry) -> Select:
+    """The enabled accounts that work the queue the inquiry is in now."""
+    return staff_of(inq.current_tier, inq.prefecture_code, inq.routed_to)
+
+
+def staff_of(tier: str, prefecture_code: str | None, ministry: str | None) -> Select:
+    """The enabled accounts of one tier: a prefecture's staff, the helpdesk, or one ministry's staff."""
+    if tier == "prefecture":
+        prefecture = select(Body.id).where(Body.prefecture_code == prefecture_code, Body.kind == "prefecture")
+        query = select(Account).where(Account.role == "prefecture", Account.body_id.in_(prefecture))
+    elif tier == "ministry":
+        query = select(Account).where(Account.role == "ministry", Account.organization == ministry)
+    else:
+        query = select(Account).where(Account.role == "helpdesk")
+    return query.where(Account.disabled_at.is_(None))

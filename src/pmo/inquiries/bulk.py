@@ -1,13 +1,16 @@
 """One action on many inquiries at once, all or none: the first inquiry that refuses stops the whole batch."""
 
+from typing import Literal
+
 from sqlalchemy.orm import Session
 
 from pmo.auth import Principal
 from pmo.errors import InvalidInput, PmoError
-from pmo.inquiries import service
+from pmo.inquiries import assignment, service
 
 MAX_BATCH = 100
-ACTIONS = ("route", "escalate", "close")  # the transitions whose payload is the same for every inquiry
+ACTIONS = ("assign", "route", "escalate", "close")  # the actions whose payload is the same for every inquiry
+PAYLOAD_FIELDS = (["body", "ministry"], ["body", "assignee"])  # a problem there is the batch's, not one inquiry's
 
 
 class Refused(Exception):
@@ -26,6 +29,7 @@ def act_many(
     *,
     text: str | None = None,
     ministry: str | None = None,
+    assignee: int | Literal["me"] | None = None,
 ) -> int:
     """Take action on each inquiry in order; how many were changed. Raises Refused naming the first that refuses."""
     if action not in ACTIONS:
@@ -37,9 +41,12 @@ def act_many(
         raise InvalidInput.at(["body", "ids"], f"一度に操作できるのは {MAX_BATCH} 件までです（{len(unique)} 件）。")
     for inquiry_id in unique:
         try:
-            service.act(session, principal, inquiry_id, action, text=text, ministry=ministry)
+            if action == "assign":
+                assignment.assign(session, principal, inquiry_id, assignee)
+            else:
+                service.act(session, principal, inquiry_id, action, text=text, ministry=ministry)
         except InvalidInput as exc:
-            if any(d.get("loc") == ["body", "ministry"] for d in exc.detail or []):
+            if any(d.get("loc") in PAYLOAD_FIELDS for d in exc.detail or []):
                 raise  # the payload itself, the same for every inquiry: shown beside its field
             raise Refused(inquiry_id, exc) from None
         except PmoError as exc:

@@ -25,6 +25,7 @@ QUEUE_PARAMS: dict[str, str] = {
     "category": "|".join(CATEGORY_LABELS),
     "operation": "[a-z0-9_]{1,40}",
     "prefecture": "[0-9]{2}",
+    "assignee": "me|none",
     "q": r"[^\x00-\x1f\x7f]{1,200}",
 }
 

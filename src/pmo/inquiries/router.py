@@ -1,13 +1,14 @@
 """Inquiry endpoints: file, the caller's queue, one inquiry, messages and the state machine's transitions."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi import Body as RequestBody
 
 from pmo.deps import CurrentUser, ReadSessionDep, SessionDep
-from pmo.inquiries import service
+from pmo.inquiries import assignment, service
 from pmo.inquiries.schemas import (
+    AssignIn,
     Category,
     CloseIn,
     FiledInquiry,
@@ -53,6 +54,9 @@ def list_inquiries(
     operation: Annotated[
         str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="operation code")
     ] = None,
+    assignee: Annotated[
+        Literal["me", "none"] | None, Query(description="only those assigned to the caller (me) or to nobody (none)")
+    ] = None,
 ) -> Page[InquirySummary]:
     """The caller's queue: the inquiries it may see, soonest due first, with overdue flags; paged."""
     return service.queue(
@@ -63,6 +67,7 @@ def list_inquiries(
         tier=tier,
         category=category,
         operation=operation,
+        assignee=assignee,
         limit=page.limit,
         offset=page.offset,
     )
@@ -137,3 +142,9 @@ def close(
 def reopen(inquiry_id: InquiryId, data: ReasonIn, session: SessionDep, principal: CurrentUser) -> InquiryOut:
     """Reopen an answered or closed inquiry (the asker, within PMO_INQUIRY_REOPEN_DAYS), saying what is unclear."""
     return service.act(session, principal, inquiry_id, "reopen", text=data.reason)
+
+
+@router.post("/inquiries/{inquiry_id}/assign", response_model=InquiryOut, responses=declare(403, 409))
+def assign(inquiry_id: InquiryId, data: AssignIn, session: SessionDep, principal: CurrentUser) -> InquiryOut:
+    """Assign it to a person of the tier handling it ("me", an account id, or null for nobody); they are told."""
+    return assignment.assign(session, principal, inquiry_id, data.assignee)

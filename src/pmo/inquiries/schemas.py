@@ -3,15 +3,24 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from pmo.text import MultiLine, SingleLine
 
 State = Literal["open", "awaiting_asker", "answered", "closed"]
 Tier = Literal["prefecture", "helpdesk", "ministry"]
 Party = Literal["asker", "prefecture", "helpdesk", "ministry"]
-Action = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "comment"]
-EventAction = Literal["file", "answer", "ask_back", "reply", "escalate", "route", "close", "reopen"]
+Action = Literal["answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "comment", "assign"]
+EventAction = Literal["file", "answer", "ask_back", "reply", "escalate", "route", "close", "reopen", "assign"]
 MessageKind = Literal["comment", "answer", "ask_back", "reply", "reopen"]
 Visibility = Literal["public", "prefecture", "helpdesk", "ministry"]  # public, or internal to that tier
 Category = Literal[
@@ -97,6 +106,32 @@ class CloseIn(BaseModel):
     note: Annotated[str | None, Field(max_length=4000), MultiLine] = None
 
 
+AccountId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+
+
+class AssignIn(BaseModel):
+    """Who of the tier handling the inquiry works it: an account id, "me", or null to leave it unassigned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: AccountId | Literal["me"] | None = Field(examples=["me", 17, None])
+
+    @field_validator("assignee", mode="wrap")
+    @classmethod
+    def _one_problem(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:  # one message for the field, not one per member of the union
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                '担当者は "me"（自分）、アカウント番号（1 以上の整数）、または null（なし）で指定してください。'
+            ) from None
+
+
+class Assignee(BaseModel):
+    id: int
+    name: str
+
+
 class Asker(BaseModel):
     role: str
     account: str
@@ -142,6 +177,9 @@ class InquirySummary(BaseModel):
     )
     overdue: bool = Field(description="open and past its due time")
     paused: bool = Field(description="waiting on the asker: the clock is stopped")
+    assignee: Assignee | None = Field(
+        description="the person of the handling tier working it (shown to the prefectures and the national tiers)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -152,6 +190,7 @@ class InquiryOut(InquirySummary):
     closed_at: datetime | None
     reopen_until: datetime | None = Field(description="the asker may reopen until then")
     allowed_actions: list[Action] = Field(description="what the caller may do now")
+    assignable: list[Assignee] = Field(description="whom the caller may assign it to (when assign is allowed)")
     messages: list[MessageOut]
     history: list[EventOut]
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from pmo import audit, messages
 from pmo.auth import Principal
@@ -19,7 +19,7 @@ from pmo.directory import service as directory
 from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.faqs import service as faqs
 from pmo.faqs.text import coverage, query_terms, tokens
-from pmo.inquiries.access import visible_to
+from pmo.inquiries.access import tier_accounts, visible_to
 from pmo.inquiries.calendar import add_business_days, business_days_between
 from pmo.inquiries.schemas import (
     CATEGORY_LABELS,
@@ -27,6 +27,7 @@ from pmo.inquiries.schemas import (
     TIER_LABELS,
     Action,
     Asker,
+    Assignee,
     EventAction,
     EventOut,
     FiledInquiry,
@@ -88,6 +89,7 @@ ACTION_LABELS = {
     "close": "完了（クローズ）",
     "reopen": "再開",
     "comment": "メッセージの追加",
+    "assign": "担当者の割当て",
 }
 PARTY_LABELS = {
     "asker": "質問者",
@@ -97,6 +99,7 @@ PARTY_LABELS = {
 }
 # role → the tier its internal notes belong to; the helpdesk and the ministries are one national tier
 INTERNAL_TO: dict[str, Visibility] = {"prefecture": "prefecture", "helpdesk": "helpdesk", "ministry": "ministry"}
+SEE_ASSIGNEE = ("prefecture", "helpdesk", "ministry", "admin")  # how the tiers share out work is theirs
 READABLE = {
     "municipality": ("public",),
     "vendor": ("public",),
@@ -172,15 +175,20 @@ def _overdue(inq: Inquiry, now: datetime) -> bool:
 
 
 @dataclass
-class _Labels:
+class Labels:
     asker_account: str
     body_code: str | None
     body_name: str | None
     operation: str | None
     step: str | None
+    assignee_id: int | None
+    assignee_name: str | None
 
 
-def _summary_fields(inq: Inquiry, labels: _Labels, now: datetime) -> dict:
+def _summary_fields(inq: Inquiry, labels: Labels, principal: Principal, now: datetime) -> dict:
+    assignee = None
+    if labels.assignee_id is not None and principal.role in SEE_ASSIGNEE:
+        assignee = Assignee(id=labels.assignee_id, name=labels.assignee_name or "")
     return {
         "id": inq.id,
         "title": inq.title,
@@ -198,19 +206,35 @@ def _summary_fields(inq: Inquiry, labels: _Labels, now: datetime) -> dict:
         "due_at": inq.due_at,
         "overdue": _overdue(inq, now),
         "paused": inq.state == "awaiting_asker",
+        "assignee": assignee,
         "created_at": inq.created_at,
         "updated_at": inq.updated_at,
     }
 
 
 def _with_labels(query: Select) -> Select:
+    assignee = aliased(Account)
     return (
-        query.add_columns(Account.name, Body.code, Body.name, Operation.code, Step.code)
+        query.add_columns(
+            Account.name,
+            Body.code,
+            Body.name,
+            Operation.code,
+            Step.code,
+            assignee.id,
+            func.coalesce(assignee.display_name, assignee.name),
+        )
         .join(Account, Account.id == Inquiry.asker_account_id)
         .outerjoin(Body, Body.id == Inquiry.asker_body_id)
         .outerjoin(Operation, Operation.id == Inquiry.operation_id)
         .outerjoin(Step, Step.id == Inquiry.step_id)
+        .outerjoin(assignee, assignee.id == Inquiry.assignee_account_id)
     )
+
+
+def handles(principal: Principal, inq: Inquiry) -> bool:
+    """True when principal works the tier the inquiry is at now (the party that answers it there)."""
+    return inq.current_tier in parties(principal, inq)
 
 
 def allowed_actions(principal: Principal, inq: Inquiry, now: datetime | None = None) -> list[Action]:
@@ -225,22 +249,30 @@ def allowed_actions(principal: Principal, inq: Inquiry, now: datetime | None = N
             out.append(t.action)
     if mine and inq.state != "closed":
         out.append("comment")
+    if inq.state in ACTIVE and handles(principal, inq):
+        out.append("assign")
     return out
 
 
-def _detail(session: Session, principal: Principal, inq: Inquiry, labels: _Labels, now: datetime) -> InquiryOut:
+def detail(session: Session, principal: Principal, inq: Inquiry, labels: Labels, now: datetime) -> InquiryOut:
+    """The inquiry as principal sees it: readable messages, history, and what it may do now."""
     readable = _readable_messages(principal)
     messages = select(InquiryMessage).where(InquiryMessage.inquiry_id == inq.id)
     if readable is not None:
         messages = messages.where(InquiryMessage.visibility.in_(readable))
     events = session.scalars(select(InquiryEvent).where(InquiryEvent.inquiry_id == inq.id).order_by(InquiryEvent.id))
+    allowed = allowed_actions(principal, inq, now)
+    assignable: list[Account] = []
+    if "assign" in allowed:
+        assignable = list(session.scalars(tier_accounts(inq).order_by(Account.id)))
     return InquiryOut(
-        **_summary_fields(inq, labels, now),
+        **_summary_fields(inq, labels, principal, now),
         question=inq.question,
         answered_at=inq.answered_at,
         closed_at=inq.closed_at,
         reopen_until=reopen_until(inq),
-        allowed_actions=allowed_actions(principal, inq, now),
+        allowed_actions=allowed,
+        assignable=[Assignee(id=a.id, name=a.display_name or a.name) for a in assignable],
         messages=[
             MessageOut(
                 id=m.id,
@@ -269,9 +301,9 @@ def _detail(session: Session, principal: Principal, inq: Inquiry, labels: _Label
     )
 
 
-def _load(
+def load(
     session: Session, principal: Principal, inquiry_id: int, *, for_update: bool = False
-) -> tuple[Inquiry, _Labels]:
+) -> tuple[Inquiry, Labels]:
     """The inquiry with its labels; 404 when it does not exist or principal may not see it."""
     query = _with_labels(select(Inquiry).where(Inquiry.id == inquiry_id, visible_to(principal)))
     if for_update:
@@ -280,19 +312,19 @@ def _load(
     if row is None:
         raise NotFound(f"問合せ {inquiry_id} はありません。")
     inq, *rest = row
-    return inq, _Labels(*rest)
+    return inq, Labels(*rest)
 
 
 def get(session: Session, principal: Principal, inquiry_id: int) -> InquiryOut:
     """One inquiry with the messages the caller may read and its whole history."""
-    inq, labels = _load(session, principal, inquiry_id)
-    return _detail(session, principal, inq, labels, utcnow())
+    inq, labels = load(session, principal, inquiry_id)
+    return detail(session, principal, inq, labels, utcnow())
 
 
 # --- filing -------------------------------------------------------------------------------------
 
 
-def _event(
+def record_event(
     session: Session,
     inq: Inquiry,
     principal: Principal,
@@ -302,6 +334,7 @@ def _event(
     note: str | None,
     now: datetime,
 ) -> None:
+    """Record one step of the inquiry's history (to its state and tier as they are now)."""
     session.add(
         InquiryEvent(
             inquiry_id=inq.id,
@@ -376,13 +409,13 @@ def file(session: Session, principal: Principal, data: InquiryIn, *, now: dateti
     _start_clock(inq, tier, now)
     session.add(inq)
     session.flush()
-    _event(session, inq, principal, "file", None, None, None, now)
+    record_event(session, inq, principal, "file", None, None, None, now)
     audit.record(session, principal, "inquiry.file", f"inquiry:{inq.id}", {"tier": tier, "category": data.category})
     events.inquiry_event(session, inq, "file", now)
     session.flush()
     suggestions = similar(session, principal, f"{data.title}", exclude_id=inq.id)
-    inq, labels = _load(session, principal, inq.id)
-    return FiledInquiry(**_detail(session, principal, inq, labels, now).model_dump(), similar=suggestions)
+    inq, labels = load(session, principal, inq.id)
+    return FiledInquiry(**detail(session, principal, inq, labels, now).model_dump(), similar=suggestions)
 
 
 # --- transitions --------------------------------------------------------------------------------
@@ -418,7 +451,7 @@ def act(
 ) -> InquiryOut:
     """Take one transition (answer, ask_back, reply, escalate, route, close, reopen) with its text or reason."""
     now = now or utcnow()
-    inq, labels = _load(session, principal, inquiry_id, for_update=True)
+    inq, labels = load(session, principal, inquiry_id, for_update=True)
     t = _transition(principal, inq, action, now)
     if action == "route":
         from pmo.accounts.service import ministries
@@ -454,10 +487,12 @@ def act(
     elif action == "escalate":
         inq.helpdesk_since = inq.helpdesk_since or now
         _start_clock(inq, t.to_tier or "helpdesk", now)
+        inq.assignee_account_id = labels.assignee_id = labels.assignee_name = None  # the new tier shares its own out
         note = text
     elif action == "route":
         inq.routed_to = ministry
         _start_clock(inq, "ministry", now)
+        inq.assignee_account_id = labels.assignee_id = labels.assignee_name = None
         note = f"{ministry}: {text}"
     elif action == "close":
         inq.closed_at, inq.due_at, inq.paused_at = now, None, None
@@ -468,7 +503,7 @@ def act(
         _message(session, inq, principal, party, "reopen", "public", text or "", now)
         note = text
     inq.updated_at = now
-    _event(session, inq, principal, t.action, from_state, from_tier, note, now)
+    record_event(session, inq, principal, t.action, from_state, from_tier, note, now)
     events.inquiry_event(session, inq, action, now)  # in this transaction: the message exists iff the change does
     audit.record(
         session,
@@ -478,7 +513,7 @@ def act(
         {"from": [from_state, from_tier], "to": [inq.state, inq.current_tier]},
     )
     session.flush()
-    return _detail(session, principal, inq, labels, now)
+    return detail(session, principal, inq, labels, now)
 
 
 def add_message(
@@ -486,7 +521,7 @@ def add_message(
 ) -> InquiryOut:
     """Add a message. The asker's message while it is being asked back is its reply (the clock restarts)."""
     now = now or utcnow()
-    inq, labels = _load(session, principal, inquiry_id, for_update=True)
+    inq, labels = load(session, principal, inquiry_id, for_update=True)
     mine = parties(principal, inq)
     if not mine:
         raise Forbidden(
@@ -511,7 +546,7 @@ def add_message(
     inq.updated_at = now
     audit.record(session, principal, "inquiry.message", f"inquiry:{inq.id}", {"visibility": visibility})
     session.flush()
-    return _detail(session, principal, inq, labels, now)
+    return detail(session, principal, inq, labels, now)
 
 
 # --- the queue ----------------------------------------------------------------------------------
@@ -548,6 +583,7 @@ def queue(
     operation: str | None = None,
     prefecture: str | None = None,
     text: str | None = None,
+    assignee: str | None = None,
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
@@ -578,6 +614,10 @@ def queue(
         where.append(Inquiry.operation_id == op_id)
     if prefecture:
         where.append(Inquiry.prefecture_code == prefecture)
+    if assignee == "me":
+        where.append(Inquiry.assignee_account_id == principal.account_id)
+    elif assignee == "none":
+        where.append(Inquiry.assignee_account_id.is_(None))
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(or_(Inquiry.title.ilike(pattern, escape="\\"), Inquiry.question.ilike(pattern, escape="\\")))
@@ -594,7 +634,7 @@ def queue(
     rows = (
         {r[0].id: r for r in session.execute(_with_labels(select(Inquiry).where(Inquiry.id.in_(ids))))} if ids else {}
     )
-    items = [InquirySummary(**_summary_fields(rows[i][0], _Labels(*rows[i][1:]), now)) for i in ids]
+    items = [InquirySummary(**_summary_fields(rows[i][0], Labels(*rows[i][1:]), principal, now)) for i in ids]
     return Page[InquirySummary](items=items, total=total, limit=limit, offset=offset)
 
 

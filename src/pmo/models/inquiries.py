@@ -60,6 +60,11 @@ class Inquiry(Base):
     due_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, comment="the current tier's due time (null once settled)"
     )
+    assignee_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"),
+        index=True,
+        comment="the person of the current tier working it (cleared when the tier changes)",
+    )
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="waiting on the asker since")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from pmo.inquiries.access import tier_accounts
 from pmo.labels import datetime_ja
-from pmo.models import Account, AdviserRequest, Body, Inquiry
+from pmo.models import Account, AdviserRequest, Inquiry
 from pmo.outbox.service import enqueue
 
 TO_ASKER = {  # action → (subject, what happened), to the asker
@@ -39,13 +40,8 @@ def _reachable(query: Select) -> Select:
 
 
 def tier_people(inq: Inquiry) -> Select:
-    """The accounts that work the queue the inquiry is in: its prefecture's, the helpdesk's, or the ministry's."""
-    if inq.current_tier == "prefecture":
-        prefecture = select(Body.id).where(Body.prefecture_code == inq.prefecture_code, Body.kind == "prefecture")
-        return _reachable(select(Account).where(Account.role == "prefecture", Account.body_id.in_(prefecture)))
-    if inq.current_tier == "ministry":
-        return _reachable(select(Account).where(Account.role == "ministry", Account.organization == inq.routed_to))
-    return _reachable(select(Account).where(Account.role == "helpdesk"))
+    """The people with a mail address who work the queue the inquiry is in."""
+    return _reachable(tier_accounts(inq))
 
 
 def _about(inq: Inquiry) -> str:
@@ -65,6 +61,13 @@ def inquiry_event(session: Session, inq: Inquiry, action: str, at: datetime) -> 
         for person in session.scalars(tier_people(inq)):
             key = f"inquiry:{inq.id}:{action}:{at.isoformat()}:queue:{person.id}"
             enqueue(session, person, kind, key, subject, [said, _about(inq)], f"/inquiries/{inq.id}")
+
+
+def inquiry_assigned(session: Session, inq: Inquiry, assignee: Account, by: str, at: datetime) -> None:
+    """Tell a person that someone gave them an inquiry to work."""
+    key = f"inquiry:{inq.id}:assign:{at.isoformat()}:{assignee.id}"
+    lines = [f"{by} さんが、次の問合せの担当にあなたを割り当てました。", _about(inq)]
+    enqueue(session, assignee, "inquiry.assigned", key, "問合せの担当になりました", lines, f"/inquiries/{inq.id}")
 
 
 def inquiry_deadline(session: Session, inq: Inquiry, kind: str, due: datetime) -> int:
