@@ -1,5 +1,6 @@
 """The helpdesk's daily work in a real browser: route from the thread, bulk route (a refusal, then all), bulk
-assign to oneself and the queue of one's own, saved filters, an FAQ drafted from an answered inquiry, reviewed and published. axe-core checks every page opened."""
+assign to oneself and the queue of one's own, saved filters, an FAQ drafted from an answered inquiry, reviewed
+and published. axe-core checks every page opened."""
 
 import pytest
 from selenium.webdriver.common.by import By
