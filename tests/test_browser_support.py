@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 
 from pmo import periods
@@ -24,8 +25,10 @@ def set_date(walk: Walk, element_id: str, value: str) -> None:
 
 
 def submit(walk: Walk, form: str, flash: bool = True) -> None:
-    """Press the form's button with the keyboard, and wait for the next page."""
+    """Press the form's button with the keyboard, and wait for the next page (the page before may have a flash)."""
+    before = walk.driver.find_element(By.TAG_NAME, "html")
     walk.driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]").send_keys(Keys.ENTER)
+    wait(walk.driver, staleness_of(before))
     if flash:
         wait(walk.driver, lambda d: d.find_elements(By.ID, "flash"))
     else:
