@@ -402,7 +402,9 @@ def test_an_inquiry_filed_on_a_page_is_answered_on_a_page(client, token_for):
     answered = client.get(inquiry, params={}).text
     assert "来月末までです。" in answered and "回答済み" in answered
     r = client.post(f"{inquiry}/answer", data={"csrf": csrf_of(answered), "text": "もう一度"})
-    assert r.status_code == 409 and "回答済み" in r.text
+    # the refusal on the thread itself, as it stands now: what happened, and what can be done next
+    assert r.status_code == 409 and 'id="refusal"' in r.text and "回答済み" in r.text and 'id="history"' in r.text
+    assert r.text.count("来月末までです。") == 1  # nothing was added
 
 
 def test_openapi_does_not_list_the_pages():

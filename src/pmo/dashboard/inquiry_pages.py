@@ -16,7 +16,7 @@ from pmo.dashboard.forms import CsrfForm, FieldErrors, attempt, text, validated
 from pmo.dashboard.pages import render
 from pmo.deps import ReadSessionDep, SessionDep
 from pmo.directory import service as directory
-from pmo.errors import InvalidInput, NotFound
+from pmo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pmo.faqs import service as faqs
 from pmo.inquiries import assignment, filters
 from pmo.inquiries import service as inquiries
@@ -230,9 +230,13 @@ def act_page(
     """Take one action on the inquiry (answer, ask back, reply, escalate, route, close, reopen) or add a message."""
     if action not in ON_PAGE:
         raise NotFound(f"問合せの操作 {action!r} はありません。")
-    errors = attempt(session, lambda: _act(session, user, inquiry_id, action, form))
+    values = {key: text(form, key) or "" for key in ("text", "ministry", "assignee")}
+    try:
+        errors = attempt(session, lambda: _act(session, user, inquiry_id, action, form))
+    except (Conflict, Forbidden) as refused:  # the thread moved on (or the action is another party's)
+        session.rollback()
+        return show_thread(request, session, user, inquiry_id, status_code=refused.status_code, refusal=refused.message)
     if errors:
-        values = {key: text(form, key) or "" for key in ("text", "ministry", "assignee")}
         return show_thread(
             request,
             session,

@@ -1,8 +1,10 @@
 """The report grid in memory: status codes, cell values, catalogs, and reading a body's state."""
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
@@ -37,6 +39,7 @@ class Catalog:
     op_ids: dict[str, int] = field(init=False)
     step_ids: dict[str, int] = field(init=False)
     step_order: list[int] = field(init=False)  # step ids in step order
+    in_step_order: Callable[[bytes | bytearray], tuple[int, ...]] = field(init=False)  # an operation's 40 cells
     applicable: dict[bool, frozenset[int]] = field(init=False)  # for_prefecture → operation ids it reports
 
     def __post_init__(self) -> None:
@@ -47,6 +50,7 @@ class Catalog:
         self.op_ids = {o.code: o.id for o in self.operations}
         self.step_ids = {s.code: s.id for s in self.steps}
         self.step_order = [s.id for s in self.steps]
+        self.in_step_order = itemgetter(*(step_id - 1 for step_id in self.step_order))
         self.applicable = {
             True: frozenset(o.id for o in self.operations if o.for_prefectures),
             False: frozenset(o.id for o in self.operations if o.for_municipalities),
@@ -101,6 +105,13 @@ def load_catalog(session: Session) -> Catalog:
     for row in (*catalog.operations, *catalog.steps):
         session.expunge(row)  # shared by later sessions and threads: read-only, never expired
     return catalogs.put(key, catalog)
+
+
+def first_out_of_order(statuses: bytes) -> tuple[int, int] | None:
+    """out_of_order_steps(statuses)[0], or None, found by two byte searches."""
+    not_started = statuses.find(NOT_STARTED)
+    done = statuses.find(DONE, not_started) if not_started >= 0 else -1
+    return (done, not_started) if done >= 0 else None
 
 
 def out_of_order_steps(statuses: list[int]) -> list[tuple[int, int]]:

@@ -27,6 +27,7 @@ from pmo.reports.grid import (
     Position,
     Value,
     completed_through,
+    first_out_of_order,
     grid_as_of,
     grid_of_summary,
     grid_position,
@@ -178,15 +179,16 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
     """The new value of every cell the report changes; 422 when a merged value is inconsistent."""
     changes: dict[Position, Value] = {}
     errors: list[dict] = []
-    value = cells.value
+    value, statuses, actual_end = cells.value, cells.statuses, cells.actual_end
     for index, (p, cell) in enumerate(resolved):
-        old = value(p)
         if len(cell) == 3:  # operation, step and status only: the usual full-grid submission
             status = STATUS_CODES[cell["status"]]
-            new = (status, old[1], old[2], old[3] if status == DONE else None, old[4])
-            if new != old:
-                changes[p] = new
+            # changed when the status is, or when a step no longer done drops its end month
+            if status != statuses[p] or (status != DONE and actual_end[p]):
+                _, p_start, p_end, a_end, note = value(p)
+                changes[p] = (status, p_start, p_end, a_end if status == DONE else None, note)
             continue
+        old = value(p)
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
             errors.append(
@@ -213,10 +215,10 @@ def _warnings(catalog: Catalog, grid: bytes, changes: dict[Position, Value]) -> 
     for op in catalog.operations:
         if op.id not in changed_ops:
             continue
-        base = (op.id - 1) * N_STEPS - 1
-        statuses = [after[base + step_id] for step_id in catalog.step_order]
-        for done_i, earlier_i in out_of_order_steps(statuses)[:1]:
-            done_code, earlier_code = catalog.steps[done_i].code, catalog.steps[earlier_i].code
+        start = (op.id - 1) * N_STEPS
+        found = first_out_of_order(bytes(catalog.in_step_order(after[start : start + N_STEPS])))
+        if found is not None:
+            done_code, earlier_code = catalog.steps[found[0]].code, catalog.steps[found[1]].code
             warnings.append(
                 ReportWarning(
                     code="out_of_order",
