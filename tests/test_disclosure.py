@@ -56,7 +56,7 @@ def _write_random_period(session, rng: random.Random) -> None:
     from sqlalchemy import select
 
     from pmo.models import Body as BodyRow
-    from pmo.reports.cellgrid import CellGrid
+    from pmo.reports.cellgrid import CellGrid, Changes
     from pmo.reports.grid import grid_template, load_catalog
     from pmo.reports.writer import NewRevision, write_revisions
 
@@ -80,7 +80,7 @@ def _write_random_period(session, rng: random.Random) -> None:
                     submitted_by="test",
                     late=False,
                     source="test",
-                    changes=changes,
+                    changes=Changes.of(changes),
                 )
             ],
             base_grid=template,

@@ -196,7 +196,7 @@ def test_an_export_survives_anything_already_stored(client, chiyoda, database_ur
 
     from pmo.db import session_scope
     from pmo.models import Body
-    from pmo.reports.cellgrid import CellGrid
+    from pmo.reports.cellgrid import CellGrid, Changes
     from pmo.reports.grid import grid_template, load_catalog
     from pmo.reports.writer import NewRevision, write_revisions
 
@@ -216,7 +216,7 @@ def test_an_export_survives_anything_already_stored(client, chiyoda, database_ur
                     submitted_by="old",
                     late=False,
                     source="test",
-                    changes={40: (1, None, None, None, "ESC\x1b NUL\x00 end")},
+                    changes=Changes.of({40: (1, None, None, None, "ESC\x1b NUL\x00 end")}),
                 )
             ],
             base_grid=template,

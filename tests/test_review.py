@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from pmo import periods
 from pmo.db import session_scope, utcnow
 from pmo.models import Body, ReportRevision
+from pmo.reports.cellgrid import Changes
 from pmo.reports.grid import DONE, IN_PROGRESS, grid_position, grid_template, load_catalog
 from pmo.reports.history import current_cells
 from pmo.reports.writer import NewRevision, write_revisions
@@ -42,7 +43,9 @@ def history(code: str, months: dict[int, list[tuple[str, str, int, dict]]], *, l
             for op, step, status, extra in months[period]:
                 key = grid_position((catalog.op_by_code[op].id, catalog.step_by_code[step].id))
                 changes[key] = (status, extra.get("planned_start"), extra.get("planned_end"), None, None)
-            revisions.append(NewRevision(body.id, period, revision, at, None, "test", at > due, "api", changes))
+            revisions.append(
+                NewRevision(body.id, period, revision, at, None, "test", at > due, "api", Changes.of(changes))
+            )
         cells = current_cells(s, body.id, grid_template(catalog, body))  # these periods come after any earlier ones
         write_revisions(s, body.id, revisions, base_grid=bytes(cells.statuses), cells=cells)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from pmo import periods
 from pmo.db import utcnow
 from pmo.models import Body
-from pmo.reports.cellgrid import CellGrid
+from pmo.reports.cellgrid import CellGrid, Changes
 from pmo.reports.grid import (
     DONE,
     IN_PROGRESS,
@@ -159,7 +159,7 @@ def generate(
                     submitted_by=f"{body.name} 標準化担当",
                     late=submitted > periods.due_at(period),
                     source="demo",
-                    changes=pending,
+                    changes=Changes.of(pending),
                 )
             )
             versions += len(pending)
@@ -179,7 +179,7 @@ def generate(
                             submitted_by=f"{body.name} 標準化担当",
                             late=when > periods.due_at(period),
                             source="demo",
-                            changes={key: corrected},
+                            changes=Changes.of({key: corrected}),
                         )
                     )
                     versions += 1

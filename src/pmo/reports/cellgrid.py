@@ -14,9 +14,10 @@ import sys
 import zlib
 from array import array
 
+import numpy as np
 import orjson
 
-from pmo.reports.grid import Position, Value
+from pmo.reports.grid import DONE, Position, Value
 
 _VERSION = 1
 _HEADER = struct.Struct("<BH")
@@ -113,63 +114,128 @@ class CellGrid:
         """The period of the cell's last change, None if it was never reported."""
         return self.updated[p] or None
 
-    def apply(self, changes: dict[Position, Value], period: int) -> None:
-        """Set the changed cells, as of period."""
-        for p, (status, p_start, p_end, a_end, note) in changes.items():
-            self.statuses[p] = status
-            self.planned_start[p] = p_start or 0
-            self.planned_end[p] = p_end or 0
-            self.actual_end[p] = a_end or 0
-            self.updated[p] = period
-            if note:
-                self.notes[p] = note
-            else:
-                self.notes.pop(p, None)
+    def apply(self, changes: "Changes", period: int) -> None:
+        """Set the changed cells, as of period (whole columns at once: a full grid is 800 of them)."""
+        if not len(changes):
+            return
+        at = changes.positions.astype(np.intp)
+        np.frombuffer(self.statuses, np.uint8)[at] = changes.statuses
+        for column, values in (
+            (self.planned_start, changes.planned_start),
+            (self.planned_end, changes.planned_end),
+            (self.actual_end, changes.actual_end),
+        ):
+            np.frombuffer(column, np.int32)[at] = values
+        np.frombuffer(self.updated, np.int32)[at] = period
+        if self.notes:
+            for p in self.notes.keys() & set(at.tolist()):
+                del self.notes[p]
+        for i, note in changes.notes.items():
+            self.notes[int(at[i])] = note
 
-    def apply_packed(self, blob: bytes, period: int) -> None:
-        """Set the cells of one revision's stored changes (apply(unpack_changes(blob)) without the tuples)."""
-        positions, statuses, p_start, p_end, a_end, notes = _change_columns(blob)
-        for i, p in enumerate(positions):
-            self.statuses[p] = statuses[i]
-            self.planned_start[p] = p_start[i]
-            self.planned_end[p] = p_end[i]
-            self.actual_end[p] = a_end[i]
-            self.updated[p] = period
-            note = notes.get(i)
-            if note:
-                self.notes[p] = note
-            else:
-                self.notes.pop(p, None)
-
-
-def pack_changes(changes: dict[Position, Value]) -> bytes:
-    """The stored form of one revision's changed cells."""
-    values = list(changes.values())
-    parts = [
-        _HEADER.pack(_VERSION, len(values)),
-        _column_bytes(array("H", changes)),
-        bytes(v[0] for v in values),
-        *(_column_bytes(array("i", [v[i] or 0 for v in values])) for i in (1, 2, 3)),
-    ]
-    notes = [[i, v[4]] for i, v in enumerate(values) if v[4]]
-    if notes:
-        parts.append(orjson.dumps(notes))
-    return zlib.compress(b"".join(parts), _LEVEL)
+    def status_changes(self, positions: list[Position], statuses: list[int]) -> "Changes":
+        """The changes that set these cells to these statuses, keeping their other fields: a cell changes when
+        its status does, or when a step no longer done drops its end month."""
+        at = np.array(positions, np.intp)
+        new = np.array(statuses, np.uint8)
+        actual_end = np.frombuffer(self.actual_end, np.int32)[at]
+        changed = (new != np.frombuffer(self.statuses, np.uint8)[at]) | ((new != DONE) & (actual_end != 0))
+        at, new = at[changed], new[changed]
+        notes = {}
+        if self.notes:
+            notes = {i: self.notes[p] for i, p in enumerate(at.tolist()) if p in self.notes}
+        return Changes(
+            at.astype(np.uint16),
+            new,
+            np.frombuffer(self.planned_start, np.int32)[at],
+            np.frombuffer(self.planned_end, np.int32)[at],
+            np.where(new == DONE, actual_end[changed], 0).astype(np.int32),
+            notes,
+        )
 
 
-def _change_columns(blob: bytes) -> tuple[array, memoryview, array, array, array, dict[int, str]]:
-    raw, n = _open(blob)
-    positions = _column("H", raw[: 2 * n])
-    statuses = raw[2 * n : 3 * n]
-    p_start, p_end, a_end = (_column("i", raw[3 * n + 4 * n * i : 3 * n + 4 * n * (i + 1)]) for i in range(3))
-    notes_raw = raw[15 * n :]
-    return positions, statuses, p_start, p_end, a_end, dict(orjson.loads(notes_raw)) if notes_raw else {}
+class Changes:
+    """One revision's changed cells as columns, in the order they are stored: positions, statuses, the three
+    months (0 = none) and the notes by index. What a submission writes and a replay applies."""
+
+    __slots__ = ("actual_end", "notes", "planned_end", "planned_start", "positions", "statuses")
+
+    def __init__(
+        self,
+        positions: np.ndarray,
+        statuses: np.ndarray,
+        planned_start: np.ndarray,
+        planned_end: np.ndarray,
+        actual_end: np.ndarray,
+        notes: dict[int, str],
+    ):
+        self.positions, self.statuses, self.notes = positions, statuses, notes
+        self.planned_start, self.planned_end, self.actual_end = planned_start, planned_end, actual_end
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @classmethod
+    def of(cls, values: dict[Position, Value]) -> "Changes":
+        """The columns of changed cells given as values by position."""
+        n = len(values)
+        rows = list(zip(*values.values(), strict=True)) or [(), (), (), (), ()]
+        planned_start, planned_end, actual_end = (np.array([m or 0 for m in column], np.int32) for column in rows[1:4])
+        return cls(
+            np.fromiter(values, np.uint16, n),
+            np.array(rows[0], np.uint8),
+            planned_start,
+            planned_end,
+            actual_end,
+            {i: note for i, note in enumerate(rows[4]) if note},
+        )
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> "Changes":
+        """The changes of one revision's stored form."""
+        raw, n = _open(blob)
+        planned_start, planned_end, actual_end = (
+            np.frombuffer(raw, "<i4", n, 3 * n + 4 * n * i).astype(np.int32) for i in range(3)
+        )
+        notes_raw = raw[15 * n :]
+        return cls(
+            np.frombuffer(raw, "<u2", n).astype(np.uint16),
+            np.frombuffer(raw, np.uint8, n, 2 * n).copy(),
+            planned_start,
+            planned_end,
+            actual_end,
+            dict(orjson.loads(notes_raw)) if notes_raw else {},
+        )
+
+    def pack(self) -> bytes:
+        """The stored form."""
+        parts = [
+            _HEADER.pack(_VERSION, len(self)),
+            self.positions.astype("<u2").tobytes(),
+            self.statuses.tobytes(),
+            *(column.astype("<i4").tobytes() for column in (self.planned_start, self.planned_end, self.actual_end)),
+        ]
+        if self.notes:
+            parts.append(orjson.dumps(sorted(self.notes.items())))
+        return zlib.compress(b"".join(parts), _LEVEL)
+
+    def set_statuses(self, grid: bytearray) -> None:
+        """Write the changed statuses into a raw status grid."""
+        np.frombuffer(grid, np.uint8)[self.positions.astype(np.intp)] = self.statuses
+
+    def operations(self, n_steps: int) -> set[int]:
+        """The ids of the operations with a changed cell."""
+        return set((self.positions // n_steps + 1).tolist())
+
+    def values(self) -> dict[Position, Value]:
+        """The changed cells as values by position."""
+        columns = [c.tolist() for c in (self.statuses, self.planned_start, self.planned_end, self.actual_end)]
+        return {
+            p: (columns[0][i], columns[1][i] or None, columns[2][i] or None, columns[3][i] or None, self.notes.get(i))
+            for i, p in enumerate(self.positions.tolist())
+        }
 
 
 def unpack_changes(blob: bytes) -> dict[Position, Value]:
     """One revision's changed cells, in the order they were stored."""
-    positions, statuses, p_start, p_end, a_end, notes = _change_columns(blob)
-    return {
-        p: (statuses[i], p_start[i] or None, p_end[i] or None, a_end[i] or None, notes.get(i))
-        for i, p in enumerate(positions)
-    }
+    return Changes.unpack(blob).values()

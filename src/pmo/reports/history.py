@@ -8,8 +8,8 @@ from sqlalchemy import BindParameter, Row, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from pmo.models import BodyCells, ReportRevision, RevisionCells
-from pmo.reports.cellgrid import CellGrid, unpack_changes
-from pmo.reports.grid import NEWEST_SUMMARY, Position, Value
+from pmo.reports.cellgrid import CellGrid, Changes
+from pmo.reports.grid import NEWEST_SUMMARY
 
 
 class Standing(NamedTuple):
@@ -60,14 +60,6 @@ def packed_changes_up_to(session: Session, body_id: int, period: int | None = No
     return iter(session.connection().execute(_CHANGES, params))
 
 
-def changes_up_to(
-    session: Session, body_id: int, period: int | None = None
-) -> Iterator[tuple[int, int, dict[Position, Value]]]:
-    """The same with the changed cells unpacked."""
-    for row_period, revision_id, blob in packed_changes_up_to(session, body_id, period):
-        yield row_period, revision_id, unpack_changes(blob)
-
-
 def current_cells(session: Session, body_id: int, template: bytes) -> CellGrid:
     """The body's cells as of its newest report."""
     blob = session.connection().scalar(_CURRENT, {"body_id": body_id})
@@ -78,7 +70,7 @@ def replayed_cells(session: Session, body_id: int, template: bytes, period: int 
     """The body's cells as of period (default: its newest report), rebuilt from its history."""
     grid = CellGrid.blank(template)
     for row_period, _, blob in packed_changes_up_to(session, body_id, period):
-        grid.apply_packed(blob, row_period)
+        grid.apply(Changes.unpack(blob), row_period)
     return grid
 
 

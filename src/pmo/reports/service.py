@@ -14,7 +14,7 @@ from pmo.db import utcnow
 from pmo.errors import Conflict, InvalidInput
 from pmo.http.conditional import IfMatch
 from pmo.models import Body, IdempotencyKey, ReportRevision
-from pmo.reports.cellgrid import CellGrid
+from pmo.reports.cellgrid import CellGrid, Changes
 from pmo.reports.grid import (
     DONE,
     IN_PROGRESS,
@@ -36,7 +36,7 @@ from pmo.reports.grid import (
     load_catalog,
     out_of_order_steps,
 )
-from pmo.reports.history import cells_as_of, changes_up_to, standing
+from pmo.reports.history import cells_as_of, packed_changes_up_to, standing
 from pmo.reports.schemas import (
     CellChange,
     CellIn,
@@ -175,20 +175,14 @@ def _resolved_and_problems(
     return resolved, [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
 
 
-def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[Position, Value]:
-    """The new value of every cell the report changes; 422 when a merged value is inconsistent."""
+def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> Changes:
+    """The cells the report changes, with their new values; 422 when a merged value is inconsistent."""
+    if all(len(cell) == 3 for _, cell in resolved):  # operation, step and status only: the usual full grid
+        return cells.status_changes([p for p, _ in resolved], [STATUS_CODES[cell["status"]] for _, cell in resolved])
     changes: dict[Position, Value] = {}
     errors: list[dict] = []
-    value, statuses, actual_end = cells.value, cells.statuses, cells.actual_end
     for index, (p, cell) in enumerate(resolved):
-        if len(cell) == 3:  # operation, step and status only: the usual full-grid submission
-            status = STATUS_CODES[cell["status"]]
-            # changed when the status is, or when a step no longer done drops its end month
-            if status != statuses[p] or (status != DONE and actual_end[p]):
-                _, p_start, p_end, a_end, note = value(p)
-                changes[p] = (status, p_start, p_end, a_end if status == DONE else None, note)
-            continue
-        old = value(p)
+        old = cells.value(p)
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
             errors.append(
@@ -201,16 +195,15 @@ def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> dict[P
             changes[p] = new
     if errors:
         raise InvalidInput(f"報告に {len(errors)} 件の誤りがあります。何も登録していません。", detail=errors)
-    return changes
+    return Changes.of(changes)
 
 
-def _warnings(catalog: Catalog, grid: bytes, changes: dict[Position, Value]) -> list[ReportWarning]:
+def _warnings(catalog: Catalog, grid: bytes, changes: Changes) -> list[ReportWarning]:
     """One out-of-order warning per changed operation with a done step after a not-started one; grid is
     the raw status grid before the changes."""
     after = bytearray(grid)
-    for p, value in changes.items():
-        after[p] = value[0]
-    changed_ops = {p // N_STEPS + 1 for p in changes}
+    changes.set_statuses(after)
+    changed_ops = changes.operations(N_STEPS)
     warnings = []
     for op in catalog.operations:
         if op.id not in changed_ops:
@@ -290,7 +283,7 @@ def submit_report(
     resolved = _resolve_cells(catalog, body, period, report.cells)
     correction = now_standing.newest is not None and period < now_standing.newest
     cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved else None
-    changes = _changes(resolved, cells) if cells is not None else {}  # cells is read when resolved
+    changes = _changes(resolved, cells) if cells is not None else Changes.of({})  # cells is read when resolved
     base_grid = bytes(cells.statuses) if cells is not None else grid_of_summary(now_standing.summary, template)
     warnings = _warnings(catalog, base_grid, changes) if changes else []
     now = utcnow()
@@ -450,10 +443,12 @@ def list_revisions(session: Session, principal: Principal, body: Body, period_te
         return []
     cells = CellGrid.blank(grid_template(catalog, body))
     changes_of: dict[int, list[CellChange]] = {}
-    for row_period, revision_id, changes in changes_up_to(session, body.id, period):
+    for row_period, revision_id, blob in packed_changes_up_to(session, body.id, period):
+        changes = Changes.unpack(blob)
         if row_period == period:
+            values = changes.values()
             changes_of[revision_id] = [
-                _cell_change(catalog, cells, p, changes[p], period) for p in sorted(changes, key=catalog.sort_key)
+                _cell_change(catalog, cells, p, values[p], period) for p in sorted(values, key=catalog.sort_key)
             ]
         cells.apply(changes, row_period)
     return [RevisionDetail(**_summary(r).model_dump(), changes=changes_of.get(r.id, [])) for r in revisions]

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from pmo import caching
 from pmo.models import BodyCells, BodyPeriod, ReportRevision, RevisionCells
-from pmo.reports.cellgrid import CellGrid, pack_changes
-from pmo.reports.grid import Position, Value, compress_grid
+from pmo.reports.cellgrid import CellGrid, Changes
+from pmo.reports.grid import compress_grid
 from pmo.reports.history import packed_changes_up_to
 
 
@@ -27,7 +27,7 @@ class NewRevision:
     submitted_by: str
     late: bool
     source: str
-    changes: dict[Position, Value]
+    changes: Changes
 
 
 @lru_cache(maxsize=4)
@@ -90,14 +90,12 @@ def write_revisions(
     statuses = bytearray(base_grid)
     summaries: dict[int, dict] = {}
     for rev, rev_id in zip(revisions, ids, strict=True):
-        if rev.changes:
-            changed.append(
-                {"body_id": body_id, "period": rev.period, "revision_id": rev_id, "cells": pack_changes(rev.changes)}
-            )
-            for p, value in rev.changes.items():
-                statuses[p] = value[0]
+        changes = rev.changes
+        if changes:
+            changed.append({"body_id": body_id, "period": rev.period, "revision_id": rev_id, "cells": changes.pack()})
+            changes.set_statuses(statuses)
             if cells is not None:
-                cells.apply(rev.changes, rev.period)
+                cells.apply(changes, rev.period)
         summary = summaries.setdefault(
             rev.period,
             {
@@ -150,7 +148,7 @@ def rebuild_after_correction(session: Session, body_id: int, period: int, templa
         while target is not None and row_period > target:
             store_grid(target)
             target = next(later, None)
-        grid.apply_packed(blob, row_period)
+        grid.apply(Changes.unpack(blob), row_period)
         last_revision_id = revision_id
     while target is not None:
         store_grid(target)
