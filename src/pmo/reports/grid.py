@@ -41,6 +41,9 @@ class Catalog:
     step_order: list[int] = field(init=False)  # step ids in step order
     in_step_order: Callable[[bytes | bytearray], tuple[int, ...]] = field(init=False)  # an operation's 40 cells
     applicable: dict[bool, frozenset[int]] = field(init=False)  # for_prefecture → operation ids it reports
+    # for_prefecture → code → the grid position of its first step, for the operations that kind reports
+    first_position: dict[bool, dict[str, Position]] = field(init=False)
+    step_offsets: dict[str, int] = field(init=False)  # step code → its offset from its operation's first step
 
     def __post_init__(self) -> None:
         self.op_by_code = {o.code: o for o in self.operations}
@@ -55,6 +58,11 @@ class Catalog:
             True: frozenset(o.id for o in self.operations if o.for_prefectures),
             False: frozenset(o.id for o in self.operations if o.for_municipalities),
         }
+        self.first_position = {
+            kind: {o.code: grid_position((o.id, 1)) for o in self.operations if o.id in ids}
+            for kind, ids in self.applicable.items()
+        }
+        self.step_offsets = {s.code: s.id - 1 for s in self.steps}
 
     def operations_for(self, body: Body) -> list[Operation]:
         """The operations this kind of body reports, in order."""

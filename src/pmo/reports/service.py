@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
@@ -138,7 +139,17 @@ def _cell_errors(
     return errors
 
 
-def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> list[tuple[Position, CellIn]]:
+@dataclass
+class _Resolved:
+    """A report's cells with their grid positions (and, for the usual status-only cells, their status codes)."""
+
+    positions: list[Position]
+    cells: list[CellIn]
+    statuses: list[int]
+    status_only: bool  # every cell names its operation, step and status and nothing else
+
+
+def _resolve_cells(catalog: Catalog, body: Body, period: int, cells: list[CellIn]) -> _Resolved:
     """Map each cell to its position, collecting every problem (unknown, not applicable, duplicate) before failing."""
     resolved, problems = _resolved_and_problems(catalog, body, period, cells)
     if problems:
@@ -154,34 +165,38 @@ def cell_problems(catalog: Catalog, body: Body, period: int, cells: list[CellIn]
 
 def _resolved_and_problems(
     catalog: Catalog, body: Body, period: int, cells: list[CellIn]
-) -> tuple[list[tuple[Position, CellIn]], list[dict]]:
-    op_ids, step_ids, applicable = catalog.op_ids, catalog.step_ids, catalog.applicable[body.kind == "prefecture"]
+) -> tuple[_Resolved, list[dict]]:
+    # one pass of dictionary lookups a cell: a full grid is 800 of them
+    first_position, step_offsets = catalog.first_position[body.kind == "prefecture"], catalog.step_offsets
     first: dict[Position, int] = {}
-    resolved = []
+    resolved = _Resolved([], [], [], True)
     bad = []
     for i, cell in enumerate(cells):
-        op_id, step_id = op_ids.get(cell["operation"]), step_ids.get(cell["step"])
-        if op_id not in applicable or step_id is None:
+        base, offset = first_position.get(cell["operation"]), step_offsets.get(cell["step"])
+        if base is None or offset is None:
             bad.append(i)
             continue
-        position = (op_id - 1) * N_STEPS + step_id - 1
-        actual_end = cell.get("actual_end")
-        if position in first or (
-            actual_end is not None and (cell["status"] != "done" or periods.parse_valid(actual_end) > period)
-        ):
+        position = base + offset
+        if first.setdefault(position, i) != i:
             bad.append(i)
-        first.setdefault(position, i)
-        resolved.append((position, cell))
+        elif len(cell) != 3:
+            resolved.status_only = False
+            actual_end = cell.get("actual_end")
+            if actual_end is not None and (cell["status"] != "done" or periods.parse_valid(actual_end) > period):
+                bad.append(i)
+        resolved.positions.append(position)
+        resolved.cells.append(cell)
+        resolved.statuses.append(STATUS_CODES[cell["status"]])
     return resolved, [e for i in bad for e in _cell_errors(catalog, body, period, i, cells[i], first)]
 
 
-def _changes(resolved: list[tuple[Position, CellIn]], cells: CellGrid) -> Changes:
+def _changes(resolved: _Resolved, cells: CellGrid) -> Changes:
     """The cells the report changes, with their new values; 422 when a merged value is inconsistent."""
-    if all(len(cell) == 3 for _, cell in resolved):  # operation, step and status only: the usual full grid
-        return cells.status_changes([p for p, _ in resolved], [STATUS_CODES[cell["status"]] for _, cell in resolved])
+    if resolved.status_only:
+        return cells.status_changes(resolved.positions, resolved.statuses)
     changes: dict[Position, Value] = {}
     errors: list[dict] = []
-    for index, (p, cell) in enumerate(resolved):
+    for index, (p, cell) in enumerate(zip(resolved.positions, resolved.cells, strict=True)):
         old = cells.value(p)
         new = _merge(old, cell)
         if new[1] is not None and new[2] is not None and new[2] < new[1]:
@@ -282,7 +297,7 @@ def submit_report(
     template = grid_template(catalog, body)
     resolved = _resolve_cells(catalog, body, period, report.cells)
     correction = now_standing.newest is not None and period < now_standing.newest
-    cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved else None
+    cells = cells_as_of(session, body.id, template, period, now_standing.newest) if resolved.cells else None
     changes = _changes(resolved, cells) if cells is not None else Changes.of({})  # cells is read when resolved
     base_grid = bytes(cells.statuses) if cells is not None else grid_of_summary(now_standing.summary, template)
     warnings = _warnings(catalog, base_grid, changes) if changes else []
@@ -312,7 +327,7 @@ def submit_report(
         late=new.late,
         due_at=due,
         changed=len(changes),
-        unchanged=len(resolved) - len(changes),
+        unchanged=len(resolved.cells) - len(changes),
         warnings=warnings,
         etag=f'"r{revision_id}"',
     )
