@@ -13,6 +13,7 @@ from pmo.auth import Principal
 from pmo.db import utcnow
 from pmo.faqs import service as faqs
 from pmo.faqs.schemas import FaqCreate
+from pmo.inquiries import assignment
 from pmo.inquiries import service as inquiries
 from pmo.inquiries.schemas import Category, InquiryIn, MessageIn
 from pmo.models import Account, Body, Notice, NoticeRead
@@ -445,6 +446,7 @@ def _play(
     helpdesk: Principal,
     body: Body,
     now: datetime,
+    takes: random.Random,
 ) -> int:
     category, operation, step, title, question, answer = rng.choice(TOPICS)
     direct = scenario.startswith("direct")
@@ -465,7 +467,12 @@ def _play(
         t = _later(rng, t, now, lo, hi)
         inquiries.act(session, principal, inq, action, text=text, now=t)
 
+    def take(principal: Principal) -> None:  # most inquiries someone of the tier has taken on
+        if takes.random() < 0.6:
+            assignment.assign(session, principal, inq, "me", now=t)
+
     handler = helpdesk if direct else pref
+    take(handler)
     if scenario in ("open", "open_overdue", "direct_open"):
         if rng.random() < 0.4 and not direct:
             t = _later(rng, t, now, 0.1, 1)
@@ -479,6 +486,7 @@ def _play(
     if scenario.startswith("escalated") or (scenario == "reopened" and rng.random() < 0.5):
         act(pref, "escalate", rng.choice(REASONS))
         handler = helpdesk
+        take(helpdesk)
     if scenario.endswith("awaiting"):
         act(handler, "ask_back", rng.choice(ASK_BACK))
         return inq
@@ -499,6 +507,7 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None)
     """Write the demo inquiries, FAQ and notices in the caller's transaction; returns their counts."""
     now = now or utcnow()
     rng = random.Random(f"{seed}-inquiries")
+    takes = random.Random(f"{seed}-assignees")  # its own stream: the inquiries stay as they were without it
     helpdesk = _account(session, "demo-helpdesk", "helpdesk", None, now)
     bodies = list(session.scalars(select(Body).where(Body.prefecture_code.in_(PREFECTURES)).order_by(Body.id)))
     by_pref: dict[str, list[Body]] = {}
@@ -534,7 +543,7 @@ def generate(session: Session, *, seed: int = 2022, now: datetime | None = None)
             asker = _account(session, NAMED.get(body.code, f"demo-{body.code}"), "municipality", body, now)
             for _ in range(rng.randint(2, 4) + (3 if body.code == "131016" else 0)):
                 scenario = _pick(rng, SCENARIOS)
-                inq = _play(session, rng, scenario, asker, pref, helpdesk, body, now)
+                inq = _play(session, rng, scenario, asker, pref, helpdesk, body, now, takes)
                 n_inquiries += 1
                 if scenario in ("escalated_answered", "escalated_closed"):
                     answered_at_helpdesk.append(inq)
