@@ -253,6 +253,10 @@ def start_servers(env: dict, workers: int, body_file: Path) -> tuple[subprocess.
             "--log-level",
             "warning",
             "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
         ],
         env={
             **env,

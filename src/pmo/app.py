@@ -189,8 +189,9 @@ def create_app() -> FastAPI:
     install_api_docs(app)
     install_dashboard(app)  # HTML pages and static files; errors of page requests become the Japanese error page
     index_routes(app)
-    app.add_middleware(CachedStatisticsMiddleware, prefix=f"{API_PREFIX}/stats/")
     app.add_middleware(RequestLimitsMiddleware, max_bytes=settings.max_body_bytes)
+    # inside the observability (request id, headers, metrics, log) and HEAD as GET: a cached answer skips the rest
+    app.add_middleware(CachedStatisticsMiddleware, prefix=f"{API_PREFIX}/stats/")
     app.add_middleware(HeadAsGet)
     app.add_middleware(ObservabilityMiddleware)
     return app

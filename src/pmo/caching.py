@@ -80,7 +80,7 @@ class Cache(Generic[K, V]):
         """The value stored under key (and it becomes the most recently used), or None."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and self._expired(entry):
+            if entry is not None and self._ttl is not None and self._expired(entry):
                 self._remove(key)
                 entry = None
             if entry is None:

@@ -443,6 +443,8 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            loop="uvloop",
+            http="httptools",
             log_level="info",
             access_log=False,
             log_config=None,

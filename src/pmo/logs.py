@@ -1,9 +1,11 @@
 """Structured JSON logs, one object a line, each carrying the request id of the request it belongs to."""
 
+import contextlib
 import contextvars
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 
 import orjson
@@ -18,22 +20,52 @@ class JsonFormatter(logging.Formatter):
     """Renders a record as JSON with its extra fields; never the Authorization header (it is not logged)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        rid = request_id.get()
-        if rid:
-            entry["request_id"] = rid
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")})
+        fields = {k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")}
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(entry, default=str, option=_ORJSON).decode()
-        except TypeError:  # an integer beyond 64 bits, say
-            return json.dumps(entry, ensure_ascii=False, default=str)
+            fields["exc"] = self.formatException(record.exc_info)
+        return _line(record.created, record.levelname.lower(), record.name, record.getMessage(), fields)
+
+
+def _line(created: float, level: str, logger: str, msg: str, fields: dict) -> str:
+    entry = {
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+    }
+    rid = request_id.get()
+    if rid:
+        entry["request_id"] = rid
+    entry.update(fields)
+    try:
+        return orjson.dumps(entry, default=str, option=_ORJSON).decode()
+    except TypeError:  # an integer beyond 64 bits, say
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+_handler: logging.StreamHandler | None = None  # the one configure_logging installed
+
+
+def info_line(logger: logging.Logger, msg: str, fields: dict) -> None:
+    """logger.info(msg, extra=fields), written straight by the JSON handler when it is the only one listening:
+    the access log writes a line for every request, and a LogRecord's machinery was a third of a cached answer.
+    Anyone else listening (another handler, a filter, a test's capture) gets the record as usual."""
+    handler = _handler
+    if handler is None or not logger.isEnabledFor(logging.INFO) or handler.filters or handler.level > logging.INFO:
+        return logger.info(msg, extra=fields)
+    current: logging.Logger | None = logger
+    while current is not None:  # the handlers a record would reach, up to the root
+        if current.handlers != ([handler] if current.parent is None else []) or current.filters:
+            return logger.info(msg, extra=fields)
+        current = current.parent if current.propagate else None
+    line = _line(time.time(), "info", logger.name, msg, fields) + handler.terminator
+    try:
+        with handler.lock or contextlib.nullcontext():
+            handler.stream.write(line)
+            handler.flush()
+    except Exception:  # as StreamHandler.emit: a broken stream is reported, never the request's failure
+        handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": msg, **fields}))
+    return None
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -45,7 +77,8 @@ def configure_logging(level: str = "INFO") -> None:
     # what a record costs (the logging HOWTO's "Optimization"); an access line is written for every request.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    global _handler
+    _handler = handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)

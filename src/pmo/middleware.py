@@ -2,7 +2,7 @@
 
 import json
 import logging
-import secrets
+import os
 import time
 
 from prometheus_client import Counter, Histogram
@@ -56,6 +56,8 @@ class RequestLimitsMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send)
+        if declared in (None, b"0") and _header(scope, b"transfer-encoding") is None:
+            return await self.app(scope, receive, send)  # no body to count (most GETs)
         received = 0
         exceeded = False
         started = False
@@ -111,7 +113,7 @@ class ObservabilityMiddleware:
             return await self.app(scope, receive, send)
         supplied = (_header(scope, b"x-request-id") or b"")[:64]
         clean = supplied.isascii() and supplied.decode("ascii").isprintable()
-        request_id = supplied if supplied and clean else secrets.token_hex(16).encode()
+        request_id = supplied if supplied and clean else os.urandom(16).hex().encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode("ascii")
         token = logs.request_id.set(request_id.decode("ascii"))
         started = time.perf_counter()
@@ -120,10 +122,11 @@ class ObservabilityMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id))
-                headers.extend(SECURITY_HEADERS)
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id), *SECURITY_HEADERS]
+                for name, _ in headers:
+                    if name.lower() == b"cache-control":
+                        break
+                else:
                     headers.append((b"cache-control", DEFAULT_CACHE_CONTROL))  # nobody's rows in a shared cache
                 message = {**message, "headers": headers}
             await send(message)
@@ -135,9 +138,10 @@ class ObservabilityMiddleware:
             method = scope["method"]
             elapsed = time.perf_counter() - started
             _record(method, template, status_holder["status"], elapsed)
-            access_log.info(
+            logs.info_line(
+                access_log,
                 "request",
-                extra={
+                {
                     "method": method,
                     "path": scope["path"],
                     "route": template,

@@ -63,7 +63,11 @@ class CachedStatisticsMiddleware:
         learned = queries.get((scope["path"], scope["query_string"]))
         if learned is None or learned[1] <= utcnow().timestamp() or not cache.current():
             return None
-        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+                break
         if authorization is None or authorization[:7].lower() != b"bearer ":
             return None  # anonymous (PMO_PUBLIC_STATS) and malformed headers: the route decides
         token = authorization[7:].strip().decode("latin-1")
