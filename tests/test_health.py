@@ -179,6 +179,39 @@ def test_access_log_is_json_with_the_request_id(client, caplog):
     assert line["request_id"] == "trace-123" and line["msg"] == "request" and line["duration_ms"] >= 0
 
 
+def test_the_access_line_written_directly_is_the_line_logging_writes(monkeypatch):
+    import io
+    import json
+    import logging
+
+    from pmo import logs
+
+    root, access = logging.getLogger(), logging.getLogger("pmo.access")
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logs.JsonFormatter())
+    monkeypatch.setattr(logs, "_handler", handler)
+    monkeypatch.setattr(root, "handlers", [handler])  # as in a server: the JSON handler alone (no capture)
+    level = root.level
+    root.setLevel(logging.INFO)
+    fields = {"method": "GET", "path": "/healthz", "route": "/healthz", "status": 200, "duration_ms": 0.4}
+    token = logs.request_id.set("trace-9")
+    try:
+        logs.info_line(access, "request", fields)  # straight to the stream
+        access.info("request", extra=fields)  # through a LogRecord and the formatter
+        seen: list[logging.LogRecord] = []
+        listener = logging.Handler()
+        listener.emit = seen.append  # type: ignore[method-assign]
+        root.addHandler(listener)  # someone else listening: the record goes through logging for them too
+        logs.info_line(access, "request", fields)
+    finally:
+        logs.request_id.reset(token)
+        root.setLevel(level)
+    direct, through, third = (json.loads(line) for line in handler.stream.getvalue().splitlines())
+    assert len(direct.pop("ts")) == len(through.pop("ts")) == len(third.pop("ts"))
+    assert direct == through == third and direct["request_id"] == "trace-9" and direct["status"] == 200
+    assert [r.getMessage() for r in seen] == ["request"]
+
+
 def test_metrics_report_database_figures(client, token_for, scrape):
     from pmo import periods
 
