@@ -67,6 +67,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC) + timedelta(days=offset) if offset else datetime.now(UTC)
 
 
+def utc_timestamp() -> float:
+    """utcnow() as a POSIX timestamp, without making a datetime (a check on every cached answer)."""
+    return time.time() + get_settings().clock_offset_days * 86_400
+
+
 def _sqlite_pragmas(engine: Engine, *, read_only: bool, path: str | None) -> None:
     # pysqlite's own transaction handling is off so that we can BEGIN IMMEDIATE: a writer takes the
     # write lock up front and waits instead of failing later with "database is locked"; writers of a

@@ -2,8 +2,10 @@
 
 import contextlib
 import contextvars
+import functools
 import json
 import logging
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -26,9 +28,23 @@ class JsonFormatter(logging.Formatter):
         return _line(record.created, record.levelname.lower(), record.name, record.getMessage(), fields)
 
 
+@functools.lru_cache(maxsize=4)
+def _second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _timestamp(created: float) -> str:
+    """created as ISO 8601 in UTC to the millisecond (the second's text is made once a second)."""
+    fraction, whole = math.modf(created)  # rounded to the microsecond as datetime.fromtimestamp rounds
+    micro, second = round(fraction * 1e6), int(whole)
+    if micro >= 1_000_000:
+        micro, second = micro - 1_000_000, second + 1
+    return f"{_second(second)}.{micro // 1000:03d}+00:00"
+
+
 def _line(created: float, level: str, logger: str, msg: str, fields: dict) -> str:
     entry = {
-        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "ts": _timestamp(created),
         "level": level,
         "logger": logger,
         "msg": msg,

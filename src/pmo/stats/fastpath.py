@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pmo import caching, periods
 from pmo.auth import hash_token
-from pmo.db import utcnow
+from pmo.db import utc_timestamp, utcnow
 from pmo.deps import principals
 from pmo.http import conditional
 from pmo.stats.matrix import cache
@@ -61,7 +61,7 @@ class CachedStatisticsMiddleware:
     @staticmethod
     def _cached(scope: Scope) -> tuple[bytes, str] | None:
         learned = queries.get((scope["path"], scope["query_string"]))
-        if learned is None or learned[1] <= utcnow().timestamp() or not cache.current():
+        if learned is None or learned[1] <= utc_timestamp() or not cache.current():
             return None
         authorization = None
         for name, value in scope["headers"]:
