@@ -165,3 +165,39 @@ def test_metrics_show_every_named_cache(client, token_for, monkeypatch):
     hits = next(line for line in text.splitlines() if line.startswith('pmo_cache_hits_total{cache="stats_responses"}'))
     assert float(hits.rsplit(" ", 1)[1]) >= 1
     assert 'pmo_cache_oldest_age_seconds{cache="stats_responses"}' in text
+
+
+def test_what_loads_while_reports_arrive_is_kept_for_the_periods_they_did_not_change(client, token_for, monkeypatch):
+    """Under a steady stream of reports the data version moves while matrices load: a summary read for an
+    older period must still be kept (else every whole-history trend recomputes every month, one after the
+    other, and requests queue for tens of seconds), and one for the period a report changed must not."""
+    from pmo import periods
+    from pmo.db import session_scope
+    from pmo.stats import matrix as stats_matrix
+    from tests.test_stats import report, steps
+
+    older, last = (periods.add_months(periods.current(), n) for n in (-2, -1))
+    report(client, token_for, "163210", steps("koseki", "done", 1, 5), period=periods.fmt(older))
+    report(client, token_for, "163228", steps("koseki", "done", 1, 5), period=periods.fmt(last))
+    cache = stats_matrix.cache
+    with session_scope(read_only=True) as session:
+        cache.sync(session)
+    cache.summaries.clear()
+    cache.matrices.clear()
+    summarize = stats_matrix.summarize_matrix
+    arrived = []
+
+    def a_report_arrives_meanwhile(directory, matrix):
+        if not arrived:  # while the first of the two loads, a report for the newer period is stored and seen
+            arrived.append(True)
+            report(client, token_for, "162019", steps("koseki", "in_progress", 1, 3), period=periods.fmt(last))
+            with session_scope(read_only=True) as inner:
+                cache.sync(inner)
+        return summarize(directory, matrix)
+
+    monkeypatch.setattr(stats_matrix, "summarize_matrix", a_report_arrives_meanwhile)
+    with session_scope(read_only=True) as session:
+        cache.get_summaries(session, [older, last])
+    assert arrived
+    assert cache.summaries.get(older) is not None  # the report did not touch it: kept
+    assert cache.summaries.get(last) is None  # read before the report changed it: not kept

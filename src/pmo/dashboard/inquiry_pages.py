@@ -227,7 +227,8 @@ def _act(session: Session, user: Principal, inquiry_id: int, action: str, form: 
 def act_page(
     request: Request, inquiry_id: RowId, action: str, session: SessionDep, user: SignedIn, form: CsrfForm
 ) -> Response:
-    """Take one action on the inquiry (answer, ask back, reply, escalate, route, close, reopen) or add a message."""
+    """Take one action on the inquiry (answer, ask back, reply, escalate, route, close, reopen, assign) or add a
+    message; a refusal (the inquiry moved on) is shown on the thread as it now stands."""
     if action not in ON_PAGE:
         raise NotFound(f"問合せの操作 {action!r} はありません。")
     values = {key: text(form, key) or "" for key in ("text", "ministry", "assignee")}

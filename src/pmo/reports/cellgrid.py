@@ -116,7 +116,7 @@ class CellGrid:
 
     def apply(self, changes: "Changes", period: int) -> None:
         """Set the changed cells, as of period (whole columns at once: a full grid is 800 of them)."""
-        if not len(changes):
+        if not changes:
             return
         at = changes.positions.astype(np.intp)
         np.frombuffer(self.statuses, np.uint8)[at] = changes.statuses

@@ -4,6 +4,7 @@ A matrix holds every body's status grid as of a period (one row per body, one by
 (summary.py) is what the statistics read. A new revision of period P patches the kept matrices and
 summaries of P and later periods with the reporting bodies' rows, and drops the answers rendered from them."""
 
+import collections
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -228,6 +229,10 @@ class StatsCache:
         )
         self.version: int | None = None
         self._n_bodies: int | None = None
+        # (data version before, after, first period it changed) of the latest syncs: what was read at an older
+        # version may still be kept for the periods no later report touched (under a steady stream of reports
+        # the version moves while matrices load, and nothing loaded would ever be kept)
+        self._changes: collections.deque[tuple[int, int, int]] = collections.deque(maxlen=256)
 
     def _period_caches(self) -> tuple[caching.Cache, ...]:
         return (self.matrices, self.summaries, self.responses, self.derived)
@@ -237,6 +242,7 @@ class StatsCache:
             for named in (self.directories, *self._period_caches()):
                 named.clear()
             self.version, self._n_bodies = None, None
+            self._changes.clear()
             self.watch.expire()
 
     def current(self) -> bool:
@@ -264,8 +270,21 @@ class StatsCache:
                     stale = (self.responses, self.derived)  # matrices and summaries are up to date again
                 for named in stale:
                     named.discard(lambda _key, depends_on: isinstance(depends_on, int) and depends_on >= stale_from)
+                self._changes.append((self.version, version, stale_from))
             self.version = version
             return version
+
+    def _holds(self, version: int | None, period: int) -> bool:
+        """Whether what was read for period at data version `version` is still true now: no report since then
+        changed that period or an earlier one (the caller holds _lock)."""
+        if version is None or self.version is None:
+            return False
+        if version == self.version:
+            return True
+        since = [change for change in self._changes if change[1] > version]
+        if not since or since[0][0] > version:  # the changes kept do not reach back to that version
+            return False
+        return all(stale_from > period for _, _, stale_from in since)
 
     @staticmethod
     def _new_revisions(session: Session, since: int) -> list[tuple[int, int, datetime]]:
@@ -368,7 +387,7 @@ class StatsCache:
             for matrix in self._matrices_in_order(session, missing):
                 summary = summarize_matrix(directory, matrix)
                 with self._lock:
-                    if self.version == version:
+                    if self._holds(version, matrix.period):
                         self.summaries.put(matrix.period, summary, tag=matrix.period)
                 found[matrix.period] = summary
         return found
@@ -392,7 +411,7 @@ class StatsCache:
             loaded = self._load_each(session, directory, periods_)
         for matrix in loaded:
             with self._lock:
-                if self.version == version:  # else newer reports arrived while loading: not for keeps
+                if self._holds(version, matrix.period):  # else newer reports changed it while loading
                     self.matrices.put(matrix.period, matrix, tag=matrix.period)
             yield matrix
 
