@@ -69,11 +69,13 @@ def info_line(logger: logging.Logger, msg: str, fields: dict) -> None:
     handler = _handler
     if handler is None or not logger.isEnabledFor(logging.INFO) or handler.filters or handler.level > logging.INFO:
         return logger.info(msg, extra=fields)
-    current: logging.Logger | None = logger
-    while current is not None:  # the handlers a record would reach, up to the root
-        if current.handlers != ([handler] if current.parent is None else []) or current.filters:
+    current = logger
+    while current.parent is not None:  # the way a record would go up to the root: nobody else on it
+        if current.handlers or current.filters or not current.propagate:
             return logger.info(msg, extra=fields)
-        current = current.parent if current.propagate else None
+        current = current.parent
+    if current.handlers != [handler] or current.filters:
+        return logger.info(msg, extra=fields)
     line = _line(time.time(), "info", logger.name, msg, fields) + handler.terminator
     try:
         with handler.lock or contextlib.nullcontext():
