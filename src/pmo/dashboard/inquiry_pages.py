@@ -199,12 +199,9 @@ def thread_page(
 
 def assignee_of(form: FormData) -> int | Literal["me"] | None:
     """The form's choice of assignee ("me", an account id, or "none"), checked by the API's model."""
-    chosen: str | int | None = text(form, "assignee") or ""
-    if chosen == "none":
-        chosen = None
-    elif isinstance(chosen, str) and chosen.isascii() and chosen.isdigit() and len(chosen) <= 10:
-        chosen = int(chosen)
-    return validated(AssignIn, {"assignee": chosen}).assignee
+    raw = text(form, "assignee") or ""
+    number = raw.isascii() and raw.isdigit() and len(raw) <= 10
+    return validated(AssignIn, {"assignee": None if raw == "none" else int(raw) if number else raw}).assignee
 
 
 def _act(session: Session, user: Principal, inquiry_id: int, action: str, form: FormData) -> None:

@@ -50,13 +50,13 @@ def assign(
     chosen = person.id if person else None
     if inq.assignee_account_id != chosen:  # the same choice again records nothing
         inq.assignee_account_id, inq.updated_at = chosen, now
-        note = (person.display_name or person.name) if person else "割当て解除"
-        service.record_event(session, inq, principal, "assign", inq.state, inq.current_tier, note, now)
+        name = (person.display_name or person.name) if person else None
+        labels.assignee_id, labels.assignee_name = chosen, name  # as a fresh read would give them
+        service.record_event(session, inq, principal, "assign", inq.state, inq.current_tier, name or "割当て解除", now)
         if person is not None and person.id != principal.account_id:
             events.inquiry_assigned(session, inq, person, principal.name, now)
-        audit.record(session, principal, "inquiry.assign", f"inquiry:{inq.id}", {"assignee": inq.assignee_account_id})
+        audit.record(session, principal, "inquiry.assign", f"inquiry:{inq.id}", {"assignee": chosen})
         session.flush()
-        inq, labels = service.load(session, principal, inquiry_id)
     return service.detail(session, principal, inq, labels, now)
 
 
